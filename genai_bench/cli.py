@@ -1,0 +1,219 @@
+"""The `genai-bench` command line: benchmark, simulate."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+import typing
+from typing import Any, Callable
+
+import click
+
+from genai_bench.config import BACKENDS, ENDPOINTS, EMBEDDED_MODEL, BenchmarkConfig, ConfigError
+from genai_bench.scenarios import ScenarioError, parse_scenario
+from genai_bench.simulator import SimulatorConfig, SimulatorServer
+from genai_bench.tokenizer import TokenizerError
+
+USAGE_ERRORS = (ConfigError, ScenarioError, TokenizerError)
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def fail(message: str) -> typing.NoReturn:
+    """Print one line saying what is wrong and exit 2, never a traceback."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+class OneLineErrorGroup(click.Group):
+    """A click group whose usage errors are one line on stderr and exit code 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command, turning click's and our own usage errors into one line."""
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except click.ClickException as exc:
+            fail(exc.format_message().replace("\n", " "))
+        except USAGE_ERRORS as exc:
+            fail(str(exc))
+
+
+def split_values(values: tuple[str, ...]) -> list[str]:
+    """Accept both repeated options and comma-separated lists ("1,2,4")."""
+    return [part for value in values for part in value.split(",") if part]
+
+
+def parse_concurrencies(values: tuple[str, ...]) -> list[int]:
+    """Concurrency values as positive integers."""
+    try:
+        numbers = [int(v) for v in split_values(values)]
+    except ValueError:
+        raise ConfigError(f"--num-concurrency takes positive integers, got {' '.join(values)!r}") from None
+    if any(n <= 0 for n in numbers):
+        raise ConfigError("--num-concurrency values must be positive")
+    return numbers
+
+
+def parse_json_object(option: str, text: str | None) -> dict:
+    """A JSON object option, or a one-line error naming the option."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{option} is not valid JSON ({exc}); pass an object like '{{\"temperature\": 0}}'") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{option} must be a JSON object like '{{\"temperature\": 0}}'")
+    return value
+
+
+def configure_logging() -> None:
+    """Our warnings on stderr; Locust's own chatter (spawn messages, CPU hints) kept quiet."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("locust").setLevel(logging.ERROR)
+
+
+@click.group(cls=OneLineErrorGroup)
+@click.version_option(package_name="genai-bench")
+def main() -> None:
+    """Token-level benchmark for OpenAI-compatible LLM servers, with a live dashboard."""
+
+
+@main.command()
+@click.option("--api-backend", default="openai", type=click.Choice(BACKENDS), show_default=True,
+              help="Server flavour; vllm and sglang also send ignore_eos to force the output length.")
+@click.option("--api-base", default=None, help="Server URL, e.g. http://localhost:8000. Omitted: the embedded simulator.")
+@click.option("--api-key", default="", envvar="OPENAI_API_KEY", help="Bearer token (or OPENAI_API_KEY). Never written anywhere.")
+@click.option("--model", default=EMBEDDED_MODEL, show_default=True, help="Model label for folder names; also sent unless --api-model-name.")
+@click.option("--api-model-name", default=None, help="Model name sent to the server, when it differs from --model.")
+@click.option("--model-tokenizer", default=None, help="tokenizer.json, a directory holding one, or a hub id (needs network). Default: built-in.")
+@click.option("--task", default="text-to-text", show_default=True, help="Benchmark task.")
+@click.option("--endpoint", default="chat", type=click.Choice(ENDPOINTS), show_default=True,
+              help="chat: /v1/chat/completions; completions: /v1/completions.")
+@click.option("--traffic-scenario", multiple=True, default=("D(100,100)",), show_default=True,
+              help="D(in,out), N(mi,si)/(mo,so), U(min_in,max_in)/(min_out,max_out), U(max_in,max_out); repeatable.")
+@click.option("--num-concurrency", multiple=True, default=("1", "2", "4", "8"), show_default=True,
+              help="Concurrent users per run; repeatable or comma-separated.")
+@click.option("--max-time-per-run", default=0.2, type=float, show_default=True, help="Minutes per run (float allowed).")
+@click.option("--max-requests-per-run", default=100, type=int, show_default=True, help="Requests issued per run, exactly.")
+@click.option("--warmup-ratio", default=0.0, type=float, show_default=True, help="Share of first requests left out of the statistics.")
+@click.option("--cooldown-ratio", default=0.0, type=float, show_default=True, help="Share of last requests left out of the statistics.")
+@click.option("--additional-request-params", default=None, help="JSON object merged into every request body (your values win).")
+@click.option("--experiment-base-dir", default="experiments", show_default=True, help="Where experiment folders go.")
+@click.option("--experiment-folder-name", default=None, help="Folder name (default <backend>_<task>_<model>_<time>).")
+@click.option("--metrics-time-unit", default="s", type=click.Choice(["s", "ms"]), show_default=True, help="Time unit in the run files.")
+@click.option("--spawn-rate", default=None, type=float, help="Users started per second (default: all at once).")
+@click.option("--request-timeout", default=300.0, type=float, show_default=True, help="Seconds before a request counts as a timeout.")
+@click.option("--seed", default=None, type=int, help="Seed for reproducible scenario and prompt sampling.")
+@click.option("--server-engine", default=None, help="Label: serving engine (vLLM, SGLang...).")
+@click.option("--server-version", default=None, help="Label: server version.")
+@click.option("--server-gpu-type", default=None, help="Label: GPU type.")
+@click.option("--server-gpu-count", default=None, type=int, help="Label: number of GPUs.")
+def benchmark(**options: Any) -> None:
+    """Sweep traffic scenarios × concurrency against a server (or the embedded simulator) and write an experiment folder."""
+    from genai_bench.dashboard import TerminalDashboard
+    from genai_bench.report import summary_table
+    from genai_bench.session import BenchmarkSession
+
+    configure_logging()
+    config = build_config(options)
+    session = BenchmarkSession(config, TerminalDashboard())
+    target = session.start_target()
+    if session.simulator is not None:
+        click.echo(f"No --api-base given: started the embedded simulator at {target.api_base}")
+    else:
+        click.echo(f"Benchmarking {target.api_base} (model {config.sent_model})")
+    click.echo(f"Experiment folder: {session.folder}")
+    outcome = session.run()
+    click.echo(summary_table([r.statistics for r in outcome.results]))
+    click.echo(f"Results written to {outcome.folder}")
+    if outcome.interrupted:
+        click.echo("Interrupted: the results above are partial.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def build_config(options: dict[str, Any]) -> BenchmarkConfig:
+    """Turn parsed CLI options into a validated BenchmarkConfig."""
+    return BenchmarkConfig(
+        api_base=options["api_base"],
+        api_key=options["api_key"] or "",
+        api_backend=options["api_backend"],
+        model=options["model"],
+        api_model_name=options["api_model_name"],
+        model_tokenizer=options["model_tokenizer"],
+        task=options["task"],
+        endpoint=options["endpoint"],
+        traffic_scenarios=[parse_scenario(text) for text in split_scenarios(options["traffic_scenario"])],
+        concurrencies=parse_concurrencies(options["num_concurrency"]),
+        max_time_per_run=options["max_time_per_run"],
+        max_requests_per_run=options["max_requests_per_run"],
+        warmup_ratio=options["warmup_ratio"],
+        cooldown_ratio=options["cooldown_ratio"],
+        additional_request_params=parse_json_object("--additional-request-params", options["additional_request_params"]),
+        experiment_base_dir=options["experiment_base_dir"],
+        experiment_folder_name=options["experiment_folder_name"],
+        metrics_time_unit=options["metrics_time_unit"],
+        spawn_rate=options["spawn_rate"],
+        request_timeout=options["request_timeout"],
+        seed=options["seed"],
+        server_engine=options["server_engine"],
+        server_version=options["server_version"],
+        server_gpu_type=options["server_gpu_type"],
+        server_gpu_count=options["server_gpu_count"],
+        command=["genai-bench", *sys.argv[1:]],
+    ).validate()
+
+
+def split_scenarios(values: tuple[str, ...]) -> list[str]:
+    """Scenarios contain commas themselves, so only a space separates several in one value."""
+    return [part for value in values for part in value.split()]
+
+
+def simulator_options(command: Callable) -> Callable:
+    """Add one click option per SimulatorConfig field, so the CLI and the dataclass never drift apart."""
+    for spec in reversed(dataclasses.fields(SimulatorConfig)):
+        flag = "--" + spec.name.replace("_", "-")
+        help_text = spec.metadata.get("help", "")
+        default = spec.default
+        if isinstance(default, bool):
+            command = click.option(f"{flag}/--no-{flag[2:]}", default=default, show_default=True, help=help_text)(command)
+        elif isinstance(default, tuple):
+            command = click.option(flag, default=",".join(map(str, default)), show_default=True,
+                                   help=help_text + " (comma-separated)")(command)
+        else:
+            value_type = {"int": int, "float": float, "str": str}.get(type(default).__name__, int)
+            command = click.option(flag, default=default, type=value_type, show_default=True, help=help_text)(command)
+    return command
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (127.0.0.1 keeps it private).")
+@click.option("--port", default=8082, type=int, show_default=True, help="Port to listen on (0 picks a free one).")
+@simulator_options
+def simulate(host: str, port: int, **options: Any) -> None:
+    """Serve the embedded OpenAI-compatible simulated LLM server until Ctrl-C."""
+    configure_logging()
+    for spec in dataclasses.fields(SimulatorConfig):
+        if isinstance(spec.default, tuple):
+            try:
+                options[spec.name] = tuple(int(v) for v in split_values((options[spec.name],)))
+            except ValueError:
+                raise ConfigError(f"--{spec.name.replace('_', '-')} takes comma-separated integers") from None
+    try:
+        server = SimulatorServer(SimulatorConfig(**options), host=host, port=port).start()
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port") from None
+    click.echo(f"Simulator serving model {options['model']!r} at {server.url}/v1 (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

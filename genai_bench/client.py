@@ -1,0 +1,205 @@
+"""The HTTP side of one benchmark request: build the OpenAI payload, stream the answer, time every chunk."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from time import perf_counter
+from urllib.parse import urlsplit
+
+import gevent
+from geventhttpclient import HTTPClient
+
+from genai_bench.protocol import (
+    ERROR_CONNECTION,
+    ERROR_EMPTY_RESPONSE,
+    ERROR_INCOMPLETE_STREAM,
+    ERROR_MALFORMED_CHUNK,
+    ERROR_TIMEOUT,
+    RequestRecord,
+)
+from genai_bench.tokenizer import Tokenizer
+
+ENDPOINT_PATHS = {"chat": "/chat/completions", "completions": "/completions"}
+# Backends known to accept ignore_eos, which forces the requested output length.
+IGNORE_EOS_BACKENDS = frozenset({"vllm", "sglang"})
+MAX_ERROR_BODY = 4096
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how to send requests: the server, the model, the endpoint and the extra request fields."""
+
+    api_base: str
+    model: str
+    api_key: str = ""
+    endpoint: str = "chat"
+    backend: str = "openai"
+    additional_params: dict = field(default_factory=dict)
+    request_timeout: float = 300.0
+    connect_timeout: float = 10.0
+
+    @property
+    def path(self) -> str:
+        """Request path, accepting an api_base given with or without its /v1 suffix."""
+        base_path = urlsplit(self.api_base).path.rstrip("/")
+        if not base_path.endswith("/v1"):
+            base_path += "/v1"
+        return base_path + ENDPOINT_PATHS[self.endpoint]
+
+    def headers(self) -> dict[str, str]:
+        """Request headers, with the bearer token when an API key is set."""
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    def payload(self, prompt: str, max_output_tokens: int) -> bytes:
+        """JSON body of a streaming request; values the user passed in additional_params always win."""
+        body: dict = {"model": self.model, "stream": True, "stream_options": {"include_usage": True}}
+        if self.endpoint == "chat":
+            body["messages"] = [{"role": "user", "content": prompt}]
+        else:
+            body["prompt"] = prompt
+        body["max_tokens"] = max_output_tokens
+        if self.backend in IGNORE_EOS_BACKENDS:
+            body["ignore_eos"] = True
+        body.update(self.additional_params)
+        return json.dumps(body).encode()
+
+    def new_http_client(self, concurrency: int = 1) -> HTTPClient:
+        """A keep-alive connection pool to the server."""
+        return HTTPClient.from_url(
+            self.api_base,
+            concurrency=concurrency,
+            connection_timeout=self.connect_timeout,
+            network_timeout=self.request_timeout,
+        )
+
+
+class StreamState:
+    """What the stream has said so far: chunk times, text pieces, finish reason, usage."""
+
+    __slots__ = ("pieces", "finish_reason", "usage", "done")
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.finish_reason: str | None = None
+        self.usage: dict | None = None
+        self.done = False
+
+
+def chunk_text(choice: dict) -> str:
+    """Output text of one streamed choice: content, reasoning or completion text (role-only deltas are empty)."""
+    delta = choice.get("delta")
+    if delta is None:
+        return choice.get("text") or ""
+    return delta.get("content") or delta.get("reasoning_content") or delta.get("reasoning") or ""
+
+
+class OpenAIStreamingClient:
+    """Sends streaming completion requests over one keep-alive connection and times them at the socket."""
+
+    def __init__(self, target: Target, tokenizer: Tokenizer) -> None:
+        self.target = target
+        self.tokenizer = tokenizer
+        self.http = target.new_http_client()
+        self.headers = target.headers()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.http.close()
+
+    def send(self, record: RequestRecord, prompt: str) -> RequestRecord:
+        """Send one request, filling `record` with timestamps, token counts and any error; never raises for server faults."""
+        body = self.target.payload(prompt, record.max_output_tokens)
+        state = StreamState()
+        response = None
+        record.start = perf_counter()
+        try:
+            with gevent.Timeout(self.target.request_timeout):
+                response = self.http.request("POST", self.target.path, body=body, headers=self.headers)
+                record.status_code = response.status_code
+                if response.status_code != 200:
+                    record.fail(str(response.status_code), _error_message(response.read(MAX_ERROR_BODY)), perf_counter())
+                    return record
+                self._read_stream(response, record, state)
+        except gevent.Timeout:
+            record.fail(ERROR_TIMEOUT, f"no complete answer within {self.target.request_timeout:g} s", perf_counter())
+        except Exception as exc:  # socket errors, refused connections and HTTP parse errors are all server faults here
+            code = ERROR_INCOMPLETE_STREAM if record.status_code == 200 else ERROR_CONNECTION
+            record.fail(code, f"{type(exc).__name__}: {exc}", perf_counter())
+        finally:
+            if response is not None:
+                response.release()
+        if record.ok:
+            self._finish(record, state, prompt)
+        return record
+
+    def _read_stream(self, response, record: RequestRecord, state: StreamState) -> None:
+        chunk_times = record.chunk_times
+        pieces = state.pieces
+        while True:
+            line = response.readline(b"\n")
+            now = perf_counter()
+            if not line:
+                break
+            if not line.startswith(b"data:"):
+                continue
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                state.done = True
+                break
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                record.fail(ERROR_MALFORMED_CHUNK, f"chunk is not JSON: {data[:200]!r}", now)
+                return
+            choices = chunk.get("choices")
+            if choices:
+                choice = choices[0]
+                text = chunk_text(choice)
+                if text:
+                    if record.first_token is None:
+                        record.first_token = now
+                    chunk_times.append(now)
+                    pieces.append(text)
+                if choice.get("finish_reason"):
+                    state.finish_reason = choice["finish_reason"]
+            elif "error" in chunk:
+                record.fail(ERROR_INCOMPLETE_STREAM, f"server error mid-stream: {chunk['error']}"[:500], now)
+                return
+            if chunk.get("usage"):
+                state.usage = chunk["usage"]
+        record.end = now
+
+    def _finish(self, record: RequestRecord, state: StreamState, prompt: str) -> None:
+        if state.finish_reason is None:
+            how = "after [DONE]" if state.done else "when the connection closed"
+            record.fail(ERROR_INCOMPLETE_STREAM, f"stream ended {how} without a finish_reason", record.end)
+            return
+        if record.first_token is None:
+            record.fail(ERROR_EMPTY_RESPONSE, "stream finished without any output token", record.end)
+            return
+        usage = state.usage or {}
+        if usage.get("completion_tokens") is not None:
+            record.num_output_tokens = int(usage["completion_tokens"])
+        else:
+            # The server ignored include_usage: count locally, and say so in the results.
+            record.num_output_tokens = self.tokenizer.count("".join(state.pieces))
+            record.tokens_estimated = True
+        if usage.get("prompt_tokens") is not None:
+            record.num_input_tokens = int(usage["prompt_tokens"])
+
+
+def _error_message(body: bytes) -> str:
+    """The `error.message` of an OpenAI error body, or the raw body text."""
+    try:
+        error = json.loads(body).get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if error:
+            return str(error)
+    except (ValueError, AttributeError):
+        pass
+    return body.decode("utf-8", "replace").strip() or "empty error body"

@@ -1,0 +1,253 @@
+"""All metrics live here: per-request figures, run statistics and the live snapshots every view reads."""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from genai_bench.protocol import RequestRecord
+
+# Per-request metrics (spec §5). Latencies are seconds internally; rates are per second.
+LATENCY_METRICS = ("ttft", "tpot", "e2e_latency", "output_latency")
+RATE_METRICS = ("output_inference_speed", "input_throughput", "output_throughput")
+REQUEST_METRICS = LATENCY_METRICS + RATE_METRICS
+# itl is aggregated over every inter-chunk gap of every request, not per request.
+AGGREGATED_METRICS = REQUEST_METRICS + ("itl",)
+TIME_METRICS = frozenset(LATENCY_METRICS + ("itl",))
+STAT_NAMES = ("mean", "min", "max", "stddev", "p25", "p50", "p75", "p90", "p95", "p99")
+PERCENTILES = (25, 50, 75, 90, 95, 99)
+LIVE_METRICS = ("ttft", "tpot", "e2e_latency", "output_latency", "input_throughput", "output_throughput")
+LIVE_STATS = ("mean", "min", "max", "p50", "p90", "p99")
+TIME_UNIT_SCALE = {"s": 1.0, "ms": 1000.0}
+
+
+@dataclass(slots=True)
+class RequestMetrics:
+    """The §5 figures of one request, computed once when its record arrives."""
+
+    record: RequestRecord
+    ttft: float | None = None
+    tpot: float | None = None
+    e2e_latency: float | None = None
+    output_latency: float | None = None
+    output_inference_speed: float | None = None
+    input_throughput: float | None = None
+    output_throughput: float | None = None
+    itl: list[float] = field(default_factory=list)
+
+    def to_dict(self, clock_offset: float = 0.0, time_unit: str = "s") -> dict:
+        """The record's fields plus its metrics, times in `time_unit`."""
+        scale = TIME_UNIT_SCALE[time_unit]
+        out = self.record.to_dict(clock_offset)
+        for name in REQUEST_METRICS:
+            value = getattr(self, name)
+            out[name] = None if value is None else (value * scale if name in TIME_METRICS else value)
+        out["itl"] = [gap * scale for gap in self.itl]
+        return out
+
+
+def request_metrics(record: RequestRecord) -> RequestMetrics:
+    """Compute ttft, tpot, itl, e2e, output latency and throughputs of one request (spec §5)."""
+    metrics = RequestMetrics(record=record, e2e_latency=record.end - record.start)
+    if not record.ok or record.first_token is None:
+        return metrics
+    ttft = record.first_token - record.start
+    output_latency = record.end - record.first_token
+    metrics.ttft = ttft
+    metrics.output_latency = output_latency
+    if ttft > 0:
+        metrics.input_throughput = record.num_input_tokens / ttft
+    tokens_after_first = record.num_output_tokens - 1
+    if tokens_after_first > 0 and output_latency > 0:
+        metrics.tpot = output_latency / tokens_after_first
+        metrics.output_inference_speed = 1.0 / metrics.tpot
+        metrics.output_throughput = tokens_after_first / output_latency
+    metrics.itl = inter_token_latencies(record.chunk_times, record.num_output_tokens)
+    return metrics
+
+
+def inter_token_latencies(chunk_times: list[float], num_output_tokens: int) -> list[float]:
+    """Gaps between successive content chunks, each divided by the tokens a chunk carries on average."""
+    num_chunks = len(chunk_times)
+    if num_chunks < 2:
+        return []
+    # Per-chunk token counts are not known without tokenizing every chunk on the hot path; servers that
+    # batch tokens do so evenly, so the mean tokens per chunk is the honest divisor.
+    tokens_per_chunk = max(num_output_tokens / num_chunks, 1.0)
+    return [(later - earlier) / tokens_per_chunk for earlier, later in zip(chunk_times, chunk_times[1:])]
+
+
+def describe(values: list[float] | np.ndarray, stats: tuple[str, ...] = STAT_NAMES) -> dict[str, float] | None:
+    """Mean, min, max, stddev and percentiles of `values` (None when empty)."""
+    array = np.asarray(values, dtype=float)
+    if array.size == 0:
+        return None
+    out = {}
+    wanted_percentiles = [p for p in PERCENTILES if f"p{p}" in stats]
+    if wanted_percentiles:
+        out.update({f"p{p}": float(v) for p, v in zip(wanted_percentiles, np.percentile(array, wanted_percentiles))})
+    simple = {"mean": np.mean, "min": np.min, "max": np.max, "stddev": np.std}
+    out.update({name: float(simple[name](array)) for name in stats if name in simple})
+    return {name: out[name] for name in stats}
+
+
+@dataclass
+class RunStatistics:
+    """Aggregated metrics of one scenario × concurrency run over its measured window."""
+
+    scenario: str
+    concurrency: int
+    num_requests: int
+    num_completed: int
+    num_errors: int
+    num_excluded: int
+    error_rate: float
+    error_codes_frequency: dict[str, int]
+    run_duration: float
+    requests_per_second: float
+    input_tokens_per_second: float
+    output_tokens_per_second: float
+    total_tokens_per_second: float
+    total_input_tokens: int
+    total_output_tokens: int
+    tokens_estimated: bool
+    stats: dict[str, dict[str, float] | None]
+    partial: bool = False
+
+    def to_dict(self, time_unit: str = "s") -> dict:
+        """Plain dict with latency statistics in `time_unit`."""
+        scale = TIME_UNIT_SCALE[time_unit]
+        out = {name: value for name, value in self.__dict__.items() if name != "stats"}
+        out["stats"] = {
+            metric: (None if described is None else
+                     {k: v * scale for k, v in described.items()} if metric in TIME_METRICS else dict(described))
+            for metric, described in self.stats.items()
+        }
+        return out
+
+
+def measured_slice(metrics: list[RequestMetrics], warmup_ratio: float, cooldown_ratio: float) -> list[RequestMetrics]:
+    """Requests left after dropping the first `warmup_ratio` and last `cooldown_ratio` share by start time."""
+    ordered = sorted(metrics, key=lambda m: m.record.start)
+    head = int(len(ordered) * warmup_ratio)
+    tail = int(len(ordered) * cooldown_ratio)
+    return ordered[head:len(ordered) - tail]
+
+
+def aggregate(
+    metrics: list[RequestMetrics],
+    scenario: str,
+    concurrency: int,
+    warmup_ratio: float = 0.0,
+    cooldown_ratio: float = 0.0,
+    partial: bool = False,
+) -> RunStatistics:
+    """Run statistics over the measured window: counts, error rate, throughputs and per-metric stats."""
+    measured = measured_slice(metrics, warmup_ratio, cooldown_ratio)
+    completed = [m for m in measured if m.record.ok]
+    errors = Counter(m.record.error_code for m in measured if not m.record.ok)
+    duration = (max(m.record.end for m in measured) - min(m.record.start for m in measured)) if measured else 0.0
+    input_tokens = sum(m.record.num_input_tokens for m in completed)
+    output_tokens = sum(m.record.num_output_tokens for m in completed)
+    stats = {name: describe([v for m in completed if (v := getattr(m, name)) is not None]) for name in REQUEST_METRICS}
+    stats["itl"] = describe(np.fromiter((gap for m in completed for gap in m.itl), dtype=float))
+    return RunStatistics(
+        scenario=scenario,
+        concurrency=concurrency,
+        num_requests=len(measured),
+        num_completed=len(completed),
+        num_errors=sum(errors.values()),
+        num_excluded=len(metrics) - len(measured),
+        error_rate=(sum(errors.values()) / len(measured)) if measured else 0.0,
+        error_codes_frequency=dict(errors),
+        run_duration=duration,
+        requests_per_second=_rate(len(completed), duration),
+        input_tokens_per_second=_rate(input_tokens, duration),
+        output_tokens_per_second=_rate(output_tokens, duration),
+        total_tokens_per_second=_rate(input_tokens + output_tokens, duration),
+        total_input_tokens=input_tokens,
+        total_output_tokens=output_tokens,
+        tokens_estimated=any(m.record.tokens_estimated for m in completed),
+        stats=stats,
+        partial=partial,
+    )
+
+
+def _rate(amount: float, duration: float) -> float:
+    return amount / duration if duration > 0 else 0.0
+
+
+class MetricsCollector:
+    """Collects request records of the current run: O(1) per request, statistics on demand."""
+
+    def __init__(self, live_window: int = 2000, histogram_bins: int = 20) -> None:
+        self.live_window = live_window
+        self.histogram_bins = histogram_bins
+        self.begin_run("", 0, 0.0)
+
+    def begin_run(self, scenario: str, concurrency: int, start: float) -> None:
+        """Forget the previous run and start counting a new one at perf_counter time `start`."""
+        self.scenario = scenario
+        self.concurrency = concurrency
+        self.run_start = start
+        self.requests: list[RequestMetrics] = []
+        self.recent: deque[RequestMetrics] = deque(maxlen=self.live_window)
+        self.completed = 0
+        self.errors = 0
+        self.output_tokens = 0
+        self.error_codes: Counter[str] = Counter()
+
+    def record(self, record: RequestRecord) -> RequestMetrics:
+        """Take one finished request; cheap enough for the hot path."""
+        metrics = request_metrics(record)
+        self.requests.append(metrics)
+        self.recent.append(metrics)
+        if record.ok:
+            self.completed += 1
+            self.output_tokens += record.num_output_tokens
+        else:
+            self.errors += 1
+            self.error_codes[record.error_code] += 1
+        return metrics
+
+    @property
+    def total(self) -> int:
+        """Requests recorded in this run, errors included."""
+        return self.completed + self.errors
+
+    def live_snapshot(self, now: float) -> dict:
+        """Live statistics over the recent window plus run-so-far counters (called on a timer, not per request)."""
+        elapsed = max(now - self.run_start, 0.0)
+        recent_ok = [m for m in self.recent if m.record.ok]
+        return {
+            "scenario": self.scenario,
+            "concurrency": self.concurrency,
+            "elapsed": elapsed,
+            "completed": self.completed,
+            "errors": self.errors,
+            "error_rate": self.errors / self.total if self.total else 0.0,
+            "error_codes": dict(self.error_codes),
+            "requests_per_second": _rate(self.completed, elapsed),
+            "output_tokens_per_second": _rate(self.output_tokens, elapsed),
+            "window": len(recent_ok),
+            "stats": {
+                name: describe([v for m in recent_ok if (v := getattr(m, name)) is not None], LIVE_STATS)
+                for name in LIVE_METRICS
+            },
+        }
+
+    def histograms(self, metric_names: tuple[str, ...] = ("ttft", "e2e_latency")) -> dict[str, dict]:
+        """Histogram (bin edges and counts) of each metric over the recent window."""
+        out = {}
+        for name in metric_names:
+            values = [v for m in self.recent if m.record.ok and (v := getattr(m, name)) is not None]
+            if values:
+                counts, edges = np.histogram(values, bins=self.histogram_bins)
+                out[name] = {"edges": edges.tolist(), "counts": counts.tolist()}
+        return out
+
+    def finish_run(self, warmup_ratio: float, cooldown_ratio: float, partial: bool = False) -> RunStatistics:
+        """Aggregate statistics of the run that just ended."""
+        return aggregate(self.requests, self.scenario, self.concurrency, warmup_ratio, cooldown_ratio, partial)

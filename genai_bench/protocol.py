@@ -1,0 +1,65 @@
+"""What one benchmark request was and what happened to it: the record the client fills and metrics read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Error codes that are not HTTP statuses; HTTP errors use the status code itself ("429", "500", ...).
+ERROR_CONNECTION = "connection_error"
+ERROR_TIMEOUT = "timeout"
+ERROR_INCOMPLETE_STREAM = "incomplete_stream"
+ERROR_MALFORMED_CHUNK = "malformed_chunk"
+ERROR_EMPTY_RESPONSE = "empty_response"
+ERROR_ABORTED = "aborted"
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """One request's identity, its perf_counter timestamps and its outcome, as measured by the client."""
+
+    scenario: str
+    concurrency: int
+    num_input_tokens: int
+    max_output_tokens: int
+    start: float = 0.0
+    first_token: float | None = None
+    end: float = 0.0
+    chunk_times: list[float] = field(default_factory=list)
+    num_output_tokens: int = 0
+    tokens_estimated: bool = False
+    status_code: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+    scheduled_start: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the request completed without an error."""
+        return self.error_code is None
+
+    def fail(self, code: str, message: str, end: float) -> None:
+        """Mark the request failed; it keeps its real latency."""
+        if self.error_code is None:
+            self.error_code = code
+            self.error_message = message[:500]
+        if not self.end:
+            self.end = end
+
+    def to_dict(self, clock_offset: float = 0.0, scale: float = 1.0) -> dict:
+        """Timestamps as unix seconds (perf_counter + clock_offset); latencies are added by metrics."""
+        return {
+            "scenario": self.scenario,
+            "concurrency": self.concurrency,
+            "start_time": self.start + clock_offset,
+            "first_token_time": None if self.first_token is None else self.first_token + clock_offset,
+            "end_time": self.end + clock_offset,
+            "scheduled_start_time": None if self.scheduled_start is None else self.scheduled_start + clock_offset,
+            "num_input_tokens": self.num_input_tokens,
+            "num_output_tokens": self.num_output_tokens,
+            "max_output_tokens": self.max_output_tokens,
+            "tokens_estimated": self.tokens_estimated,
+            "num_chunks": len(self.chunk_times),
+            "status_code": self.status_code,
+            "error_code": self.error_code,
+            "error_message": self.error_message,
+        }

@@ -1,0 +1,116 @@
+"""The Locust user: each one sends back-to-back requests from the run's budget and reports each as an event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from time import perf_counter
+
+import gevent
+import numpy as np
+from gevent.event import Event
+from locust import User, constant, task
+from locust.exception import StopUser
+
+from genai_bench.client import OpenAIStreamingClient, Target
+from genai_bench.protocol import ERROR_ABORTED, RequestRecord
+from genai_bench.sampling import PromptSampler
+from genai_bench.scenarios import Scenario
+from genai_bench.tokenizer import Tokenizer
+
+
+class RequestBudget:
+    """How many requests a run may still issue, and how many are in flight; greenlet-safe without locks."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.remaining = limit if limit is not None else -1
+        self.issued = 0
+        self.in_flight = 0
+        self.closed = False
+        self.exhausted = Event()  # set when nothing more will be issued and nothing is in flight
+
+    def take(self) -> bool:
+        """Claim one request; False once the limit is reached or the run was closed."""
+        # No greenlet switch can happen between the check and the update, so this is exact.
+        if self.closed or self.remaining == 0:
+            return False
+        self.remaining -= 1
+        self.issued += 1
+        self.in_flight += 1
+        return True
+
+    def release(self) -> None:
+        """One request has finished (successfully or not)."""
+        self.in_flight -= 1
+        self._check_exhausted()
+
+    def close(self) -> None:
+        """Issue nothing more (time is up or the user pressed Ctrl-C); in-flight requests still finish."""
+        self.closed = True
+        self._check_exhausted()
+
+    def _check_exhausted(self) -> None:
+        if self.in_flight == 0 and (self.closed or self.remaining == 0):
+            self.exhausted.set()
+
+
+@dataclass
+class RunContext:
+    """What every user of one run shares: target, scenario, sampler, budget."""
+
+    target: Target
+    tokenizer: Tokenizer
+    sampler: PromptSampler
+    scenario: Scenario
+    concurrency: int
+    budget: RequestBudget
+    rng: np.random.Generator
+
+
+class OpenAIUser(User):
+    """A Locust user that streams completions back to back; bind() gives it a run's context."""
+
+    abstract = True
+    wait_time = constant(0)
+    context: RunContext
+
+    @classmethod
+    def bind(cls, context: RunContext) -> type[OpenAIUser]:
+        """A concrete user class for one run."""
+        return type("BoundOpenAIUser", (cls,), {"abstract": False, "context": context})
+
+    def on_start(self) -> None:
+        """Open this user's keep-alive connection."""
+        self.client = OpenAIStreamingClient(self.context.target, self.context.tokenizer)
+
+    def on_stop(self) -> None:
+        """Close this user's connection."""
+        self.client.close()
+
+    @task
+    def send_request(self) -> None:
+        """Send one request from the budget, or stop this user when the budget is spent."""
+        context = self.context
+        if not context.budget.take():
+            raise StopUser()
+        input_tokens, output_tokens = context.scenario.sample(context.rng)
+        prompt = context.sampler.prompt(input_tokens)
+        record = RequestRecord(context.scenario.text, context.concurrency, input_tokens, output_tokens)
+        try:
+            self.client.send(record, prompt)
+        except gevent.GreenletExit:
+            # The run ended while this request was in flight: keep it, as aborted, with its real latency.
+            record.fail(ERROR_ABORTED, "request still in flight when the run's drain time ran out", perf_counter())
+            self._report(record)
+            raise
+        self._report(record)
+
+    def _report(self, record: RequestRecord) -> None:
+        self.context.budget.release()
+        self.environment.events.request.fire(
+            request_type="POST",
+            name=record.scenario,
+            response_time=(record.end - record.start) * 1000.0,
+            response_length=record.num_output_tokens,
+            exception=None if record.ok else RuntimeError(f"{record.error_code}: {record.error_message}"),
+            context={"record": record},
+        )
