@@ -114,6 +114,12 @@ def main() -> None:
 @click.option("--server-version", default=None, help="Label: server version.")
 @click.option("--server-gpu-type", default=None, help="Label: GPU type.")
 @click.option("--server-gpu-count", default=None, type=int, help="Label: number of GPUs.")
+@click.option("--enable-streaming", is_flag=True, help="Serve the live dashboard (page, /events, /ws, /api) during the run.")
+@click.option("--streaming-host", default="127.0.0.1", show_default=True, help="Dashboard address (0.0.0.0 exposes it).")
+@click.option("--streaming-port", default=8080, type=int, show_default=True, help="Dashboard port (0 picks a free one).")
+@click.option("--streaming-token", default=None, envvar="GENAI_BENCH_STREAMING_TOKEN",
+              help="Require this token on every dashboard endpoint (or GENAI_BENCH_STREAMING_TOKEN).")
+@click.option("--keep-serving", is_flag=True, help="After the benchmark, keep serving the results page until Ctrl-C.")
 def benchmark(**options: Any) -> None:
     """Sweep traffic scenarios × concurrency against a server (or the embedded simulator) and write an experiment folder."""
     from genai_bench.dashboard import TerminalDashboard
@@ -123,15 +129,23 @@ def benchmark(**options: Any) -> None:
     configure_logging()
     config = build_config(options)
     session = BenchmarkSession(config, TerminalDashboard())
-    target = session.start_target()
-    if session.simulator is not None:
-        click.echo(f"No --api-base given: started the embedded simulator at {target.api_base}")
-    else:
-        click.echo(f"Benchmarking {target.api_base} (model {config.sent_model})")
-    click.echo(f"Experiment folder: {session.folder}")
-    outcome = session.run()
-    click.echo(summary_table([r.statistics for r in outcome.results]))
-    click.echo(f"Results written to {outcome.folder}")
+    try:
+        target = session.start()
+        if session.simulator is not None:
+            click.echo(f"No --api-base given: started the embedded simulator at {target.api_base}")
+        else:
+            click.echo(f"Benchmarking {target.api_base} (model {config.sent_model})")
+        if session.dashboard_url:
+            click.echo(f"Live dashboard: {session.dashboard_url}")
+        click.echo(f"Experiment folder: {session.folder}", nl=True)
+        outcome = session.run()
+        click.echo(summary_table([r.statistics for r in outcome.results]))
+        click.echo(f"Results written to {outcome.folder}")
+        if config.keep_serving and not outcome.interrupted:
+            click.echo(f"Serving the results at {session.dashboard_url} until Ctrl-C")
+            session.serve_until_interrupted()
+    finally:
+        session.close()
     if outcome.interrupted:
         click.echo("Interrupted: the results above are partial.", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -165,6 +179,11 @@ def build_config(options: dict[str, Any]) -> BenchmarkConfig:
         server_version=options["server_version"],
         server_gpu_type=options["server_gpu_type"],
         server_gpu_count=options["server_gpu_count"],
+        enable_streaming=options["enable_streaming"],
+        streaming_host=options["streaming_host"],
+        streaming_port=options["streaming_port"],
+        streaming_token=options["streaming_token"],
+        keep_serving=options["keep_serving"],
         command=["genai-bench", *sys.argv[1:]],
     ).validate()
 

@@ -45,6 +45,11 @@ class BenchmarkConfig:
     server_version: str | None = None
     server_gpu_type: str | None = None
     server_gpu_count: int | None = None
+    enable_streaming: bool = False
+    streaming_host: str = "127.0.0.1"
+    streaming_port: int = 8080
+    streaming_token: str | None = None
+    keep_serving: bool = False
     live_interval: float = 0.25
     drain_timeout: float | None = None
     command: list[str] = field(default_factory=list)
@@ -77,6 +82,8 @@ class BenchmarkConfig:
             (self.request_timeout > 0, "--request-timeout must be positive (seconds)"),
             (self.spawn_rate is None or self.spawn_rate > 0, "--spawn-rate must be positive"),
             (self.metrics_time_unit in ("s", "ms"), "--metrics-time-unit must be s or ms"),
+            (0 <= self.streaming_port < 65536, "--streaming-port must be between 0 and 65535"),
+            (not self.keep_serving or self.enable_streaming, "--keep-serving needs --enable-streaming"),
         ]
         for ok, message in checks:
             if not ok:
@@ -90,11 +97,11 @@ class BenchmarkConfig:
             if hide_next:
                 out.append("***")
                 hide_next = False
-            elif arg == "--api-key":
+            elif arg in ("--api-key", "--streaming-token"):
                 out.append(arg)
                 hide_next = True
-            elif arg.startswith("--api-key="):
-                out.append("--api-key=***")
+            elif arg.startswith(("--api-key=", "--streaming-token=")):
+                out.append(arg.split("=", 1)[0] + "=***")
             else:
                 out.append(arg)
         return out

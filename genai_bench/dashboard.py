@@ -167,3 +167,37 @@ class TerminalDashboard(NoOpDashboard):
         else:
             self.stream.write(text + "\n")
         self.stream.flush()
+
+
+class MultiDashboard(Dashboard):
+    """Tells every one of several dashboards the same thing (e.g. the terminal and the live event stream)."""
+
+    def __init__(self, dashboards: list[Dashboard]) -> None:
+        self.dashboards = dashboards
+
+    def _each(name: str):  # noqa: N805 - builds the fan-out methods below
+        def fan_out(self, *args, **kwargs):
+            for dashboard in self.dashboards:
+                getattr(dashboard, name)(*args, **kwargs)
+        fan_out.__name__ = name
+        fan_out.__doc__ = getattr(Dashboard, name).__doc__
+        return fan_out
+
+    update_metrics_panels = _each("update_metrics_panels")
+    update_histogram_panel = _each("update_histogram_panel")
+    update_scatter_plot_panel = _each("update_scatter_plot_panel")
+    update_benchmark_progress_bars = _each("update_benchmark_progress_bars")
+    create_benchmark_progress_task = _each("create_benchmark_progress_task")
+    update_total_progress_bars = _each("update_total_progress_bars")
+    start_run = _each("start_run")
+    handle_single_request = _each("handle_single_request")
+    reset_plot_metrics = _each("reset_plot_metrics")
+    reset_panels = _each("reset_panels")
+    update_benchmark_status = _each("update_benchmark_status")
+    add_log_message = _each("add_log_message")
+    add_historical_data = _each("add_historical_data")
+    del _each
+
+    def get_historical_data(self) -> list[dict]:
+        """The first dashboard's history (they all received the same)."""
+        return self.dashboards[0].get_historical_data() if self.dashboards else []

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 METADATA_FILE = "experiment_metadata.json"
+EVENTS_FILE = "events.ndjson"
 
 
 def write_json_atomic(path: Path, data: dict) -> Path:
@@ -77,3 +78,25 @@ class ExperimentWriter:
         path = write_json_atomic(self.folder / name, document)
         self.run_files.append(path)
         return path
+
+
+class EventLogWriter:
+    """Appends every published event to events.ndjson as it happens, flushed, so a crash loses at most one event."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._handle = None
+
+    def write(self, event) -> None:
+        """Append one event (a bus listener); the file is opened on the first event."""
+        if self._handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.path, "a", encoding="utf-8")
+        self._handle.write(event.json + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None

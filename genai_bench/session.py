@@ -1,4 +1,4 @@
-"""The composition root: one benchmark session owns the target, collector, runner, results writer and dashboard."""
+"""The composition root: one benchmark session owns the target, collector, runner, event bus, writers and dashboards."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ import gevent
 from genai_bench import __version__
 from genai_bench.client import Target
 from genai_bench.config import BenchmarkConfig, ConfigError
-from genai_bench.dashboard import Dashboard, NoOpDashboard
+from genai_bench.dashboard import Dashboard, MultiDashboard
+from genai_bench.events import EventBus
 from genai_bench.metrics import MetricsCollector
-from genai_bench.results import ExperimentWriter, default_folder_name
+from genai_bench.results import EVENTS_FILE, EventLogWriter, ExperimentWriter, default_folder_name
 from genai_bench.runner import RunResult, SweepRunner
 from genai_bench.sampling import PromptSampler
 from genai_bench.simulator import SimulatorConfig, SimulatorServer
+from genai_bench.streaming import EventDashboard, StreamingDashboard
 from genai_bench.tokenizer import load_tokenizer
 
 # The embedded simulator answers like a small, quick model so that the default sweep ends in about a minute.
@@ -37,12 +39,12 @@ class SessionOutcome:
 def check_reachable(target: Target, timeout: float = 5.0) -> None:
     """Raise ConfigError when nothing answers HTTP at the target's address."""
     client = target.new_http_client()
-    client.connection_timeout = timeout
     try:
         with gevent.Timeout(timeout):
             client.get(target.path.rsplit("/", 2)[0] + "/models", headers=target.headers()).release()
     except (Exception, gevent.Timeout) as exc:
-        raise ConfigError(f"--api-base {target.api_base} is unreachable ({type(exc).__name__}: {exc}); is the server running?") from None
+        raise ConfigError(f"--api-base {target.api_base} is unreachable ({type(exc).__name__}: {exc}); "
+                          "is the server running?") from None
     finally:
         client.close()
 
@@ -50,12 +52,9 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
 class BenchmarkSession:
     """Builds and owns every part of one benchmark, and runs it."""
 
-    def __init__(self, config: BenchmarkConfig, dashboard: Dashboard | None = None) -> None:
+    def __init__(self, config: BenchmarkConfig, terminal: Dashboard | None = None) -> None:
         self.config = config.validate()
-        self.dashboard = dashboard or NoOpDashboard()
         self.tokenizer = load_tokenizer(config.model_tokenizer)
-        self.simulator: SimulatorServer | None = None
-        self.collector = MetricsCollector()
         self.started_at = time.time()
         # Maps perf_counter readings onto the wall clock for the results files.
         self.clock_offset = self.started_at - perf_counter()
@@ -64,13 +63,41 @@ class BenchmarkSession:
         self.folder = Path(config.experiment_base_dir) / folder_name
         self.writer = ExperimentWriter(self.folder, config.task, config.max_time_seconds,
                                        config.metrics_time_unit, self.clock_offset)
-        self.runner: SweepRunner | None = None
+        self.bus = EventBus()
+        self.event_log = EventLogWriter(self.folder / EVENTS_FILE)
+        self.bus.add_listener(self.event_log.write)
+        context = {"model": config.model, "experiment_folder": str(self.folder)}
+        if config.enable_streaming:
+            self.events: EventDashboard = StreamingDashboard(
+                config.streaming_host, config.streaming_port, config.streaming_token, bus=self.bus, context=context)
+        else:
+            self.events = EventDashboard(self.bus, context)
+        self.dashboard: Dashboard = MultiDashboard([terminal, self.events]) if terminal else self.events
+        self.collector = MetricsCollector()
+        self.simulator: SimulatorServer | None = None
         self.target: Target | None = None
+        self.runner: SweepRunner | None = None
 
-    def start_target(self) -> Target:
-        """Start the embedded simulator when no server was given, check the server otherwise (once)."""
+    @property
+    def dashboard_url(self) -> str | None:
+        """The live page's address when streaming."""
+        return self.events.url if isinstance(self.events, StreamingDashboard) else None
+
+    def start(self) -> Target:
+        """Bind the dashboard (a busy port fails here), then start the simulator or check the server; once."""
         if self.target is not None:
             return self.target
+        if isinstance(self.events, StreamingDashboard):
+            try:
+                self.events.start()
+            except OSError as exc:
+                raise ConfigError(f"--streaming-port {self.config.streaming_port} on {self.config.streaming_host} "
+                                  f"is not available ({exc.strerror or exc}); pick another port or 0 for a free one") from None
+        self.target = self._start_target()
+        self.events.context["api_base"] = self.target.api_base
+        return self.target
+
+    def _start_target(self) -> Target:
         config = self.config
         api_base = config.api_base
         if api_base is None:
@@ -82,38 +109,60 @@ class BenchmarkSession:
                         request_timeout=config.request_timeout)
         if self.simulator is None:
             check_reachable(target)
-        self.target = target
         return target
 
     def run(self) -> SessionOutcome:
         """Run the sweep and write the experiment folder; Ctrl-C or SIGTERM keeps what was measured."""
-        target = self.start_target()
+        target = self.start()
         sampler = PromptSampler(self.tokenizer, seed=self.config.seed)
         self.runner = SweepRunner(self.config, target, self.tokenizer, sampler, self.collector, self.dashboard,
                                   on_run_complete=self.writer.write_run)
-        self.writer.write_metadata(self.metadata(target, end_time=None, interrupted=False))
+        self.writer.write_metadata(self.metadata(end_time=None))
         handlers = [gevent.signal_handler(sig, self.runner.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)]
-        self.dashboard.start()
         try:
             results = self.runner.run()
+        except BaseException as exc:
+            self.dashboard.update_benchmark_status(status="failed", error_message=f"{type(exc).__name__}: {exc}")
+            raise
         finally:
             for handler in handlers:
                 handler.cancel()
-            self.writer.write_metadata(self.metadata(target, end_time=time.time(), interrupted=self.runner.stopped))
-            self.dashboard.stop()
+            self.writer.write_metadata(self.metadata(end_time=time.time()))
             if self.simulator is not None:
                 self.simulator.stop()
+                self.simulator = None
         return SessionOutcome(results, self.folder, self.runner.stopped)
 
-    def metadata(self, target: Target, end_time: float | None, interrupted: bool) -> dict:
+    def serve_until_interrupted(self) -> None:
+        """Keep the dashboard up after the benchmark (--keep-serving) until Ctrl-C or SIGTERM."""
+        if not isinstance(self.events, StreamingDashboard):
+            return
+        server = self.events.server
+        handlers = [gevent.signal_handler(sig, server.stop) for sig in (signal.SIGINT, signal.SIGTERM)]
+        try:
+            server.serve_until_stopped()
+        finally:
+            for handler in handlers:
+                handler.cancel()
+
+    def close(self) -> None:
+        """Stop the dashboard server and the simulator, close the event log."""
+        if isinstance(self.events, StreamingDashboard):
+            self.events.stop()
+        if self.simulator is not None:
+            self.simulator.stop()
+        self.event_log.close()
+
+    def metadata(self, end_time: float | None) -> dict:
         """experiment_metadata.json: the command (secrets redacted), labels, limits and times."""
         config = self.config
+        interrupted = self.runner is not None and self.runner.stopped
         return {
             "cmd": " ".join(config.redacted_command()),
             "version": __version__,
             "api_backend": config.api_backend,
-            "api_base": target.api_base,
-            "embedded_simulator": self.simulator is not None,
+            "api_base": self.target.api_base if self.target else config.api_base,
+            "embedded_simulator": config.api_base is None,
             "model": config.model,
             "api_model_name": config.sent_model,
             "model_tokenizer": self.tokenizer.name,

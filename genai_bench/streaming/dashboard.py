@@ -1,0 +1,173 @@
+"""Dashboards that publish what the runner tells them as events on the bus (spec §7.1, §7.2)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine
+from typing import Any, Callable
+
+from genai_bench import events
+from genai_bench.dashboard import Dashboard
+from genai_bench.events import EventBus
+from genai_bench.state import IDLE_STATUS, DashboardState
+
+FINAL_STATUSES = ("completed", "stopped", "failed")
+
+
+class EventDashboard(Dashboard):
+    """Publishes every dashboard call as a typed event; SSE, WebSocket, files and state all listen to the bus."""
+
+    def __init__(self, bus: EventBus | None = None, context: dict | None = None) -> None:
+        self.bus = bus or EventBus()
+        self.state = DashboardState()
+        self.bus.add_listener(self.state.apply)
+        self.context = dict(context or {})
+        self.status: dict = {**IDLE_STATUS, **self.context}
+        self.history: list[dict] = []
+        self.run_name = ""
+        self.runs_done = 0
+
+    def update_metrics_panels(self, live_metrics: dict) -> None:
+        """Publish a `metrics` event."""
+        self.bus.publish(events.METRICS, {"live_metrics": live_metrics})
+
+    def update_histogram_panel(self, live_metrics: dict) -> None:
+        """Publish a `histogram` event."""
+        self.bus.publish(events.HISTOGRAM, live_metrics)
+
+    def update_scatter_plot_panel(self, points: list[dict]) -> None:
+        """Publish a `scatter` event with one point per finished run."""
+        self.bus.publish(events.SCATTER, {"points": points})
+
+    def update_benchmark_progress_bars(self, progress: dict) -> None:
+        """Publish a `progress` event for the current run."""
+        by_requests = progress["requests_done"] / progress["max_requests"] if progress.get("max_requests") else 0.0
+        by_time = progress["elapsed"] / progress["max_time"] if progress.get("max_time") else 0.0
+        self.bus.publish(events.PROGRESS, {
+            **progress,
+            "run_name": self.run_name,
+            "run_progress_percentage": min(100.0, 100.0 * max(by_requests, by_time)),
+            "runs_done": self.runs_done,
+            "total_runs": self.status.get("total_iterations", 0),
+        })
+
+    def create_benchmark_progress_task(self, run_name: str) -> None:
+        """Remember the current run's name."""
+        self.run_name = run_name
+
+    def update_total_progress_bars(self, total_runs: int) -> None:
+        """Count one more finished run."""
+        self.runs_done += 1
+
+    def start_run(self, run_time: float, start_time: float, max_requests_per_run: int | None) -> None:
+        """Publish `run_started`."""
+        self.bus.publish(events.RUN_STARTED, {
+            "scenario": self.status.get("current_scenario"),
+            "concurrency": self.status.get("current_concurrency"),
+            "run_index": self.runs_done + 1,
+            "total_runs": self.status.get("total_iterations", 0),
+            "max_time": run_time,
+            "max_requests": max_requests_per_run,
+            "start_time": start_time,
+        })
+        self.add_log_message(f"Run {self.runs_done + 1}/{self.status.get('total_iterations', '?')} started: {self.run_name}")
+
+    def handle_single_request(self, live_metrics: dict, total_requests: int, error_code: str | None) -> None:
+        """Nothing per request: the live timer publishes snapshots, so the hot path stays O(1)."""
+
+    def reset_plot_metrics(self) -> None:
+        """Nothing to reset: clients reset their per-run panels on `run_started`."""
+
+    def reset_panels(self) -> None:
+        """Nothing to reset: clients reset their per-run panels on `run_started`."""
+
+    def update_benchmark_status(self, **fields: Any) -> None:
+        """Publish the merged `status`; a final status also publishes `benchmark_completed`."""
+        self.status = {**self.status, **fields, **self.context}
+        self.bus.publish(events.STATUS, dict(self.status))
+        if fields.get("status") in FINAL_STATUSES:
+            self.bus.publish(events.BENCHMARK_COMPLETED, {
+                "status": fields["status"],
+                "runs": len(self.history),
+                "experiment_folder": self.context.get("experiment_folder"),
+            })
+
+    def add_log_message(self, message: str, level: str = "info") -> None:
+        """Publish a `log` event."""
+        self.bus.publish(events.LOG, {"message": str(message), "level": level})
+
+    def add_historical_data(self, data: dict) -> None:
+        """Publish `run_completed` with the run's aggregated metrics."""
+        self.history.append(data)
+        self.bus.publish(events.RUN_COMPLETED, data)
+
+    def get_historical_data(self) -> list[dict]:
+        """Aggregated metrics of the runs completed so far."""
+        return list(self.history)
+
+
+class StreamingDashboard(EventDashboard):
+    """An EventDashboard with its own web server: the live page, /events, /ws and the JSON API."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
+                 bus: EventBus | None = None, context: dict | None = None) -> None:
+        super().__init__(bus, context)
+        from genai_bench.web.server import DashboardServer  # the web layer sits above this one
+
+        self.server = DashboardServer(self.bus, self.state, host=host, port=port, token=token)
+
+    @property
+    def url(self) -> str:
+        """The page's address."""
+        return self.server.url
+
+    def start(self) -> "ServerLifetime":
+        """Bind and serve now (in a greenlet); the result may be ignored, or awaited/`create_task`ed from asyncio."""
+        self.server.start()
+        return ServerLifetime(self.server.wait_stopped)
+
+    def stop(self) -> "Finished":
+        """Stop serving now: streams end, the port is released; the result may be awaited from asyncio."""
+        self.server.stop()
+        return Finished()
+
+
+class ServerLifetime(Coroutine):
+    """A coroutine that ends when the server stops, created only if asyncio runs it (so ignoring it never warns)."""
+
+    def __init__(self, is_stopped: Callable[[float], bool]) -> None:
+        self._is_stopped = is_stopped
+        self._coroutine = None
+
+    async def _wait(self) -> None:
+        while not self._is_stopped(0):
+            await asyncio.sleep(0.2)
+
+    def _inner(self):
+        if self._coroutine is None:
+            self._coroutine = self._wait()
+        return self._coroutine
+
+    def send(self, value: Any) -> Any:
+        """Advance the waiting coroutine."""
+        return self._inner().send(value)
+
+    def throw(self, *args: Any) -> Any:
+        """Raise inside the waiting coroutine (asyncio cancellation)."""
+        return self._inner().throw(*args)
+
+    def close(self) -> None:
+        """Close the waiting coroutine if it was ever started."""
+        if self._coroutine is not None:
+            self._coroutine.close()
+
+    def __await__(self):
+        return self._inner().__await__()
+
+
+class Finished:
+    """An awaitable that is already done, so `await dashboard.stop()` works from asyncio."""
+
+    def __await__(self):
+        return iter(())

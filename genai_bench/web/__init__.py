@@ -1,0 +1,89 @@
+"""The web layer: a Flask app factory over an event bus and a dashboard state (spec §7.4–§7.6)."""
+
+from __future__ import annotations
+
+import hmac
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from genai_bench.events import EventBus
+from genai_bench.state import DashboardState
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INSTALLED_ASSETS = Path(sysconfig.get_path("data")) / "share" / "genai-bench"
+
+
+def asset_folder(name: str) -> Path:
+    """templates/ or static/: beside the package in a checkout, under <prefix>/share/genai-bench once installed."""
+    for base in (REPO_ROOT, INSTALLED_ASSETS):
+        if (base / name).is_dir():
+            return base / name
+    raise FileNotFoundError(f"genai-bench cannot find its {name}/ folder (looked in {REPO_ROOT} and {INSTALLED_ASSETS})")
+
+
+@dataclass
+class WebContext:
+    """What the views need: the bus to stream, the state to answer from, and settings."""
+
+    bus: EventBus
+    state: DashboardState
+    token: str | None = None
+    heartbeat_interval: float = 10.0
+    retry_ms: int = 2000
+    title: str = "genai-bench"
+
+
+def web_context() -> WebContext:
+    """The WebContext of the current app."""
+    return current_app.extensions["genai_bench"]
+
+
+def error_response(status: int, message: str):
+    """The one JSON error shape of the whole API."""
+    return jsonify({"error": {"code": status, "message": message}}), status
+
+
+def create_app(bus: EventBus, state: DashboardState, token: str | None = None, heartbeat_interval: float = 10.0,
+               title: str = "genai-bench") -> Flask:
+    """Build the dashboard app around a bus and a state; every dependency is passed in, nothing is global."""
+    from genai_bench.web import api, pages, stream
+
+    app = Flask(__name__, template_folder=str(asset_folder("templates")), static_folder=str(asset_folder("static")))
+    app.extensions["genai_bench"] = WebContext(bus, state, token or None, heartbeat_interval, title=title)
+    app.before_request(require_token)
+    app.url_defaults(carry_token)
+    app.register_error_handler(HTTPException, lambda exc: error_response(exc.code or 500, exc.description))
+    app.register_blueprint(pages.blueprint)
+    app.register_blueprint(api.blueprint)
+    stream.init_app(app)
+    return app
+
+
+def presented_token() -> str | None:
+    """The token of this request: bearer header, X-Genai-Bench-Token header, or ?token= (for EventSource)."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:]
+    return request.headers.get("X-Genai-Bench-Token") or request.args.get("token")
+
+
+def require_token():
+    """Refuse every request without the streaming token, when one is set."""
+    expected = web_context().token
+    if expected is None:
+        return None
+    given = presented_token() or ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        return error_response(401, "missing or wrong streaming token: send 'Authorization: Bearer <token>' or ?token=<token>")
+    return None
+
+
+def carry_token(endpoint: str, values: dict) -> None:
+    """Links the page generates (static assets) carry the token the page itself was opened with."""
+    token = web_context().token
+    if token and "token" not in values and request and request.args.get("token") == token:
+        values["token"] = token

@@ -1,0 +1,60 @@
+"""JSON endpoints: state, status, metrics, history, time series, buffered events, health (spec §7.5)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from genai_bench import events
+from genai_bench.web import error_response, web_context
+
+blueprint = Blueprint("api", __name__)
+
+
+@blueprint.get("/healthz")
+def healthz():
+    """Liveness."""
+    return {"status": "ok"}
+
+
+@blueprint.get("/api/state")
+def state():
+    """Everything the page needs on load."""
+    return web_context().state.document()
+
+
+@blueprint.get("/api/status")
+def status():
+    """The current benchmark status."""
+    return web_context().state.status
+
+
+@blueprint.get("/api/metrics")
+def metrics():
+    """The latest live metrics snapshot."""
+    return web_context().state.latest.get(events.METRICS) or {"live_metrics": None}
+
+
+@blueprint.get("/api/historical-data")
+def historical_data():
+    """Aggregated metrics of every completed run."""
+    return {"runs": web_context().state.history}
+
+
+@blueprint.get("/api/timeseries")
+def timeseries():
+    """Points of the live charts so far."""
+    return {"points": web_context().state.series.points}
+
+
+@blueprint.get("/api/events")
+def buffered_events():
+    """Buffered events newer than ?since=ID (complete=false when some already left the buffer)."""
+    try:
+        since = int(request.args.get("since", "0"))
+    except ValueError:
+        return error_response(400, "since must be an integer event id")
+    bus = web_context().bus
+    newer = bus.since(since)
+    complete = newer is not None
+    newer = list(bus.history) if newer is None else newer
+    return {"events": [e.to_dict() for e in newer], "last_event_id": bus.last_id, "complete": complete}

@@ -1,0 +1,56 @@
+"""Serving the dashboard app in-process on gevent's WSGI server."""
+
+from __future__ import annotations
+
+import logging
+
+from gevent.event import Event as GeventEvent
+from gevent.pywsgi import WSGIServer
+
+from genai_bench.events import EventBus
+from genai_bench.state import DashboardState
+from genai_bench.web import create_app
+
+log = logging.getLogger(__name__)
+
+
+class DashboardServer:
+    """The dashboard's WSGI server: binds on start (so a busy port fails early), ends open streams on stop."""
+
+    def __init__(self, bus: EventBus, state: DashboardState, host: str = "127.0.0.1", port: int = 8080,
+                 token: str | None = None, heartbeat_interval: float = 10.0) -> None:
+        self.bus = bus
+        self.host = host
+        self.port = port
+        self.app = create_app(bus, state, token=token, heartbeat_interval=heartbeat_interval)
+        self.wsgi: WSGIServer | None = None
+        self.stopped = GeventEvent()
+
+    def start(self) -> DashboardServer:
+        """Bind and start serving in the background; raises OSError when the port is taken."""
+        self.wsgi = WSGIServer((self.host, self.port), self.app, log=None, error_log=log)
+        self.wsgi.start()
+        self.port = self.wsgi.server_port
+        self.stopped.clear()
+        return self
+
+    @property
+    def url(self) -> str:
+        """The page's address."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    def serve_until_stopped(self) -> None:
+        """Block until stop() is called (e.g. --keep-serving until Ctrl-C)."""
+        self.stopped.wait()
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """True once the server has stopped (waits up to `timeout` seconds)."""
+        return self.stopped.wait(timeout)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """End every open stream, then stop the server."""
+        self.bus.close()
+        if self.wsgi is not None:
+            self.wsgi.stop(timeout=timeout)
+        self.stopped.set()
