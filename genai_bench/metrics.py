@@ -244,7 +244,10 @@ class MetricsCollector:
         for name in metric_names:
             values = [v for m in self.recent if m.record.ok and (v := getattr(m, name)) is not None]
             if values:
-                counts, edges = np.histogram(values, bins=self.histogram_bins)
+                low, high = min(values), max(values)
+                # Near-identical values would give bins narrower than float precision allows.
+                high = max(high, low + abs(low) * 1e-6 + 1e-9)
+                counts, edges = np.histogram(values, bins=self.histogram_bins, range=(low, high))
                 out[name] = {"edges": edges.tolist(), "counts": counts.tolist()}
         return out
 

@@ -52,7 +52,8 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
 class BenchmarkSession:
     """Builds and owns every part of one benchmark, and runs it."""
 
-    def __init__(self, config: BenchmarkConfig, terminal: Dashboard | None = None) -> None:
+    def __init__(self, config: BenchmarkConfig, terminal: Dashboard | None = None,
+                 events: EventDashboard | None = None) -> None:
         self.config = config.validate()
         self.tokenizer = load_tokenizer(config.model_tokenizer)
         self.started_at = time.time()
@@ -63,15 +64,17 @@ class BenchmarkSession:
         self.folder = Path(config.experiment_base_dir) / folder_name
         self.writer = ExperimentWriter(self.folder, config.task, config.max_time_seconds,
                                        config.metrics_time_unit, self.clock_offset)
-        self.bus = EventBus()
+        context = {"model": config.model, "experiment_folder": str(self.folder)}
+        if events is not None:  # a host (e.g. wsgi.py under gunicorn) serves the bus itself
+            events.context.update(context)
+        elif config.enable_streaming:
+            events = StreamingDashboard(config.streaming_host, config.streaming_port, config.streaming_token, context=context)
+        else:
+            events = EventDashboard(context=context)
+        self.events: EventDashboard = events
+        self.bus: EventBus = events.bus
         self.event_log = EventLogWriter(self.folder / EVENTS_FILE)
         self.bus.add_listener(self.event_log.write)
-        context = {"model": config.model, "experiment_folder": str(self.folder)}
-        if config.enable_streaming:
-            self.events: EventDashboard = StreamingDashboard(
-                config.streaming_host, config.streaming_port, config.streaming_token, bus=self.bus, context=context)
-        else:
-            self.events = EventDashboard(self.bus, context)
         self.dashboard: Dashboard = MultiDashboard([terminal, self.events]) if terminal else self.events
         self.collector = MetricsCollector()
         self.simulator: SimulatorServer | None = None
@@ -111,14 +114,18 @@ class BenchmarkSession:
             check_reachable(target)
         return target
 
-    def run(self) -> SessionOutcome:
-        """Run the sweep and write the experiment folder; Ctrl-C or SIGTERM keeps what was measured."""
+    def run(self, handle_signals: bool = True) -> SessionOutcome:
+        """Run the sweep and write the experiment folder; Ctrl-C or SIGTERM keeps what was measured.
+
+        A host that owns the process's signals (gunicorn) passes handle_signals=False and calls stop() itself.
+        """
         target = self.start()
         sampler = PromptSampler(self.tokenizer, seed=self.config.seed)
         self.runner = SweepRunner(self.config, target, self.tokenizer, sampler, self.collector, self.dashboard,
                                   on_run_complete=self.writer.write_run)
         self.writer.write_metadata(self.metadata(end_time=None))
-        handlers = [gevent.signal_handler(sig, self.runner.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)]
+        signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
+        handlers = [gevent.signal_handler(sig, self.stop) for sig in signals]
         try:
             results = self.runner.run()
         except BaseException as exc:
@@ -132,6 +139,11 @@ class BenchmarkSession:
                 self.simulator.stop()
                 self.simulator = None
         return SessionOutcome(results, self.folder, self.runner.stopped)
+
+    def stop(self) -> None:
+        """Stop issuing requests; the current run drains briefly and everything measured is written, marked partial."""
+        if self.runner is not None:
+            self.runner.request_stop()
 
     def serve_until_interrupted(self) -> None:
         """Keep the dashboard up after the benchmark (--keep-serving) until Ctrl-C or SIGTERM."""

@@ -60,7 +60,7 @@ def build_builtin_backend(corpus_path: Path = CORPUS_PATH) -> HFTokenizer:
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=4096,
-        min_frequency=2,
+        min_frequency=1,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )

@@ -1,0 +1,84 @@
+"""The dashboard as a WSGI app configured by environment variables, for `gunicorn -k gevent -w 1 wsgi:app` (§7.8)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import signal
+import sys
+from collections.abc import Callable, Mapping
+
+import gevent
+from flask import Flask
+
+from genai_bench.events import EventBus
+from genai_bench.streaming import EventDashboard
+from genai_bench.web import create_app
+
+log = logging.getLogger(__name__)
+
+ENV_TOKEN = "GENAI_BENCH_STREAMING_TOKEN"
+ENV_BENCHMARK = "GENAI_BENCH_BENCHMARK"
+ENV_HEARTBEAT = "GENAI_BENCH_HEARTBEAT_SECONDS"
+SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+# A benchmark still running when the worker is told to stop gets this long to drain and write its results.
+SHUTDOWN_DRAIN_SECONDS = 10.0
+
+
+def app_from_environment(environ: Mapping[str, str] = os.environ) -> Flask:
+    """An idle dashboard, or one that runs the benchmark given in GENAI_BENCH_BENCHMARK (its CLI arguments)."""
+    events = EventDashboard(EventBus())
+    app = create_app(events.bus, events.state, token=environ.get(ENV_TOKEN) or None,
+                     heartbeat_interval=float(environ.get(ENV_HEARTBEAT, "10")))
+    benchmark_args = environ.get(ENV_BENCHMARK)
+    session = benchmark_session(shlex.split(benchmark_args), events) if benchmark_args else None
+    worker = gevent.spawn(run_session, session) if session else None
+
+    def shutdown() -> None:
+        if session is not None:
+            session.stop()
+            worker.join(timeout=SHUTDOWN_DRAIN_SECONDS)
+        events.bus.close()
+
+    shutdown_before_exit(shutdown)
+    return app
+
+
+def benchmark_session(args: list[str], events: EventDashboard):
+    """A BenchmarkSession built from `genai-bench benchmark` arguments, publishing on `events`."""
+    from genai_bench.cli import benchmark, build_config
+    from genai_bench.session import BenchmarkSession
+
+    context = benchmark.make_context("benchmark", list(args))
+    return BenchmarkSession(build_config(context.params), events=events)
+
+
+def run_session(session) -> None:
+    """Run a benchmark in the background; a failure is logged and shown as a failed status, never lost silently."""
+    try:
+        session.run(handle_signals=False)
+    except Exception:
+        log.exception("the benchmark given in %s failed", ENV_BENCHMARK)
+    finally:
+        session.event_log.close()
+
+
+def shutdown_before_exit(shutdown: Callable[[], None]) -> None:
+    """Under gunicorn, run `shutdown` (drain the benchmark, end open streams) before the worker's own exit handler.
+
+    Open SSE/WebSocket streams would otherwise hold the worker for its whole graceful timeout, and a worker that
+    exits at once would kill a benchmark before it wrote what it measured.
+    """
+    if "gunicorn" not in sys.modules:
+        return
+    for sig in SHUTDOWN_SIGNALS:
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def graceful(signum, frame, previous=previous):
+            shutdown()
+            previous(signum, frame)
+
+        signal.signal(sig, lambda signum, frame, graceful=graceful: gevent.spawn(graceful, signum, frame))

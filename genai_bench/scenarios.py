@@ -1,0 +1,133 @@
+"""Traffic scenarios: the D/N/U/E grammar that says how many tokens each request sends and asks for."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+VALID_FORMS = (
+    "D(in,out), N(mean_in,sd_in)/(mean_out,sd_out), U(min_in,max_in)/(min_out,max_out), "
+    "U(max_in,max_out) or E(tokens)"
+)
+
+_INT = r"(\d+)"
+_PAIR = rf"\({_INT},{_INT}\)"
+# One pattern per accepted shape; fullmatch rejects spaces, trailing junk and unknown letters alike.
+_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("D", re.compile(rf"D{_PAIR}")),
+    ("N", re.compile(rf"N{_PAIR}/{_PAIR}")),
+    ("U", re.compile(rf"U{_PAIR}/{_PAIR}")),
+    ("U", re.compile(rf"U{_PAIR}")),
+    ("E", re.compile(rf"E\({_INT}\)")),
+)
+_NEGATIVE = re.compile(r"[(,]-\d")
+
+
+class ScenarioError(ValueError):
+    """A traffic scenario string that does not follow the grammar; the message is one line."""
+
+
+def _error(text: object, reason: str | None = None) -> ScenarioError:
+    # repr() keeps the message on one line even if the input holds newlines.
+    detail = f"{reason}; " if reason else ""
+    return ScenarioError(f"invalid traffic scenario {text!r}: {detail}expected {VALID_FORMS}")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A parsed traffic scenario: `kind` is D, N, U or E and `params` its integers in written order."""
+
+    kind: str
+    params: tuple[int, ...]
+
+    @property
+    def text(self) -> str:
+        """Canonical scenario string, e.g. "D(100,100)"."""
+        p = self.params
+        if self.kind == "E":
+            return f"E({p[0]})"
+        if len(p) == 2:
+            return f"{self.kind}({p[0]},{p[1]})"
+        return f"{self.kind}({p[0]},{p[1]})/({p[2]},{p[3]})"
+
+    @property
+    def name(self) -> str:
+        """Upstream genai-bench file-name form, e.g. "D100_100" or "N480_240_300_150"."""
+        return self.kind + "_".join(str(v) for v in self.params)
+
+    @property
+    def task_kind(self) -> str:
+        """"embedding" for E scenarios, "text" otherwise."""
+        return "embedding" if self.kind == "E" else "text"
+
+    def __str__(self) -> str:
+        return self.text
+
+    def sample(self, rng: np.random.Generator) -> tuple[int, int]:
+        """Draw (input_tokens, output_tokens) for one request; E scenarios give (tokens, 0)."""
+        p = self.params
+        if self.kind == "D":
+            return p[0], p[1]
+        if self.kind == "E":
+            return p[0], 0
+        if self.kind == "N":
+            return _normal(rng, p[0], p[1]), _normal(rng, p[2], p[3])
+        lo_in, hi_in, lo_out, hi_out = self._uniform_bounds()
+        return int(rng.integers(lo_in, hi_in + 1)), int(rng.integers(lo_out, hi_out + 1))
+
+    @property
+    def expected_tokens(self) -> tuple[float, float]:
+        """Mean (input, output) tokens per request, for ETA and progress labels."""
+        p = self.params
+        if self.kind == "E":
+            return float(p[0]), 0.0
+        if self.kind == "D":
+            return float(p[0]), float(p[1])
+        if self.kind == "N":
+            return float(p[0]), float(p[2])
+        lo_in, hi_in, lo_out, hi_out = self._uniform_bounds()
+        return (lo_in + hi_in) / 2, (lo_out + hi_out) / 2
+
+    def _uniform_bounds(self) -> tuple[int, int, int, int]:
+        p = self.params
+        if len(p) == 2:
+            return 1, p[0], 1, p[1]
+        return p[0], p[1], p[2], p[3]
+
+
+def _normal(rng: np.random.Generator, mean: int, sd: int) -> int:
+    # A token count below 1 is not a request, so the tail is clamped rather than redrawn.
+    return max(1, int(round(rng.normal(mean, sd))))
+
+
+def parse_scenario(text: str) -> Scenario:
+    """Parse a traffic scenario string such as "D(100,100)" or "N(480,240)/(300,150)"."""
+    if not isinstance(text, str) or not text:
+        raise _error(text, "empty scenario")
+    if any(ch.isspace() for ch in text):
+        raise _error(text, "spaces are not allowed")
+    if _NEGATIVE.search(text):
+        raise _error(text, "numbers must not be negative")
+    for kind, pattern in _FORMS:
+        match = pattern.fullmatch(text)
+        if match:
+            params = tuple(int(g) for g in match.groups())
+            _validate(text, kind, params)
+            return Scenario(kind, params)
+    raise _error(text)
+
+
+def _validate(text: str, kind: str, params: tuple[int, ...]) -> None:
+    # The grammar admits no minus sign, so only zeros and inverted ranges are left to catch.
+    if kind == "N":
+        mean_in, _, mean_out, _ = params
+        if mean_in < 1 or mean_out < 1:
+            raise _error(text, "means must be positive")
+        return
+    if any(v < 1 for v in params):
+        raise _error(text, "token counts must be positive")
+    if kind == "U" and len(params) == 4:
+        if params[0] > params[1] or params[2] > params[3]:
+            raise _error(text, "min must not exceed max")

@@ -1,0 +1,119 @@
+"""Shared fixtures: real simulators on free loopback ports and the real CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import genai_bench  # noqa: F401  (patches gevent before anything else opens a socket)
+import pytest
+
+from genai_bench.simulator import SimulatorConfig, SimulatorServer
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def start_simulator():
+    """Start real simulators on 127.0.0.1:0 with the given config fields; all are stopped at teardown."""
+    servers: list[SimulatorServer] = []
+
+    def start(**fields) -> SimulatorServer:
+        server = SimulatorServer(SimulatorConfig(**fields)).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def fast_simulator(start_simulator) -> SimulatorServer:
+    """A simulator with small delays, so a test run takes little time."""
+    return start_simulator(ttft_ms=5.0, itl_ms=1.0, seed=1)
+
+
+class CliProcess:
+    """A `genai-bench` subprocess whose output lines can be waited for."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict | None = None) -> None:
+        self.args = args
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "genai_bench", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+
+    def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match:
+        """Read output until a line matches `pattern`; on timeout, fail showing everything the child printed."""
+        regex = re.compile(pattern)
+        for line in self.lines:
+            if match := regex.search(line):
+                return match
+        deadline = time.monotonic() + timeout
+        import selectors
+
+        selector = selectors.DefaultSelector()
+        selector.register(self.proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not selector.select(timeout=0.2):
+                continue
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line.rstrip("\n"))
+            if match := regex.search(line):
+                return match
+        self.kill()
+        pytest.fail(f"no line matching {pattern!r} from genai-bench {' '.join(self.args)}; output:\n" + self.output())
+
+    def finish(self, timeout: float = 60.0) -> int:
+        """Wait for exit, collecting the rest of the output; returns the exit code."""
+        try:
+            rest, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"genai-bench {' '.join(self.args)} did not exit within {timeout} s; output:\n" + self.output())
+        self.lines.extend(rest.splitlines())
+        return self.proc.returncode
+
+    def interrupt(self) -> None:
+        """Send Ctrl-C."""
+        self.proc.send_signal(signal.SIGINT)
+
+    def kill(self) -> None:
+        """Kill the child if it still runs."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def output(self) -> str:
+        """Everything read so far."""
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Start `genai-bench ARGS` subprocesses in tmp_path; every one is killed at teardown."""
+    processes: list[CliProcess] = []
+
+    def start(*args: str, env: dict | None = None) -> CliProcess:
+        process = CliProcess(list(args), tmp_path, env)
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.kill()
+
+
+def run_cli(tmp_path: Path, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
+    """Run `genai-bench ARGS` to completion."""
+    return subprocess.run([sys.executable, "-m", "genai_bench", *args], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=timeout)

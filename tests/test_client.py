@@ -1,0 +1,132 @@
+"""The streaming client against the real simulator: timestamps, token counts, and every server quirk of §5."""
+
+import json
+
+import pytest
+
+from genai_bench.client import OpenAIStreamingClient, Target
+from genai_bench.protocol import (
+    ERROR_CONNECTION,
+    ERROR_INCOMPLETE_STREAM,
+    ERROR_MALFORMED_CHUNK,
+    ERROR_TIMEOUT,
+    RequestRecord,
+)
+from genai_bench.sampling import PromptSampler
+from genai_bench.tokenizer import builtin_tokenizer
+
+
+def send(server, out=20, inp=30, timeout=10.0, **target_fields):
+    tokenizer = builtin_tokenizer()
+    target = Target(api_base=server.url if hasattr(server, "url") else server, model="m",
+                    request_timeout=timeout, **target_fields)
+    client = OpenAIStreamingClient(target, tokenizer)
+    try:
+        prompt = PromptSampler(tokenizer, seed=3).prompt(inp)
+        return client.send(RequestRecord("D", 1, inp, out), prompt)
+    finally:
+        client.close()
+
+
+def test_successful_stream_has_ordered_timestamps_and_server_counts(fast_simulator):
+    rec = send(fast_simulator, out=20)
+    assert rec.ok, rec.error_message
+    assert rec.start < rec.first_token <= rec.chunk_times[-1] <= rec.end
+    assert rec.first_token - rec.start >= 0.005  # configured TTFT is 5 ms
+    assert rec.num_output_tokens == 20 and len(rec.chunk_times) == 20
+    assert rec.num_input_tokens == 30 and not rec.tokens_estimated
+
+
+def test_role_only_chunk_is_not_the_first_token(start_simulator):
+    server = start_simulator(ttft_ms=30.0, itl_ms=1.0, role_chunk=True)
+    rec = send(server, out=5)
+    assert rec.ok
+    assert rec.first_token - rec.start >= 0.030
+    assert len(rec.chunk_times) == 5
+
+
+def test_missing_usage_is_counted_locally_and_marked_estimated(start_simulator):
+    rec = send(start_simulator(ttft_ms=1.0, itl_ms=0.0, no_usage=True), out=37)
+    assert rec.ok and rec.tokens_estimated
+    assert rec.num_output_tokens == 37  # the simulator's words are single tokens, so local counting agrees
+
+
+def test_stream_cut_off_with_done_but_no_finish_reason_is_an_error(start_simulator):
+    rec = send(start_simulator(ttft_ms=1.0, itl_ms=0.0, cut_off_rate=1.0), out=20)
+    assert rec.error_code == ERROR_INCOMPLETE_STREAM
+    assert rec.end > rec.start
+
+
+def test_mid_stream_disconnect_is_an_error_with_real_latency(start_simulator):
+    rec = send(start_simulator(ttft_ms=10.0, itl_ms=1.0, disconnect_rate=1.0), out=30)
+    assert rec.error_code == ERROR_INCOMPLETE_STREAM
+    assert rec.end - rec.start >= 0.010
+
+
+def test_malformed_chunk_is_an_error(start_simulator):
+    rec = send(start_simulator(ttft_ms=1.0, itl_ms=0.0, malformed_rate=1.0), out=20)
+    assert rec.error_code == ERROR_MALFORMED_CHUNK
+    assert "not JSON" in rec.error_message
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_http_errors_keep_status_code_message_and_latency(start_simulator, status):
+    rec = send(start_simulator(ttft_ms=1.0, error_rate=1.0, error_codes=(status,)))
+    assert rec.error_code == str(status) and rec.status_code == status
+    assert rec.error_message and rec.end > rec.start
+
+
+def test_reasoning_tokens_count_as_output_and_start_ttft(start_simulator):
+    rec = send(start_simulator(ttft_ms=20.0, itl_ms=1.0, reasoning_tokens=5), out=12)
+    assert rec.ok and rec.num_output_tokens == 12 and len(rec.chunk_times) == 12
+    assert 0.020 <= rec.first_token - rec.start < 0.5
+
+
+def test_completions_endpoint(fast_simulator):
+    rec = send(fast_simulator, out=9, endpoint="completions")
+    assert rec.ok and rec.num_output_tokens == 9
+
+
+def test_tokens_per_chunk_spreads_itl(start_simulator):
+    rec = send(start_simulator(ttft_ms=1.0, itl_ms=2.0, tokens_per_chunk=4), out=16)
+    assert rec.ok and rec.num_output_tokens == 16 and len(rec.chunk_times) == 4
+
+
+def test_api_key_is_sent(start_simulator):
+    server = start_simulator(ttft_ms=1.0, itl_ms=0.0, api_key="sekret")
+    assert send(server, out=3).error_code == "401"
+    assert send(server, out=3, api_key="sekret").ok
+
+
+def test_refused_connection_is_a_connection_error(start_simulator):
+    server = start_simulator()
+    url = server.url
+    server.stop()
+    rec = send(url)
+    assert rec.error_code == ERROR_CONNECTION
+
+
+def test_request_timeout_is_an_error_with_its_latency(start_simulator):
+    rec = send(start_simulator(ttft_ms=2000.0), timeout=0.3)
+    assert rec.error_code == ERROR_TIMEOUT
+    assert 0.3 <= rec.end - rec.start < 1.5
+
+
+def test_payload_forces_length_and_user_values_win():
+    target = Target(api_base="http://127.0.0.1:1", model="m", backend="vllm",
+                    additional_params={"temperature": 0.5, "ignore_eos": False})
+    body = json.loads(target.payload("hi", 42))
+    assert body["max_tokens"] == 42 and body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    assert body["temperature"] == 0.5 and body["ignore_eos"] is False
+    assert "ignore_eos" not in json.loads(Target(api_base="http://x", model="m").payload("hi", 1))
+
+
+@pytest.mark.parametrize("base,path", [
+    ("http://h:1", "/v1/chat/completions"),
+    ("http://h:1/", "/v1/chat/completions"),
+    ("http://h:1/v1", "/v1/chat/completions"),
+    ("http://h:1/proxy/v1/", "/proxy/v1/chat/completions"),
+])
+def test_path_accepts_api_base_with_or_without_v1(base, path):
+    assert Target(api_base=base, model="m").path == path

@@ -1,0 +1,104 @@
+"""Metric formulas against hand-computed values, and run aggregation."""
+
+import math
+
+import numpy as np
+import pytest
+
+from genai_bench.metrics import MetricsCollector, aggregate, describe, inter_token_latencies, request_metrics
+from genai_bench.protocol import RequestRecord
+
+
+def record(start=10.0, first=10.2, end=11.2, out=11, chunks=None, error=None, inp=50):
+    rec = RequestRecord("D(50,11)", 1, inp, out, start=start, first_token=first, end=end, num_output_tokens=out)
+    rec.chunk_times = chunks if chunks is not None else [first + 0.1 * i for i in range(out)]
+    if error:
+        rec.fail(error, "boom", end)
+    return rec
+
+
+def test_request_metrics_match_hand_computed_values():
+    m = request_metrics(record())
+    assert m.ttft == pytest.approx(0.2)
+    assert m.e2e_latency == pytest.approx(1.2)
+    assert m.output_latency == pytest.approx(1.0)
+    assert m.tpot == pytest.approx(1.0 / 10)
+    assert m.output_inference_speed == pytest.approx(10.0)
+    assert m.input_throughput == pytest.approx(50 / 0.2)
+    assert m.output_throughput == pytest.approx(10 / 1.0)
+    assert m.itl == pytest.approx([0.1] * 10)
+
+
+def test_single_token_has_no_tpot_or_output_throughput():
+    m = request_metrics(record(end=10.2, out=1, chunks=[10.2]))
+    assert m.ttft == pytest.approx(0.2)
+    assert m.tpot is None and m.output_throughput is None and m.itl == []
+
+
+def test_itl_divides_gaps_by_tokens_per_chunk():
+    # 3 chunks carrying 6 tokens: each 0.4 s gap covers two tokens.
+    assert inter_token_latencies([1.0, 1.4, 1.8], 6) == pytest.approx([0.2, 0.2])
+
+
+def test_error_keeps_real_latency_but_no_token_metrics():
+    m = request_metrics(record(error="500"))
+    assert m.e2e_latency == pytest.approx(1.2)
+    assert m.ttft is None and m.tpot is None
+
+
+def test_describe_uses_numpy_percentiles():
+    values = list(range(1, 101))
+    d = describe(values)
+    assert d["p50"] == pytest.approx(np.percentile(values, 50))
+    assert d["p99"] == pytest.approx(np.percentile(values, 99))
+    assert d["min"] == 1 and d["max"] == 100 and d["mean"] == pytest.approx(50.5)
+    assert d["stddev"] == pytest.approx(np.std(values))
+    assert d["p99"] <= d["max"]
+    assert describe([]) is None
+
+
+def test_aggregate_counts_errors_and_rates():
+    metrics = [request_metrics(record(start=10.0 + i, first=10.2 + i, end=11.2 + i)) for i in range(3)]
+    metrics.append(request_metrics(record(start=13.0, first=13.1, end=13.5, error="429")))
+    stats = aggregate(metrics, "D(50,11)", 1)
+    assert stats.num_requests == 4 and stats.num_completed == 3 and stats.num_errors == 1
+    assert stats.error_rate == pytest.approx(0.25)
+    assert stats.error_codes_frequency == {"429": 1}
+    assert stats.run_duration == pytest.approx(13.5 - 10.0)
+    assert stats.requests_per_second == pytest.approx(3 / 3.5)
+    assert stats.output_tokens_per_second == pytest.approx(33 / 3.5)
+    assert stats.stats["ttft"]["mean"] == pytest.approx(0.2)
+    assert stats.stats["itl"]["p50"] == pytest.approx(0.1)
+
+
+def test_warmup_is_excluded_and_throughput_uses_the_measured_window():
+    # Ten back-to-back one-second requests; the first two are warmup.
+    metrics = [request_metrics(record(start=float(i), first=i + 0.1, end=i + 1.0)) for i in range(10)]
+    stats = aggregate(metrics, "D(50,11)", 1, warmup_ratio=0.2)
+    assert stats.num_requests == 8 and stats.num_excluded == 2
+    assert stats.run_duration == pytest.approx(8.0)  # from start of request 2 to the end of request 9
+    assert stats.requests_per_second == pytest.approx(1.0)
+
+
+def test_time_unit_scales_latencies_only():
+    stats = aggregate([request_metrics(record())], "D(50,11)", 1)
+    in_ms = stats.to_dict("ms")
+    assert in_ms["stats"]["ttft"]["mean"] == pytest.approx(200.0)
+    assert in_ms["stats"]["output_throughput"]["mean"] == pytest.approx(10.0)
+    assert in_ms["output_tokens_per_second"] == stats.output_tokens_per_second
+
+
+def test_collector_live_snapshot_and_histograms():
+    collector = MetricsCollector(live_window=5)
+    collector.begin_run("D(50,11)", 2, start=0.0)
+    for i in range(8):
+        collector.record(record(start=float(i), first=i + 0.2, end=i + 1.2))
+    collector.record(record(error="503"))
+    live = collector.live_snapshot(now=10.0)
+    assert live["completed"] == 8 and live["errors"] == 1
+    assert live["requests_per_second"] == pytest.approx(0.8)
+    assert live["window"] == 4  # 5 most recent, one of which failed
+    assert set(live["stats"]["ttft"]) == {"mean", "min", "max", "p50", "p90", "p99"}
+    histogram = collector.histograms()["ttft"]
+    assert sum(histogram["counts"]) == 4 and len(histogram["edges"]) == len(histogram["counts"]) + 1
+    assert math.isclose(live["error_rate"], 1 / 9)

@@ -1,0 +1,88 @@
+"""The sweep over a real simulator: exact request limits, drains, time limits, faults and interruption."""
+
+import json
+
+import gevent
+import pytest
+
+from genai_bench.config import BenchmarkConfig
+from genai_bench.protocol import ERROR_ABORTED
+from genai_bench.scenarios import parse_scenario
+from genai_bench.session import BenchmarkSession
+
+
+def make_session(tmp_path, server, **fields) -> BenchmarkSession:
+    settings = dict(api_base=server.url, traffic_scenarios=[parse_scenario("D(20,10)")], concurrencies=[4],
+                    max_requests_per_run=25, max_time_per_run=1.0, experiment_base_dir=str(tmp_path),
+                    experiment_folder_name="exp", seed=7)
+    settings.update(fields)
+    return BenchmarkSession(BenchmarkConfig(**settings))
+
+
+def test_exactly_max_requests_are_issued_and_recorded(tmp_path, fast_simulator):
+    outcome = make_session(tmp_path, fast_simulator, concurrencies=[3, 8], max_requests_per_run=17).run()
+    assert [r.statistics.num_requests for r in outcome.results] == [17, 17]
+    assert all(len(r.requests) == 17 and r.statistics.num_errors == 0 for r in outcome.results)
+
+
+def test_time_limit_stops_issuing_and_drains_in_flight_requests(tmp_path, start_simulator):
+    # Each request takes ~0.5 s; the run may last 0.3 s: every request started must still be recorded, completed.
+    server = start_simulator(ttft_ms=100.0, itl_ms=40.0)
+    session = make_session(tmp_path, server, max_time_per_run=0.005, max_requests_per_run=1000, concurrencies=[4])
+    result = session.run().results[0]
+    assert len(result.requests) == 4
+    assert all(m.record.ok for m in result.requests)
+    assert result.aborted == 0
+
+
+def test_requests_still_in_flight_after_the_drain_are_recorded_as_aborted(tmp_path, start_simulator):
+    server = start_simulator(ttft_ms=3000.0)
+    session = make_session(tmp_path, server, max_time_per_run=0.005, drain_timeout=0.2, concurrencies=[3])
+    result = session.run().results[0]
+    assert result.aborted == 3
+    assert [m.record.error_code for m in result.requests] == [ERROR_ABORTED] * 3
+    assert all(m.e2e_latency >= 0.2 for m in result.requests)
+
+
+def test_injected_faults_are_counted_with_codes_and_the_run_goes_on(tmp_path, start_simulator):
+    server = start_simulator(ttft_ms=1.0, itl_ms=0.0, error_rate=0.3, error_codes=(429, 503), seed=5)
+    stats = make_session(tmp_path, server, max_requests_per_run=60).run().results[0].statistics
+    assert stats.num_requests == 60
+    assert 0 < stats.num_errors < 60 and stats.num_completed == 60 - stats.num_errors
+    assert set(stats.error_codes_frequency) <= {"429", "503"}
+    assert sum(stats.error_codes_frequency.values()) == stats.num_errors
+    assert stats.error_rate == pytest.approx(stats.num_errors / 60)
+
+
+def test_experiment_folder_has_metadata_run_files_and_event_log(tmp_path, fast_simulator):
+    session = make_session(tmp_path, fast_simulator, api_key="sk-secret-value", concurrencies=[1, 2],
+                           max_requests_per_run=5, command=["genai-bench", "benchmark", "--api-key", "sk-secret-value"])
+    session.run()
+    session.close()
+    folder = tmp_path / "exp"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["D20_10_text-to-text_num_concurrency_1_time_60s.json",
+                     "D20_10_text-to-text_num_concurrency_2_time_60s.json",
+                     "events.ndjson", "experiment_metadata.json"]
+    run = json.loads((folder / names[0]).read_text())
+    assert set(run) == {"aggregated_metrics", "individual_request_metrics", "_time_unit"}
+    first = run["individual_request_metrics"][0]
+    assert first["start_time"] < first["first_token_time"] < first["end_time"]
+    metadata = json.loads((folder / "experiment_metadata.json").read_text())
+    assert metadata["partial"] is False and metadata["num_concurrency"] == [1, 2]
+    everything = "".join(p.read_text() for p in folder.iterdir())
+    assert "sk-secret-value" not in everything
+    kinds = [json.loads(line)["event_type"] for line in (folder / "events.ndjson").read_text().splitlines()]
+    assert kinds.count("run_completed") == 2 and kinds[-1] == "benchmark_completed"
+
+
+def test_stop_keeps_what_was_measured_as_partial(tmp_path, start_simulator):
+    server = start_simulator(ttft_ms=5.0, itl_ms=5.0)
+    session = make_session(tmp_path, server, max_requests_per_run=10_000, max_time_per_run=1.0, concurrencies=[2, 4])
+    gevent.spawn_later(0.5, session.stop)
+    outcome = session.run(handle_signals=False)
+    assert outcome.interrupted and len(outcome.results) == 1
+    stats = outcome.results[0].statistics
+    assert stats.partial and stats.num_completed > 0
+    metadata = json.loads((tmp_path / "exp" / "experiment_metadata.json").read_text())
+    assert metadata["partial"] is True and len(metadata["run_files"]) == 1
