@@ -224,7 +224,11 @@ def simulate(host: str, port: int, **options: Any) -> None:
             except ValueError:
                 raise ConfigError(f"--{spec.name.replace('_', '-')} takes comma-separated integers") from None
     try:
-        server = SimulatorServer(SimulatorConfig(**options), host=host, port=port).start()
+        config = SimulatorConfig(**options)
+    except ValueError as exc:
+        raise ConfigError(f"simulate: {exc}") from None
+    try:
+        server = SimulatorServer(config, host=host, port=port).start()
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port") from None
     click.echo(f"Simulator serving model {options['model']!r} at {server.url}/v1 (Ctrl-C to stop)")

@@ -117,3 +117,73 @@ def run_cli(tmp_path: Path, *args: str, timeout: float = 120.0) -> subprocess.Co
     """Run `genai-bench ARGS` to completion."""
     return subprocess.run([sys.executable, "-m", "genai_bench", *args], cwd=tmp_path, capture_output=True, text=True,
                           timeout=timeout)
+
+
+@pytest.fixture
+def dashboard_server():
+    """Start real dashboard servers (bus + state + Flask app on gevent's WSGI server, port 0); stopped at teardown."""
+    from genai_bench.streaming import EventDashboard
+    from genai_bench.web.server import DashboardServer
+
+    servers = []
+
+    def start(token: str | None = None, heartbeat_interval: float = 10.0, queue_size: int = 512):
+        from genai_bench.events import EventBus
+
+        publisher = EventDashboard(EventBus(subscriber_queue_size=queue_size), context={"model": "test-model"})
+        server = DashboardServer(publisher.bus, publisher.state, port=0, token=token,
+                                 heartbeat_interval=heartbeat_interval).start()
+        servers.append(server)
+        return publisher, server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+class SSEReader:
+    """A real HTTP client reading a text/event-stream frame by frame (http.client, chunked decoding)."""
+
+    def __init__(self, url: str, headers: dict | None = None, timeout: float = 10.0) -> None:
+        import http.client
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        self.connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers or {})
+        self.response = self.connection.getresponse()
+
+    def frame(self) -> dict:
+        """The next frame as {field: value}; `data` is parsed JSON when it is JSON."""
+        import json
+
+        frame: dict = {}
+        while True:
+            line = self.response.readline().decode()
+            if line == "":
+                raise EOFError("stream ended")
+            line = line.rstrip("\n")
+            if not line:
+                if frame:
+                    return frame
+                continue
+            name, _, value = line.partition(":")
+            frame[name] = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                try:
+                    frame["data"] = json.loads(frame["data"])
+                except ValueError:
+                    pass
+
+    def events(self, count: int) -> list[dict]:
+        """The next `count` event envelopes (frames with data), skipping retry hints."""
+        out = []
+        while len(out) < count:
+            frame = self.frame()
+            if "data" in frame:
+                out.append(frame)
+        return out
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.connection.close()

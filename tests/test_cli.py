@@ -1,0 +1,113 @@
+"""The `genai-bench` command as a user runs it: a real subprocess, real simulator, real files."""
+
+import json
+import socket
+
+import pytest
+
+from tests.conftest import run_cli
+
+QUICK = ("--max-requests-per-run", "6", "--max-time-per-run", "0.5")
+
+
+def test_benchmark_without_api_base_runs_the_embedded_simulator_and_writes_results(tmp_path):
+    result = run_cli(tmp_path, "benchmark", "--num-concurrency", "1,2", *QUICK, "--experiment-folder-name", "exp")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("No --api-base given: started the embedded simulator at http://127.0.0.1:")
+    assert any(line.startswith("D(100,100)") and line.split()[1] == "2" for line in lines), result.stdout
+    files = sorted(p.name for p in (tmp_path / "experiments" / "exp").iterdir())
+    assert "D100_100_text-to-text_num_concurrency_1_time_30s.json" in files
+    assert "D100_100_text-to-text_num_concurrency_2_time_30s.json" in files
+    run = json.loads((tmp_path / "experiments" / "exp" / files[0]).read_text())
+    assert run["aggregated_metrics"]["num_completed"] == 6
+
+
+def test_seed_example_command_runs_verbatim_against_a_server(tmp_path, start_simulator):
+    server = start_simulator(ttft_ms=1.0, itl_ms=0.0)
+    result = run_cli(tmp_path, "benchmark", "--api-backend", "openai", "--api-base", f"http://localhost:{server.port}",
+                     "--api-key", "your-api-key", "--model", "gpt-3.5-turbo", "--task", "text-to-text",
+                     "--max-time-per-run", "60", "--max-requests-per-run", "200", "--enable-streaming",
+                     "--streaming-port", "0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Live dashboard: http://127.0.0.1:" in result.stdout
+    folder = next((tmp_path / "experiments").iterdir())
+    assert folder.name.startswith("openai_text-to-text_gpt-3.5-turbo_")
+    runs = [json.loads(p.read_text()) for p in folder.glob("D100_100_*.json")]
+    assert sorted(r["aggregated_metrics"]["concurrency"] for r in runs) == [1, 2, 4, 8]
+    assert all(r["aggregated_metrics"]["num_requests"] == 200 for r in runs)
+    assert "your-api-key" not in (folder / "experiment_metadata.json").read_text()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+BAD_INPUTS = [
+    (["--traffic-scenario", "D(100)"], "invalid traffic scenario"),
+    (["--task", "image-to-text"], "--task"),
+    (["--additional-request-params", "{bad"], "--additional-request-params is not valid JSON"),
+    (["--additional-request-params", "[1]"], "must be a JSON object"),
+    (["--max-requests-per-run", "0"], "--max-requests-per-run must be positive"),
+    (["--max-time-per-run", "-1"], "--max-time-per-run must be positive"),
+    (["--num-concurrency", "0"], "--num-concurrency"),
+    (["--num-concurrency", "many"], "--num-concurrency"),
+    (["--warmup-ratio", "1.5"], "--warmup-ratio"),
+    (["--model-tokenizer", "/nonexistent/dir/tokenizer.json"], "--model-tokenizer"),
+    (["--api-base", f"http://127.0.0.1:{closed_port()}"], "is unreachable"),
+    (["--no-such-option"], "no-such-option"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
+    result = run_cli(tmp_path, "benchmark", *args, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: "), result.stderr
+    assert message in result.stderr
+    assert not (tmp_path / "experiments").exists()
+
+
+def test_busy_streaming_port_is_a_one_line_error(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = run_cli(tmp_path, "benchmark", "--enable-streaming", "--streaming-port", str(busy.getsockname()[1]))
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: --streaming-port") and result.stderr.count("\n") == 1
+
+
+def test_ctrl_c_writes_partial_results_and_exits_non_zero(tmp_path, cli):
+    process = cli("benchmark", "--num-concurrency", "2,4", "--max-requests-per-run", "100000",
+                  "--max-time-per-run", "1", "--experiment-folder-name", "exp")
+    process.wait_for(r"^Experiment folder:")
+    process.wait_for(r"\[run 1/2\].*requests")
+    process.interrupt()
+    assert process.finish(timeout=30) == 130, process.output()
+    assert "partial" in process.output()
+    folder = tmp_path / "experiments" / "exp"
+    metadata = json.loads((folder / "experiment_metadata.json").read_text())
+    assert metadata["partial"] is True
+    run = json.loads((folder / metadata["run_files"][0]).read_text())
+    assert run["aggregated_metrics"]["partial"] is True and run["aggregated_metrics"]["num_completed"] > 0
+
+
+def test_simulate_serves_until_interrupted(tmp_path, cli):
+    process = cli("simulate", "--port", "0", "--ttft-ms", "1", "--error-codes", "500,503")
+    url = process.wait_for(r"at (http://127\.0\.0\.1:\d+)/v1").group(1)
+    from geventhttpclient import HTTPClient
+
+    client = HTTPClient.from_url(url)
+    body = json.loads(client.get("/v1/models").read())
+    client.close()
+    assert body["data"][0]["id"] == "genai-bench-sim"
+    process.interrupt()
+    assert process.finish(timeout=15) in (0, 130)
+
+
+def test_simulate_rejects_bad_settings_in_one_line(tmp_path):
+    result = run_cli(tmp_path, "simulate", "--port", "0", "--error-rate", "2")
+    assert result.returncode == 2 and result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1

@@ -1,0 +1,144 @@
+"""/events and /ws on a real server with real clients: framing, snapshot, replay, heartbeat, filter, fan-out."""
+
+import json
+import socket
+
+import gevent
+import pytest
+import websocket
+
+from genai_bench import events
+from tests.conftest import SSEReader
+
+
+def publish_some(publisher, logs: int = 3) -> None:
+    publisher.update_benchmark_status(status="running", current_scenario="D(10,10)", total_iterations=2)
+    publisher.update_metrics_panels({"scenario": "D(10,10)", "stats": {"ttft": {"mean": 0.05}}})
+    for i in range(logs):
+        publisher.add_log_message(f"line {i}")
+
+
+def test_sse_headers_retry_and_snapshot_on_connect(dashboard_server):
+    publisher, server = dashboard_server()
+    publish_some(publisher)
+    reader = SSEReader(server.url + "events")
+    try:
+        assert reader.response.status == 200
+        assert reader.response.getheader("Content-Type").startswith("text/event-stream")
+        assert reader.response.getheader("Cache-Control") == "no-cache"
+        assert reader.response.getheader("X-Accel-Buffering") == "no"
+        assert reader.frame() == {"retry": "2000"}
+        snapshot = reader.events(2)
+        # The snapshot is the current state (status, metrics), not old log lines.
+        assert [f["data"]["event_type"] for f in snapshot] == ["status", "metrics"]
+        assert all(int(f["id"]) == f["data"]["id"] for f in snapshot)
+        assert snapshot[0]["data"]["data"]["status"] == "running"
+        publisher.add_log_message("live one")
+        live = reader.events(1)[0]
+        assert live["data"]["event_type"] == "log" and live["data"]["data"]["message"] == "live one"
+        assert int(live["id"]) > int(snapshot[-1]["id"])
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize("how", ["header", "query"])
+def test_reconnect_with_last_event_id_replays_missed_events_in_order(dashboard_server, how):
+    publisher, server = dashboard_server()
+    publish_some(publisher, logs=6)  # ids 1..8
+    url, headers = server.url + "events", {}
+    if how == "header":
+        headers["Last-Event-ID"] = "4"
+    else:
+        url += "?last_event_id=4"
+    reader = SSEReader(url, headers)
+    try:
+        replayed = reader.events(4)
+        assert [int(f["id"]) for f in replayed] == [5, 6, 7, 8]
+        assert [f["data"]["data"]["message"] for f in replayed] == ["line 2", "line 3", "line 4", "line 5"]
+    finally:
+        reader.close()
+
+
+def test_idle_stream_sends_heartbeats_without_ids(dashboard_server):
+    publisher, server = dashboard_server(heartbeat_interval=0.2)
+    publish_some(publisher, logs=0)
+    reader = SSEReader(server.url + "events?types=log")
+    try:
+        reader.frame()  # retry
+        heartbeat = reader.frame()
+        assert "id" not in heartbeat
+        assert heartbeat["data"]["event_type"] == "heartbeat"
+    finally:
+        reader.close()
+
+
+def test_types_filter_and_unknown_type(dashboard_server):
+    publisher, server = dashboard_server()
+    reader = SSEReader(server.url + "events?types=status,run_completed")
+    try:
+        reader.frame()
+        publisher.add_log_message("filtered out")
+        publisher.update_benchmark_status(status="running")
+        assert reader.events(1)[0]["data"]["event_type"] == "status"
+    finally:
+        reader.close()
+    bad = SSEReader(server.url + "events?types=nope")
+    assert bad.response.status == 400
+    assert "nope" in json.loads(bad.response.read())["error"]["message"]
+
+
+def test_head_request_leaves_no_subscriber(dashboard_server):
+    publisher, server = dashboard_server()
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    connection.request("HEAD", "/events")
+    assert connection.getresponse().status == 200
+    connection.close()
+    gevent.sleep(0.1)
+    assert publisher.bus.subscribers == set()
+
+
+def test_websocket_carries_the_same_envelopes(dashboard_server):
+    publisher, server = dashboard_server()
+    publish_some(publisher, logs=0)
+    ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}/ws", timeout=5)
+    try:
+        snapshot = [json.loads(ws.recv()) for _ in range(2)]
+        assert [m["event_type"] for m in snapshot] == ["status", "metrics"]
+        assert snapshot[1]["data"]["live_metrics"]["stats"]["ttft"]["mean"] == 0.05
+        event = publisher.bus.publish(events.LOG, {"message": "over ws", "level": "info"})
+        assert ws.recv() == event.json
+    finally:
+        ws.close()
+
+
+def test_a_stalled_client_is_cut_off_and_fifty_others_get_everything(dashboard_server):
+    publisher, server = dashboard_server(queue_size=32)
+    stalled = socket.create_connection(("127.0.0.1", server.port))
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")  # and never read
+    readers = [SSEReader(server.url + "events?types=log") for _ in range(50)]
+    received = {i: [] for i in range(50)}
+
+    def consume(i, reader):
+        reader.frame()
+        while len(received[i]) < 400:
+            received[i].append(reader.events(1)[0]["data"]["data"]["n"])
+
+    consumers = [gevent.spawn(consume, i, r) for i, r in enumerate(readers)]
+    gevent.sleep(0.2)
+    padding = "x" * 20_000  # 8 MB in all: more than the stalled socket's kernel buffers hold
+    for n in range(400):
+        publisher.bus.publish(events.LOG, {"n": n, "message": padding, "level": "info"})
+        if n % 10 == 0:
+            gevent.sleep(0)  # let consumers run, as the benchmark's own greenlets would
+    gevent.joinall(consumers, timeout=30, raise_error=True)
+    try:
+        assert all(received[i] == list(range(400)) for i in range(50))
+        # The stalled client fell behind and was dropped; the 50 readers are all still subscribed.
+        assert len(publisher.bus.subscribers) == 50
+    finally:
+        stalled.close()
+        for reader in readers:
+            reader.close()
