@@ -141,6 +141,7 @@ class SweepRunner:
         finally:
             aborted = budget.in_flight
             runner.quit()  # kills users still in flight; each records its request as aborted
+            budget.run_over.set()
             ticker.kill()
         self._tick_once(budget, start)
         statistics = self.collector.finish_run(config.warmup_ratio, config.cooldown_ratio, partial=self.stopped)

@@ -9,7 +9,6 @@ import gevent
 import numpy as np
 from gevent.event import Event
 from locust import User, constant, task
-from locust.exception import StopUser
 
 from genai_bench.client import OpenAIStreamingClient, Target
 from genai_bench.protocol import ERROR_ABORTED, RequestRecord
@@ -27,6 +26,7 @@ class RequestBudget:
         self.in_flight = 0
         self.closed = False
         self.exhausted = Event()  # set when nothing more will be issued and nothing is in flight
+        self.run_over = Event()  # set by the runner once its users are stopped
 
     def take(self) -> bool:
         """Claim one request; False once the limit is reached or the run was closed."""
@@ -47,6 +47,13 @@ class RequestBudget:
         """Issue nothing more (time is up or the user pressed Ctrl-C); in-flight requests still finish."""
         self.closed = True
         self._check_exhausted()
+
+    def wait_for_run_end(self) -> None:
+        """Park a user with nothing left to send until the runner stops it.
+
+        A user that stopped itself (StopUser) races Locust's own stop logic, which then logs spurious errors.
+        """
+        self.run_over.wait()
 
     def _check_exhausted(self) -> None:
         if self.in_flight == 0 and (self.closed or self.remaining == 0):
@@ -88,10 +95,11 @@ class OpenAIUser(User):
 
     @task
     def send_request(self) -> None:
-        """Send one request from the budget, or stop this user when the budget is spent."""
+        """Send one request from the budget, or wait for the run's end when the budget is spent."""
         context = self.context
         if not context.budget.take():
-            raise StopUser()
+            context.budget.wait_for_run_end()
+            return
         input_tokens, output_tokens = context.scenario.sample(context.rng)
         prompt = context.sampler.prompt(input_tokens)
         record = RequestRecord(context.scenario.text, context.concurrency, input_tokens, output_tokens)

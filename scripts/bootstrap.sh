@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up genai-bench on a fresh machine: a virtualenv in .venv with the package installed (pip install .).
+# With --test it also installs the test tools and Debian's chromium for the browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_tests=0
+[ "${1:-}" = "--test" ] && want_tests=1
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+if [ "$want_tests" = 1 ]; then
+  .venv/bin/python -m pip install --quiet ".[test]"
+else
+  .venv/bin/python -m pip install --quiet .
+fi
+
+if [ "$want_tests" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  # Browser tests drive Debian's chromium through playwright (no browser download).
+  as_root=""
+  [ "$(id -u)" = 0 ] || as_root="sudo"
+  $as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq chromium >/dev/null
+fi
+echo "genai-bench is installed in .venv ($(.venv/bin/genai-bench --version))"

@@ -1,0 +1,331 @@
+"""The simulated OpenAI-compatible server, exercised over real HTTP on 127.0.0.1 with its raw SSE bytes parsed."""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+import pytest
+
+from genai_bench.simulator import SimulatorConfig, SimulatorServer
+from genai_bench.tokenizer import builtin_tokenizer
+
+CHAT = "/v1/chat/completions"
+COMPLETIONS = "/v1/completions"
+FAST = {"ttft_ms": 1.0, "itl_ms": 0.2}
+
+
+@dataclass
+class Reply:
+    """One HTTP exchange: status, headers, raw body, and for SSE the timed data events."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    events: list[tuple[float, Any]] = field(default_factory=list)  # (seconds since send, parsed JSON or raw bytes)
+    done: bool = False
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def chunks(self) -> list[dict]:
+        return [e for _, e in self.events if isinstance(e, dict)]
+
+    @property
+    def malformed(self) -> list[bytes]:
+        return [e for _, e in self.events if isinstance(e, bytes)]
+
+    def token_chunks(self, key: str = "content") -> list[tuple[float, str]]:
+        """(arrival, text) of each chunk that carries output text under `key`."""
+        out = []
+        for t, e in self.events:
+            if isinstance(e, dict) and e["choices"]:
+                choice = e["choices"][0]
+                text = choice.get("delta", {}).get(key) if "delta" in choice else choice.get("text")
+                if text:
+                    out.append((t, text))
+        return out
+
+    @property
+    def finish_reasons(self) -> list[str]:
+        return [c["choices"][0]["finish_reason"] for c in self.chunks
+                if c["choices"] and c["choices"][0]["finish_reason"] is not None]
+
+    @property
+    def usage(self) -> dict | None:
+        found = [c["usage"] for c in self.chunks if c.get("usage")]
+        return found[-1] if found else None
+
+
+def request(server: SimulatorServer, path: str, body: Any = None, *, method: str = "POST",
+            headers: dict[str, str] | None = None, raw: bytes | None = None) -> Reply:
+    """Send one request with http.client and read the answer line by line, timing each SSE event."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    start = time.perf_counter()
+    conn.request(method, path, body=payload, headers={"Content-Type": "application/json", **(headers or {})})
+    resp = conn.getresponse()
+    reply = Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, b"")
+    lines = []
+    try:
+        while line := resp.readline():
+            lines.append(line)
+            if line.startswith(b"data: "):
+                _record_event(reply, line[6:].strip(), time.perf_counter() - start)
+    except http.client.IncompleteRead:
+        pass  # a simulated disconnect: the chunked body ends without its terminator
+    finally:
+        conn.close()
+    reply.body = b"".join(lines)
+    return reply
+
+
+def _record_event(reply: Reply, payload: bytes, at: float) -> None:
+    if payload == b"[DONE]":
+        reply.done = True
+        return
+    try:
+        reply.events.append((at, json.loads(payload)))
+    except ValueError:
+        reply.events.append((at, payload))
+
+
+def chat_body(max_tokens: int | None = 8, stream: bool = True, usage: bool = True, **extra: Any) -> dict:
+    body: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "Tell me a story."}],
+                            "stream": stream, **extra}
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    if stream and usage:
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+@pytest.fixture
+def serve():
+    """Start simulators on free loopback ports for one test and stop them afterwards."""
+    servers = []
+
+    def start(**config: Any) -> SimulatorServer:
+        server = SimulatorServer(SimulatorConfig(**{**FAST, "seed": 1, **config})).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop(timeout=0.1)
+
+
+def test_chat_stream_has_openai_chunk_format(serve):
+    reply = request(serve(), CHAT, chat_body(max_tokens=5))
+    assert reply.status == 200
+    assert reply.headers["content-type"].startswith("text/event-stream")
+    assert reply.done and reply.body.rstrip().endswith(b"data: [DONE]")
+    role, *rest = reply.chunks
+    assert role["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert all(c["object"] == "chat.completion.chunk" and c["model"] == "m" for c in reply.chunks)
+    assert len({c["id"] for c in reply.chunks}) == 1
+    assert len(reply.token_chunks()) == 5
+    assert reply.finish_reasons == ["length"]
+    last = reply.chunks[-1]
+    assert last["choices"] == [] and last["usage"]["completion_tokens"] == 5
+    assert last["usage"]["total_tokens"] == last["usage"]["prompt_tokens"] + 5
+
+
+def test_role_chunk_can_be_turned_off(serve):
+    reply = request(serve(role_chunk=False), CHAT, chat_body(max_tokens=3))
+    first = reply.chunks[0]["choices"][0]["delta"]
+    assert "role" not in first and first["content"].strip()
+
+
+def test_completions_stream_has_text_chunks(serve):
+    body = {"model": "m", "prompt": "Once upon a time", "max_tokens": 4, "stream": True,
+            "stream_options": {"include_usage": True}}
+    reply = request(serve(), COMPLETIONS, body)
+    assert all(c["object"] == "text_completion" for c in reply.chunks)
+    assert [bool(text.strip()) for _, text in reply.token_chunks()] == [True] * 4
+    assert reply.finish_reasons == ["length"] and reply.done
+    assert reply.usage["completion_tokens"] == 4
+
+
+@pytest.mark.parametrize(("config", "body", "expected"), [
+    ({}, chat_body(), True),
+    ({"no_usage": True}, chat_body(), False),
+    ({}, chat_body(usage=False), False),
+])
+def test_usage_chunk_follows_include_usage_unless_quirk(serve, config, body, expected):
+    reply = request(serve(**config), CHAT, body)
+    assert (reply.usage is not None) == expected
+    assert reply.done and reply.finish_reasons == ["length"]
+
+
+@pytest.mark.parametrize(("config", "extra", "expected"), [
+    ({}, {"max_tokens": 7}, 7),
+    ({}, {"max_tokens": 7, "max_completion_tokens": 11}, 11),
+    ({"ignore_max_completion_tokens": True}, {"max_tokens": 7, "max_completion_tokens": 11}, 7),
+    ({"default_max_tokens": 9}, {}, 9),
+])
+def test_output_length_follows_limits(serve, config, extra, expected):
+    reply = request(serve(**config), CHAT, {**chat_body(max_tokens=None), **extra})
+    assert len(reply.token_chunks()) == expected
+    assert reply.usage["completion_tokens"] == expected
+
+
+@pytest.mark.parametrize("tokens_per_chunk", [1, 3])
+@pytest.mark.parametrize("path", [CHAT, COMPLETIONS])
+def test_output_retokenizes_to_completion_tokens(serve, path, tokens_per_chunk):
+    body = chat_body(max_tokens=301) if path == CHAT else {
+        "prompt": "x", "max_tokens": 301, "stream": True, "stream_options": {"include_usage": True}}
+    reply = request(serve(tokens_per_chunk=tokens_per_chunk, itl_ms=0), path, body)
+    texts = [text for _, text in reply.token_chunks()]
+    assert len(texts) == -(-301 // tokens_per_chunk)
+    assert builtin_tokenizer().count("".join(texts)) == reply.usage["completion_tokens"] == 301
+
+
+def test_non_streaming_answer_has_usage_and_exact_text(serve):
+    reply = request(serve(), CHAT, chat_body(max_tokens=40, stream=False))
+    body = reply.json()
+    assert reply.headers["content-type"] == "application/json"
+    assert body["object"] == "chat.completion"
+    assert body["choices"][0]["finish_reason"] == "length"
+    assert builtin_tokenizer().count(body["choices"][0]["message"]["content"]) == 40
+    assert body["usage"]["completion_tokens"] == 40
+
+
+def test_prompt_tokens_match_the_tokenizer(serve):
+    tok, server = builtin_tokenizer(), serve()
+    messages = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Why is the sky blue?"}]
+    chat = request(server, CHAT, {"messages": messages, "max_tokens": 1, "stream": True,
+                                  "stream_options": {"include_usage": True}})
+    assert chat.usage["prompt_tokens"] == tok.count("You are terse.Why is the sky blue?")
+    prompt = "It was the best of times, it was the worst of times"
+    completion = request(server, COMPLETIONS, {"prompt": prompt, "max_tokens": 1}).json()
+    assert completion["usage"]["prompt_tokens"] == tok.count(prompt) > 5
+
+
+def test_first_token_waits_for_ttft_plus_prefill(serve):
+    prompt_tokens = builtin_tokenizer().count("Tell me a story.")
+    reply = request(serve(ttft_ms=60, prefill_ms_per_token=2, itl_ms=5), CHAT, chat_body(max_tokens=10))
+    expected_ttft = (60 + 2 * prompt_tokens) / 1000
+    tokens = reply.token_chunks()
+    assert reply.events[0][0] < expected_ttft  # the role chunk comes at once and is not the first token
+    assert expected_ttft <= tokens[0][0] < expected_ttft + 0.5
+    assert tokens[-1][0] >= expected_ttft + 9 * 0.005  # the clock starts before the server's, so no slack
+
+
+def test_requests_beyond_max_concurrency_queue_into_ttft(serve):
+    server = serve(max_concurrency=1, ttft_ms=40, itl_ms=5)
+    first_duration = (40 + 9 * 5) / 1000
+    jobs = [gevent.spawn(request, server, CHAT, chat_body(max_tokens=10)) for _ in range(2)]
+    gevent.joinall(jobs, raise_error=True)
+    fast, slow = sorted((job.value for job in jobs), key=lambda r: r.token_chunks()[0][0])
+    assert fast.token_chunks()[0][0] < first_duration
+    assert slow.token_chunks()[0][0] >= first_duration + 0.040
+    assert slow.token_chunks()[0][0] >= fast.token_chunks()[-1][0] - 0.002
+
+
+def test_injected_errors_use_configured_codes_and_error_shape(serve):
+    server = serve(error_rate=1.0, error_codes=(429, 503))
+    replies = [request(server, CHAT, chat_body(stream=bool(i % 2))) for i in range(8)]
+    assert {r.status for r in replies} <= {429, 503}
+    for reply in replies:
+        error = reply.json()["error"]
+        assert error["code"] == reply.status and error["message"] and error["type"]
+
+
+def test_disconnect_ends_stream_without_finish_or_done(serve):
+    reply = request(serve(disconnect_rate=1.0), CHAT, chat_body(max_tokens=20))
+    assert reply.status == 200
+    assert not reply.done and reply.finish_reasons == [] and reply.usage is None
+    assert 1 <= len(reply.token_chunks()) < 20
+
+
+def test_malformed_chunk_is_not_json_but_stream_completes(serve):
+    reply = request(serve(malformed_rate=1.0), CHAT, chat_body(max_tokens=20))
+    assert len(reply.malformed) == 1
+    assert reply.malformed[0].startswith(b"{")
+    assert reply.done and reply.finish_reasons == ["length"]
+    assert len(reply.token_chunks()) == 19
+
+
+def test_cut_off_ends_cleanly_without_finish_reason(serve):
+    reply = request(serve(cut_off_rate=1.0), CHAT, chat_body(max_tokens=20))
+    assert reply.status == 200 and reply.done
+    assert reply.finish_reasons == []
+    received = len(reply.token_chunks())
+    assert 1 <= received < 20 and reply.usage["completion_tokens"] == received
+
+
+def test_stall_adds_a_mid_stream_gap(serve):
+    reply = request(serve(stall_rate=1.0, stall_ms=300, itl_ms=1), CHAT, chat_body(max_tokens=10))
+    times = [t for t, _ in reply.token_chunks()]
+    assert times[0] < 0.3
+    assert max(b - a for a, b in zip(times, times[1:])) >= 0.3
+
+
+@pytest.mark.parametrize(("config", "extra", "stops_early"), [
+    ({"early_eos_rate": 1.0}, {}, True),
+    ({"early_eos_rate": 1.0}, {"ignore_eos": True}, False),
+    ({"early_eos_rate": 1.0}, {"min_tokens": 30}, False),
+    ({"early_eos_rate": 1.0, "ignore_ignore_eos": True}, {"ignore_eos": True}, True),
+])
+def test_early_eos_unless_forced(serve, config, extra, stops_early):
+    reply = request(serve(**config), CHAT, chat_body(max_tokens=30, **extra))
+    count = len(reply.token_chunks())
+    assert (count < 30) == stops_early
+    assert reply.finish_reasons == (["stop"] if stops_early else ["length"])
+    assert reply.usage["completion_tokens"] == count
+
+
+def test_reasoning_tokens_come_in_reasoning_content(serve):
+    reply = request(serve(reasoning_tokens=3), CHAT, chat_body(max_tokens=8))
+    reasoning = [text for _, text in reply.token_chunks("reasoning_content")]
+    content = [text for _, text in reply.token_chunks()]
+    assert len(reasoning) == 3 and len(content) == 5
+    assert builtin_tokenizer().count("".join(reasoning + content)) == reply.usage["completion_tokens"] == 8
+
+
+def test_api_key_is_required_when_set(serve):
+    server = serve(api_key="s3cret")
+    assert request(server, CHAT, chat_body()).status == 401
+    assert request(server, CHAT, chat_body(), headers={"Authorization": "Bearer wrong"}).status == 401
+    assert request(server, CHAT, chat_body(), headers={"Authorization": "Bearer s3cret"}).status == 200
+    assert request(server, "/v1/models", method="GET").json()["error"]["code"] == 401
+    assert request(server, "/health", method="GET").status == 200
+
+
+def test_models_lists_the_configured_model(serve):
+    reply = request(serve(model="my-model"), "/v1/models", method="GET")
+    assert [m["id"] for m in reply.json()["data"]] == ["my-model"]
+
+
+@pytest.mark.parametrize(("path", "raw", "status"), [
+    (CHAT, b"{not json", 400),
+    (CHAT, b'{"max_tokens": 3}', 400),
+    (COMPLETIONS, b'{"max_tokens": 3}', 400),
+    (CHAT, b'{"messages": [{"role": "user", "content": "x"}], "max_tokens": 0}', 400),
+    ("/v1/nope", b"{}", 404),
+])
+def test_bad_requests_get_openai_error_shape(serve, path, raw, status):
+    reply = request(serve(), path, raw=raw)
+    assert reply.status == status
+    error = reply.json()["error"]
+    assert set(error) >= {"message", "type", "code"} and error["code"] == status
+
+
+def test_same_seed_gives_same_text(serve):
+    texts = [request(serve(seed=7), CHAT, chat_body(max_tokens=20, stream=False)).json() for _ in range(2)]
+    assert texts[0]["choices"] == texts[1]["choices"]
+
+
+def test_config_validates_and_documents_every_field():
+    assert all(f.metadata.get("help") for f in dataclasses.fields(SimulatorConfig))
+    with pytest.raises(ValueError, match="error_rate"):
+        SimulatorConfig(error_rate=1.5)
+    with pytest.raises(ValueError, match="itl_ms"):
+        SimulatorConfig(itl_ms=-1)
