@@ -1,0 +1,987 @@
+/* genai-bench live dashboard.
+ *
+ * Data flow (docs/events.md): GET api/state renders everything known so far (charts, table, log), then
+ * EventSource(events?last_event_id=N) applies every later envelope by event_type. Nothing from the server is
+ * ever inserted as HTML: all text goes through textContent.
+ */
+(function () {
+  "use strict";
+
+  // ---------------------------------------------------------------- settings
+  var MAX_POINTS = 2000;            // points kept per time-series dataset
+  var MAX_LOG_LINES = 200;          // lines kept in the log panel
+  var CLOSED_AFTER_MS = 10000;      // reconnect failures for this long => "closed"
+  var STALE_STREAM_MS = 35000;      // no message (not even a heartbeat) for this long => reopen the stream
+  var STATE_RETRY_MS = 1500;        // first api/state retry delay
+  var FINAL_STATUSES = { completed: true, stopped: true, failed: true };
+
+  var COLORS = {
+    blue: "#58a6ff", cyan: "#39c5cf", purple: "#bc8cff", orange: "#f0883e",
+    green: "#3fb950", red: "#f85149", yellow: "#d29922", pink: "#ff7b72",
+    grid: "rgba(139, 148, 158, 0.15)", text: "#8b949e",
+  };
+  var SCENARIO_COLORS = [COLORS.blue, COLORS.orange, COLORS.green, COLORS.purple, COLORS.pink, COLORS.cyan, COLORS.yellow];
+
+  // ---------------------------------------------------------------- small helpers
+  function $(id) { return document.getElementById(id); }
+
+  function setText(id, text) {
+    var el = typeof id === "string" ? $(id) : id;
+    if (el && el.textContent !== text) el.textContent = text;
+  }
+
+  function isNum(v) { return typeof v === "number" && isFinite(v); }
+
+  function unwrap(obj) {
+    // api/state may hold either the data objects or whole envelopes; accept both.
+    if (obj && typeof obj === "object" && obj.event_type && obj.data && typeof obj.data === "object") return obj.data;
+    return obj || null;
+  }
+
+  function liveMetricsOf(data) {
+    data = unwrap(data);
+    if (!data) return null;
+    return data.live_metrics && typeof data.live_metrics === "object" ? data.live_metrics : data;
+  }
+
+  function stat(stats, metric, name) {
+    if (!stats || !stats[metric]) return null;
+    var v = stats[metric][name];
+    return isNum(v) ? v : null;
+  }
+
+  function ms(seconds) { return isNum(seconds) ? seconds * 1000 : null; }
+
+  function fmtNumber(v, digits) {
+    if (!isNum(v)) return "—";
+    return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  }
+
+  function fmtMs(seconds) {
+    var v = ms(seconds);
+    if (v === null) return "—";
+    var a = Math.abs(v);
+    return fmtNumber(v, a < 10 ? 2 : a < 100 ? 1 : 0);
+  }
+
+  function fmtRate(v) {
+    if (!isNum(v)) return "—";
+    var a = Math.abs(v);
+    return fmtNumber(v, a < 10 ? 2 : a < 1000 ? 1 : 0);
+  }
+
+  function fmtPercent(fraction) {
+    if (!isNum(fraction)) return "—";
+    var p = fraction * 100;
+    return fmtNumber(p, p === 0 ? 0 : p < 10 ? 2 : 1);
+  }
+
+  function fmtDuration(seconds) {
+    if (!isNum(seconds)) return "—";
+    seconds = Math.max(0, Math.round(seconds));
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    if (h > 0) return h + "h " + String(m).padStart(2, "0") + "m";
+    if (m > 0) return m + "m " + String(s).padStart(2, "0") + "s";
+    return s + "s";
+  }
+
+  function fmtClock(unixSeconds) {
+    if (!isNum(unixSeconds)) return "";
+    var d = new Date(unixSeconds * 1000);
+    return [d.getHours(), d.getMinutes(), d.getSeconds()].map(function (n) { return String(n).padStart(2, "0"); }).join(":");
+  }
+
+  function fmtAxisTime(seconds) {
+    if (!isNum(seconds)) return "";
+    var sign = seconds < 0 ? "-" : "";
+    seconds = Math.abs(Math.round(seconds));
+    var m = Math.floor(seconds / 60), s = seconds % 60;
+    return sign + m + ":" + String(s).padStart(2, "0");
+  }
+
+  // ---------------------------------------------------------------- URLs (relative, token passed on)
+  var token = new URLSearchParams(window.location.search).get("token");
+
+  function withToken(url) {
+    if (!token) return url;
+    return url + (url.indexOf("?") >= 0 ? "&" : "?") + "token=" + encodeURIComponent(token);
+  }
+
+  // ---------------------------------------------------------------- model
+  var model = {
+    status: null,          // latest status data
+    progress: null,        // latest progress data
+    runStarted: null,      // latest run_started data
+    metrics: null,         // latest live_metrics
+    lastEventId: 0,
+    lastMessageAt: 0,
+    t0: null,              // unix s that the x axes count from
+    lastPointT: -Infinity, // newest time-series point already plotted
+    runs: [],              // run_completed data, in arrival order
+    scatter: {},           // "scenario|concurrency" -> point
+    done: false,           // completed view shown
+    experimentFolder: null,
+    connection: "connecting",
+  };
+
+  // ---------------------------------------------------------------- charts
+  var charts = {};
+  var dirty = new Set();
+  var frameRequested = false;
+
+  function requestDraw(chart) {
+    if (!chart) return;
+    dirty.add(chart);
+    if (!frameRequested) {
+      frameRequested = true;
+      window.requestAnimationFrame(drawFrame);
+    }
+  }
+
+  function drawFrame() {
+    frameRequested = false;
+    var pending = Array.from(dirty);
+    dirty.clear();
+    pending.forEach(function (chart) { chart.update("none"); });
+  }
+
+  // Vertical markers where a new run (scenario or concurrency) starts, labelled "c=<concurrency>".
+  var runMarkersPlugin = {
+    id: "runMarkers",
+    afterDatasetsDraw: function (chart) {
+      var marks = chart.$runMarks;
+      if (!marks || !marks.length) return;
+      var x = chart.scales.x, area = chart.chartArea, ctx = chart.ctx;
+      ctx.save();
+      ctx.strokeStyle = "rgba(139, 148, 158, 0.35)";
+      ctx.fillStyle = COLORS.text;
+      ctx.setLineDash([3, 3]);
+      ctx.font = "10px system-ui, sans-serif";
+      ctx.textBaseline = "top";
+      var lastLabelX = -Infinity;
+      marks.forEach(function (mark) {
+        var px = x.getPixelForValue(mark.x);
+        if (px < area.left || px > area.right) return;
+        ctx.beginPath();
+        ctx.moveTo(px, area.top);
+        ctx.lineTo(px, area.bottom);
+        ctx.stroke();
+        if (px - lastLabelX > 34) {
+          ctx.fillText(mark.label, px + 3, area.top + 2);
+          lastLabelX = px;
+        }
+      });
+      ctx.restore();
+    },
+  };
+
+  // Concurrency labels next to each scatter point.
+  var pointLabelsPlugin = {
+    id: "pointLabels",
+    afterDatasetsDraw: function (chart) {
+      var ctx = chart.ctx;
+      ctx.save();
+      ctx.font = "11px system-ui, sans-serif";
+      ctx.textBaseline = "bottom";
+      chart.data.datasets.forEach(function (dataset, i) {
+        var meta = chart.getDatasetMeta(i);
+        if (meta.hidden) return;
+        ctx.fillStyle = dataset.borderColor;
+        meta.data.forEach(function (element, j) {
+          var raw = dataset.data[j];
+          if (!raw || element.skip) return;
+          ctx.fillText("c=" + raw.concurrency, element.x + 6, element.y - 4);
+        });
+      });
+      ctx.restore();
+    },
+  };
+
+  function lineDataset(label, color, extra) {
+    var ds = {
+      label: label, data: [], borderColor: color, backgroundColor: color,
+      borderWidth: 1.6, pointRadius: 0, pointHoverRadius: 3, tension: 0, spanGaps: false,
+    };
+    return Object.assign(ds, extra || {});
+  }
+
+  function timeTooltipTitle(items) {
+    if (!items.length) return "";
+    var raw = items[0].raw || {};
+    var parts = ["t = " + fmtAxisTime(items[0].parsed.x)];
+    if (raw.scenario) parts.push(raw.scenario);
+    if (raw.concurrency !== undefined && raw.concurrency !== null) parts.push("concurrency " + raw.concurrency);
+    return parts.join("  ·  ");
+  }
+
+  function baseOptions(yTitle) {
+    return {
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      parsing: false,
+      normalized: true,
+      interaction: { mode: "nearest", axis: "x", intersect: false },
+      plugins: {
+        legend: { labels: { boxWidth: 12, boxHeight: 2, color: COLORS.text } },
+        tooltip: { callbacks: { title: timeTooltipTitle } },
+      },
+      scales: {
+        x: {
+          type: "linear",
+          bounds: "data",
+          title: { display: true, text: "time since start (m:ss)", color: COLORS.text },
+          ticks: { callback: function (v) { return fmtAxisTime(v); }, maxTicksLimit: 8, color: COLORS.text },
+          grid: { color: COLORS.grid },
+        },
+        y: {
+          beginAtZero: true,
+          title: { display: !!yTitle, text: yTitle || "", color: COLORS.text },
+          ticks: { color: COLORS.text },
+          grid: { color: COLORS.grid },
+        },
+      },
+    };
+  }
+
+  // The latency chart mixes TPOT (a few ms) with E2E (seconds): a log axis keeps every line readable.
+  function latencyAxis(log) {
+    var axis = {
+      type: log ? "logarithmic" : "linear",
+      title: { display: true, text: log ? "ms (log)" : "ms", color: COLORS.text },
+      ticks: { color: COLORS.text },
+      grid: { color: COLORS.grid },
+    };
+    if (log) {
+      axis.ticks.autoSkip = false;
+      // Room above the highest and below the lowest line, so neither sits on the frame.
+      axis.afterDataLimits = function (scale) {
+        if (isNum(scale.max) && scale.max > 0) scale.max = scale.max * 1.4;
+        if (isNum(scale.min) && scale.min > 0) scale.min = scale.min / 1.4;
+      };
+      axis.ticks.callback = function (v) {
+        var lead = v / Math.pow(10, Math.floor(Math.log10(v)));
+        return Math.abs(lead - 1) < 1e-9 || Math.abs(lead - 2) < 1e-9 || Math.abs(lead - 5) < 1e-9 ? fmtNumber(v, v < 1 ? 1 : 0) : "";
+      };
+    } else {
+      axis.beginAtZero = true;
+    }
+    return axis;
+  }
+
+  function bindScaleToggle() {
+    var button = $("latency-scale");
+    if (!button || !charts.latency) return;
+    button.addEventListener("click", function () {
+      var log = button.getAttribute("aria-pressed") !== "true";
+      button.setAttribute("aria-pressed", log ? "true" : "false");
+      charts.latency.options.scales.y = latencyAxis(log);
+      charts.latency.update("none");
+    });
+  }
+
+  function histogramChart(canvas, label, color) {
+    return new window.Chart(canvas, {
+      type: "bar",
+      data: { labels: [], datasets: [{ label: label, data: [], backgroundColor: color, borderWidth: 0, barPercentage: 1, categoryPercentage: 0.96 }] },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        plugins: {
+          legend: { display: false },
+          tooltip: {
+            callbacks: {
+              title: function (items) {
+                if (!items.length) return "";
+                var edges = items[0].chart.$edges || [];
+                var i = items[0].dataIndex;
+                return fmtMs(edges[i]) + " – " + fmtMs(edges[i + 1]) + " ms";
+              },
+              label: function (item) { return item.raw + " requests"; },
+            },
+          },
+        },
+        scales: {
+          x: { title: { display: true, text: "ms", color: COLORS.text }, ticks: { color: COLORS.text, maxTicksLimit: 8, maxRotation: 0 }, grid: { display: false } },
+          y: { beginAtZero: true, title: { display: true, text: "requests", color: COLORS.text }, ticks: { color: COLORS.text, precision: 0 }, grid: { color: COLORS.grid } },
+        },
+      },
+    });
+  }
+
+  function createCharts() {
+    var Chart = window.Chart;
+    if (!Chart) return false;
+    Chart.defaults.color = COLORS.text;
+    Chart.defaults.borderColor = COLORS.grid;
+    Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+    Chart.defaults.font.size = 11;
+
+    var latencyOptions = baseOptions("ms");
+    latencyOptions.scales.y = latencyAxis(true);
+    charts.latency = new Chart($("chart-latency"), {
+      type: "line",
+      data: { datasets: [
+        lineDataset("TTFT p50", COLORS.blue),
+        lineDataset("TTFT p99", COLORS.cyan, { borderDash: [5, 3] }),
+        lineDataset("TPOT p50", COLORS.purple),
+        lineDataset("E2E p50", COLORS.orange),
+      ] },
+      options: latencyOptions,
+      plugins: [runMarkersPlugin],
+    });
+
+    var tpOptions = baseOptions("output tok/s");
+    tpOptions.scales.y2 = {
+      position: "right", beginAtZero: true,
+      title: { display: true, text: "req/s", color: COLORS.text },
+      ticks: { color: COLORS.text }, grid: { drawOnChartArea: false },
+    };
+    charts.throughput = new Chart($("chart-throughput"), {
+      type: "line",
+      data: { datasets: [
+        lineDataset("Output tok/s", COLORS.blue, { yAxisID: "y" }),
+        lineDataset("Requests/s", COLORS.green, { yAxisID: "y2" }),
+      ] },
+      options: tpOptions,
+      plugins: [runMarkersPlugin],
+    });
+
+    var errOptions = baseOptions("errors (run)");
+    errOptions.scales.y.ticks.precision = 0;
+    errOptions.scales.y2 = {
+      position: "right", beginAtZero: true, suggestedMax: 5,
+      title: { display: true, text: "error rate %", color: COLORS.text },
+      ticks: { color: COLORS.text }, grid: { drawOnChartArea: false },
+    };
+    charts.errors = new Chart($("chart-errors"), {
+      type: "line",
+      data: { datasets: [
+        lineDataset("Errors", COLORS.red, { yAxisID: "y", stepped: true }),
+        lineDataset("Error rate %", COLORS.yellow, { yAxisID: "y2", borderDash: [5, 3] }),
+      ] },
+      options: errOptions,
+      plugins: [runMarkersPlugin],
+    });
+
+    charts.scatter = new Chart($("chart-scatter"), {
+      type: "scatter",
+      data: { datasets: [] },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        layout: { padding: { right: 28, top: 16 } },
+        plugins: {
+          legend: { labels: { boxWidth: 10, color: COLORS.text } },
+          tooltip: {
+            callbacks: {
+              label: function (item) {
+                var r = item.raw;
+                return r.scenario + " · c=" + r.concurrency + ": " + fmtRate(r.y) + " tok/s, TTFT p50 " + fmtNumber(r.x, 1) + " ms";
+              },
+            },
+          },
+        },
+        scales: {
+          x: { type: "linear", grace: "5%", title: { display: true, text: "TTFT p50 (ms)", color: COLORS.text }, ticks: { color: COLORS.text }, grid: { color: COLORS.grid } },
+          y: { beginAtZero: true, title: { display: true, text: "output tok/s", color: COLORS.text }, ticks: { color: COLORS.text }, grid: { color: COLORS.grid } },
+        },
+      },
+      plugins: [pointLabelsPlugin],
+    });
+
+    charts.ttftHist = histogramChart($("chart-hist-ttft"), "TTFT", "rgba(88, 166, 255, 0.75)");
+    charts.e2eHist = histogramChart($("chart-hist-e2e"), "E2E latency", "rgba(240, 136, 62, 0.75)");
+    return true;
+  }
+
+  // ---------------------------------------------------------------- time series
+  var runMarks = [];
+
+  function pushBounded(arr, item) {
+    arr.push(item);
+    if (arr.length > MAX_POINTS) arr.splice(0, arr.length - MAX_POINTS);
+  }
+
+  function trimMarks() {
+    var first = charts.latency && charts.latency.data.datasets[0].data[0];
+    if (!first) return;
+    while (runMarks.length > 1 && runMarks[1].x <= first.x) runMarks.shift();
+  }
+
+  function addPoint(p) {
+    // p: a docs/events.md timeseries point.
+    if (model.done || !charts.latency || !p || !isNum(p.t)) return false;
+    if (p.t <= model.lastPointT) return false;   // already plotted (replayed or snapshot event)
+    model.lastPointT = p.t;
+    if (model.t0 === null) model.t0 = p.t - (isNum(p.elapsed) ? Math.max(0, p.elapsed) : 0);
+    var x = p.t - model.t0;
+    var ctx = { scenario: p.scenario, concurrency: p.concurrency };
+
+    var last = runMarks[runMarks.length - 1];
+    if (!last || last.scenario !== p.scenario || last.concurrency !== p.concurrency) {
+      runMarks.push({ x: x, scenario: p.scenario, concurrency: p.concurrency, label: "c=" + p.concurrency });
+    }
+
+    function pt(y) { return { x: x, y: isNum(y) ? y : null, t: p.t, scenario: ctx.scenario, concurrency: ctx.concurrency }; }
+    var lat = charts.latency.data.datasets;
+    pushBounded(lat[0].data, pt(ms(p.ttft_p50)));
+    pushBounded(lat[1].data, pt(ms(p.ttft_p99)));
+    pushBounded(lat[2].data, pt(ms(p.tpot_p50)));
+    pushBounded(lat[3].data, pt(ms(p.e2e_latency_p50)));
+    var tp = charts.throughput.data.datasets;
+    pushBounded(tp[0].data, pt(p.output_tokens_per_second));
+    pushBounded(tp[1].data, pt(p.requests_per_second));
+    var er = charts.errors.data.datasets;
+    pushBounded(er[0].data, pt(p.errors));
+    pushBounded(er[1].data, pt(isNum(p.error_rate) ? p.error_rate * 100 : null));
+    trimMarks();
+    return true;
+  }
+
+  function pointFromMetrics(live, timestamp) {
+    var stats = live.stats || {};
+    return {
+      t: timestamp,
+      elapsed: live.elapsed,
+      scenario: live.scenario,
+      concurrency: live.concurrency,
+      ttft_p50: stat(stats, "ttft", "p50"),
+      ttft_p99: stat(stats, "ttft", "p99"),
+      tpot_p50: stat(stats, "tpot", "p50"),
+      e2e_latency_p50: stat(stats, "e2e_latency", "p50"),
+      e2e_latency_p99: stat(stats, "e2e_latency", "p99"),
+      requests_per_second: live.requests_per_second,
+      output_tokens_per_second: live.output_tokens_per_second,
+      errors: live.errors,
+      error_rate: live.error_rate,
+    };
+  }
+
+  function redrawTimeSeries() {
+    [charts.latency, charts.throughput, charts.errors].forEach(function (c) {
+      if (!c) return;
+      c.$runMarks = runMarks;
+      requestDraw(c);
+    });
+  }
+
+  // ---------------------------------------------------------------- header / status
+  function applyStatus(data) {
+    data = unwrap(data);
+    if (!data) return;
+    model.status = Object.assign({}, model.status || {}, data);
+    var s = model.status;
+    var status = String(s.status || "idle");
+    var badge = $("status-badge");
+    setText(badge, status);
+    badge.className = "badge badge-" + (/^(idle|running|completed|failed|stopped)$/.test(status) ? status : "idle");
+    badge.setAttribute("data-status", status);
+
+    if (s.model) setText("model-name", String(s.model));
+    if (s.experiment_folder) model.experimentFolder = String(s.experiment_folder);
+    if (s.current_scenario || s.traffic_scenario) setText("current-scenario", String(s.current_scenario || s.traffic_scenario));
+    if (s.current_concurrency !== undefined && s.current_concurrency !== null) setText("current-concurrency", String(s.current_concurrency));
+    if (!model.progress && isNum(s.current_iteration) && isNum(s.total_iterations) && s.total_iterations > 0) {
+      setText("run-counter", s.current_iteration + " / " + s.total_iterations);
+    }
+    if (isNum(s.progress_percentage)) setTotalProgress(s.progress_percentage);
+    updateEta();
+    if (FINAL_STATUSES[status]) enterDone(status, s.error_message);
+  }
+
+  function setBar(fillId, barId, textId, pct) {
+    pct = Math.max(0, Math.min(100, pct));
+    $(fillId).style.width = pct.toFixed(1) + "%";
+    $(barId).setAttribute("aria-valuenow", pct.toFixed(0));
+    setText(textId, pct.toFixed(0) + "%");
+  }
+
+  var totalPct = 0;
+  function setTotalProgress(pct) {
+    if (!isNum(pct)) return;
+    totalPct = pct;
+    setBar("total-progress-fill", "total-progress", "total-progress-text", pct);
+  }
+
+  function applyRunStarted(data) {
+    data = unwrap(data);
+    if (!data) return;
+    model.runStarted = data;
+    if (data.scenario) setText("current-scenario", String(data.scenario));
+    if (data.concurrency !== undefined) setText("current-concurrency", String(data.concurrency));
+    if (isNum(data.run_index) && isNum(data.total_runs)) setText("run-counter", data.run_index + " / " + data.total_runs);
+    setBar("run-progress-fill", "run-progress", "run-progress-text", 0);
+    if (!model.done) {
+      // Per-run panels start empty for the new run.
+      [charts.ttftHist, charts.e2eHist].forEach(function (chart) {
+        if (!chart) return;
+        chart.data.labels = [];
+        chart.data.datasets[0].data = [];
+        requestDraw(chart);
+      });
+      var context = String(data.scenario) + " · c=" + data.concurrency;
+      setText("hist-ttft-context", context);
+      setText("hist-e2e-context", context);
+    }
+    setText("run-requests", "0" + (isNum(data.max_requests) ? " / " + data.max_requests : ""));
+  }
+
+  function applyProgress(data) {
+    data = unwrap(data);
+    if (!data) return;
+    model.progress = data;
+    if (model.done) return;  // the completed view owns the bars
+    var runPct = isNum(data.run_progress_percentage) ? data.run_progress_percentage : 0;
+    setBar("run-progress-fill", "run-progress", "run-progress-text", runPct);
+    if (isNum(data.total_runs) && data.total_runs > 0 && isNum(data.runs_done)) {
+      var finished = data.runs_done >= data.total_runs;
+      setText("run-counter", (finished ? data.total_runs : data.runs_done + 1) + " / " + data.total_runs);
+      setTotalProgress(finished ? 100 : (data.runs_done + runPct / 100) / data.total_runs * 100);
+    }
+    if (isNum(data.requests_done)) {
+      var req = String(data.requests_done);
+      if (isNum(data.max_requests) && data.max_requests > 0) req += " / " + data.max_requests;
+      if (isNum(data.in_flight) && data.in_flight > 0) req += " (" + data.in_flight + " in flight)";
+      setText("run-requests", req);
+    }
+    updateEta();
+  }
+
+  function updateEta() {
+    if (model.done) { setText("eta", "done"); return; }
+    var s = model.status || {};
+    var now = Date.now() / 1000;
+    if (isNum(s.estimated_end_time) && s.estimated_end_time > 0) {
+      setText("eta", fmtDuration(s.estimated_end_time - now));
+      return;
+    }
+    if (isNum(s.start_time) && totalPct > 1 && s.status === "running") {
+      var elapsed = now - s.start_time;
+      setText("eta", "~" + fmtDuration(elapsed * (100 - totalPct) / totalPct));
+      return;
+    }
+    setText("eta", "—");
+  }
+
+  // ---------------------------------------------------------------- KPI tiles
+  function setKpi(id, text) { setText($(id).querySelector(".kpi-value"), text); }
+
+  function applyMetrics(data, timestamp) {
+    var live = liveMetricsOf(data);
+    if (!live) return;
+    model.metrics = live;
+    var stats = live.stats || {};
+    setKpi("kpi-ttft-p50", fmtMs(stat(stats, "ttft", "p50")));
+    setKpi("kpi-ttft-p99", fmtMs(stat(stats, "ttft", "p99")));
+    setKpi("kpi-tpot-p50", fmtMs(stat(stats, "tpot", "p50")));
+    setKpi("kpi-tpot-p99", fmtMs(stat(stats, "tpot", "p99")));
+    setKpi("kpi-e2e-p50", fmtMs(stat(stats, "e2e_latency", "p50")));
+    setKpi("kpi-e2e-p99", fmtMs(stat(stats, "e2e_latency", "p99")));
+    setKpi("kpi-output-tps", fmtRate(live.output_tokens_per_second));
+    setKpi("kpi-rps", fmtRate(live.requests_per_second));
+    setKpi("kpi-error-rate", fmtPercent(live.error_rate));
+    $("kpi-error-rate").classList.toggle("kpi-bad", isNum(live.error_rate) && live.error_rate > 0);
+    setText("kpi-error-detail", isNum(live.errors) && live.errors > 0 ? "· " + live.errors + (live.errors === 1 ? " error" : " errors") : "");
+    var context = [];
+    if (live.scenario) context.push(String(live.scenario));
+    if (live.concurrency !== undefined && live.concurrency !== null) context.push("concurrency " + live.concurrency);
+    if (isNum(live.completed)) context.push(live.completed + " requests done");
+    if (isNum(live.window) && isNum(live.completed) && live.window < live.completed) {
+      context.push("statistics over the latest " + live.window);
+    }
+    if (context.length) setText("kpi-context", (model.done ? "Last run: " : "Current run: ") + context.join(" · "));
+    if (live.scenario) setText("current-scenario", String(live.scenario));
+    if (live.concurrency !== undefined && live.concurrency !== null) setText("current-concurrency", String(live.concurrency));
+    if (isNum(timestamp)) {
+      setText("last-update", "last update " + fmtClock(timestamp));
+      if (addPoint(pointFromMetrics(live, timestamp))) redrawTimeSeries();
+    }
+  }
+
+  // ---------------------------------------------------------------- histograms
+  function applyHistogram(data) {
+    data = unwrap(data);
+    if (!data || !data.histograms || model.done) return;
+    setHistogram(charts.ttftHist, data.histograms.ttft);
+    setHistogram(charts.e2eHist, data.histograms.e2e_latency);
+    var context = data.scenario ? String(data.scenario) + (data.concurrency !== undefined ? " · c=" + data.concurrency : "") : "current run";
+    setText("hist-ttft-context", context);
+    setText("hist-e2e-context", context);
+  }
+
+  function setHistogram(chart, h) {
+    if (!chart || !h || !Array.isArray(h.edges) || !Array.isArray(h.counts)) return;
+    var labels = [];
+    // Enough decimals that neighbouring bins get different labels (bins can be a fraction of a ms wide).
+    var width = h.counts.length && isNum(h.edges[0]) && isNum(h.edges[h.counts.length])
+      ? (h.edges[h.counts.length] - h.edges[0]) * 1000 / h.counts.length : 0;
+    var digits = width > 0 ? Math.min(3, Math.max(0, Math.ceil(-Math.log10(width)))) : 1;
+    for (var i = 0; i < h.counts.length; i++) {
+      var lo = h.edges[i], hi = h.edges[i + 1];
+      labels.push(isNum(lo) && isNum(hi) ? fmtNumber((lo + hi) * 500, digits) : String(i));
+    }
+    chart.$edges = h.edges.slice();
+    chart.data.labels = labels;
+    chart.data.datasets[0].data = h.counts.map(function (c) { return isNum(c) ? c : 0; });
+    requestDraw(chart);
+  }
+
+  // ---------------------------------------------------------------- scatter
+  function applyScatter(data) {
+    data = unwrap(data);
+    if (!data || !Array.isArray(data.points) || !charts.scatter) return;
+    data.points.forEach(function (p) {
+      if (!p) return;
+      model.scatter[p.scenario + "|" + p.concurrency] = p;
+    });
+    rebuildScatter();
+  }
+
+  function rebuildScatter() {
+    var byScenario = {};
+    var order = [];
+    Object.keys(model.scatter).forEach(function (key) {
+      var p = model.scatter[key];
+      var name = String(p.scenario);
+      if (!byScenario[name]) { byScenario[name] = []; order.push(name); }
+      if (isNum(p.ttft_p50) && isNum(p.output_tokens_per_second)) {
+        byScenario[name].push({ x: p.ttft_p50 * 1000, y: p.output_tokens_per_second, concurrency: p.concurrency, scenario: name });
+      }
+    });
+    var chart = charts.scatter;
+    chart.data.datasets = order.map(function (name, i) {
+      var color = SCENARIO_COLORS[i % SCENARIO_COLORS.length];
+      var points = byScenario[name].sort(function (a, b) { return a.concurrency - b.concurrency; });
+      return {
+        label: name, data: points, borderColor: color, backgroundColor: color,
+        showLine: true, borderWidth: 1.2, pointRadius: 4, pointHoverRadius: 6,
+      };
+    });
+    requestDraw(chart);
+  }
+
+  // ---------------------------------------------------------------- runs table
+  function runKey(r) { return String(r.scenario) + "|" + String(r.concurrency); }
+
+  function applyRunCompleted(data) {
+    data = unwrap(data);
+    if (!data) return;
+    var key = runKey(data);
+    var i = model.runs.findIndex(function (r) { return runKey(r) === key; });
+    if (i >= 0) model.runs[i] = data; else model.runs.push(data);
+    renderRuns();
+    // A finished run is also a scatter point, even if the scatter event is missed.
+    var stats = data.stats || {};
+    var sk = key;
+    if (!model.scatter[sk] && isNum(stat(stats, "ttft", "p50"))) {
+      model.scatter[sk] = {
+        scenario: data.scenario, concurrency: data.concurrency,
+        output_tokens_per_second: data.output_tokens_per_second, requests_per_second: data.requests_per_second,
+        ttft_p50: stat(stats, "ttft", "p50"),
+      };
+      if (charts.scatter) rebuildScatter();
+    }
+  }
+
+  function cell(tr, text, cls) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    tr.appendChild(td);
+    return td;
+  }
+
+  function renderRuns() {
+    var body = $("runs-body");
+    var rows = document.createDocumentFragment();
+    model.runs.forEach(function (r) {
+      var stats = r.stats || {};
+      var tr = document.createElement("tr");
+      if (r.partial) tr.className = "partial";
+      var requests = isNum(r.num_requests) ? r.num_requests : r.num_completed;
+      cell(tr, String(r.scenario === undefined ? "—" : r.scenario), "scenario");
+      cell(tr, isNum(r.concurrency) ? String(r.concurrency) : String(r.concurrency || "—"), "num");
+      cell(tr, isNum(requests) ? String(requests) : "—", "num");
+      cell(tr, isNum(r.num_errors) ? String(r.num_errors) : "—", "num" + (r.num_errors > 0 ? " has-errors" : ""));
+      cell(tr, fmtMs(stat(stats, "ttft", "p50")), "num");
+      cell(tr, fmtMs(stat(stats, "ttft", "p99")), "num");
+      cell(tr, fmtMs(stat(stats, "tpot", "p50")), "num");
+      cell(tr, fmtMs(stat(stats, "e2e_latency", "p50")), "num");
+      cell(tr, fmtRate(r.output_tokens_per_second), "num");
+      cell(tr, fmtRate(r.requests_per_second), "num");
+      rows.appendChild(tr);
+    });
+    body.replaceChildren(rows);
+    $("runs-empty").hidden = model.runs.length > 0;
+  }
+
+  // ---------------------------------------------------------------- log panel
+  function addLog(data, timestamp) {
+    data = unwrap(data);
+    if (!data) return;
+    var list = $("log-list");
+    var stick = list.scrollHeight - list.scrollTop - list.clientHeight < 24;
+    var level = String(data.level || "info").toLowerCase();
+    if (level === "warn") level = "warning";
+    var li = document.createElement("li");
+    li.className = "log-" + (/^(info|warning|error)$/.test(level) ? level : "info");
+    var time = document.createElement("span");
+    time.className = "log-time";
+    time.textContent = fmtClock(isNum(data.timestamp) ? data.timestamp : timestamp);
+    var lvl = document.createElement("span");
+    lvl.className = "log-level";
+    lvl.textContent = level;
+    var msg = document.createElement("span");
+    msg.className = "log-message";
+    msg.textContent = String(data.message === undefined ? "" : data.message);
+    li.append(time, lvl, msg);
+    list.appendChild(li);
+    while (list.children.length > MAX_LOG_LINES) list.removeChild(list.firstChild);
+    if (stick) list.scrollTop = list.scrollHeight;
+  }
+
+  // ---------------------------------------------------------------- completed view
+  function enterDone(status, errorMessage) {
+    status = FINAL_STATUSES[status] ? status : "completed";
+    var first = !model.done;
+    model.done = true;
+    document.body.classList.add("is-done");
+    document.body.setAttribute("data-final-status", status);
+    var banner = $("banner");
+    banner.className = "banner banner-" + status;
+    var titles = { completed: "Benchmark finished.", stopped: "Benchmark stopped early.", failed: "Benchmark failed." };
+    setText("banner-title", titles[status]);
+    var n = model.runs.length;
+    var text = n + " run" + (n === 1 ? "" : "s") + " completed; the charts are frozen and the table below holds the results.";
+    if (status === "stopped") text = "The results of " + n + " run" + (n === 1 ? "" : "s") + " are kept (the last one may be partial).";
+    if (status === "failed") text = (errorMessage ? String(errorMessage) + " " : "") + "Results of " + n + " finished run" + (n === 1 ? "" : "s") + " are kept.";
+    if (model.experimentFolder) text += " Experiment folder: " + model.experimentFolder;
+    setText("banner-text", text);
+    banner.hidden = false;
+    var results = $("results");
+    results.classList.add("is-final");
+    setText("results-title", "Results");
+    setText("results-note", n + " run" + (n === 1 ? "" : "s") + (model.experimentFolder ? " · " + model.experimentFolder : ""));
+    if (status === "completed") {
+      setBar("run-progress-fill", "run-progress", "run-progress-text", 100);
+      setTotalProgress(100);
+    }
+    setText("eta", "done");
+    var kpiContext = $("kpi-context").textContent;
+    if (kpiContext.indexOf("Current run: ") === 0) setText("kpi-context", "Last run: " + kpiContext.slice(13));
+    if (first) updateReopenCommand();
+  }
+
+  function applyBenchmarkCompleted(data) {
+    data = unwrap(data) || {};
+    if (data.experiment_folder) model.experimentFolder = String(data.experiment_folder);
+    var status = FINAL_STATUSES[data.status] ? String(data.status) : "completed";
+    var badge = $("status-badge");
+    if (!FINAL_STATUSES[badge.getAttribute("data-status")]) {
+      setText(badge, status);
+      badge.className = "badge badge-" + status;
+      badge.setAttribute("data-status", status);
+    }
+    model.done = false;  // refresh the banner text with the final folder and run count
+    enterDone(status, model.status && model.status.error_message);
+    updateReopenCommand();
+  }
+
+  function updateReopenCommand() {
+    var folder = model.experimentFolder || "<experiment folder>";
+    setText("reopen-command", "genai-bench serve --experiment-folder " + shellQuote(folder));
+  }
+
+  function shellQuote(s) {
+    return /^[A-Za-z0-9_\/.,:=+@%-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'";
+  }
+
+  // ---------------------------------------------------------------- connection
+  var source = null;
+  var failingSince = null;
+  var closedTimer = null;
+  var watchdog = null;
+
+  function setConnection(state) {
+    model.connection = state;
+    var el = $("connection");
+    el.className = "connection conn-" + state;
+    el.setAttribute("data-state", state);
+    setText("connection-text", state);
+  }
+
+  function markClosed() {
+    if (source) { source.close(); source = null; }
+    if (closedTimer) { clearTimeout(closedTimer); closedTimer = null; }
+    if (watchdog) { clearInterval(watchdog); watchdog = null; }
+    setConnection("closed");
+    updateReopenCommand();
+    $("closed-note").hidden = false;
+  }
+
+  function openStream() {
+    if (source) source.close();
+    var url = withToken("events?last_event_id=" + encodeURIComponent(String(model.lastEventId)));
+    source = new EventSource(url);
+    model.lastMessageAt = Date.now();
+    source.onopen = function () {
+      failingSince = null;
+      if (closedTimer) { clearTimeout(closedTimer); closedTimer = null; }
+      model.lastMessageAt = Date.now();
+      setConnection("live");
+      $("closed-note").hidden = true;
+    };
+    source.onmessage = function (msg) {
+      model.lastMessageAt = Date.now();
+      if (model.connection !== "live") setConnection("live");
+      var env;
+      try { env = JSON.parse(msg.data); } catch (e) { return; }
+      handleEnvelope(env);
+    };
+    source.onerror = function () {
+      if (model.connection === "closed") return;
+      if (failingSince === null) failingSince = Date.now();
+      if (source && source.readyState === EventSource.CLOSED) {
+        // The server refused the stream (e.g. HTTP error): the browser will not retry by itself.
+        probeServer(function (alive) {
+          if (alive && Date.now() - failingSince < CLOSED_AFTER_MS) {
+            setConnection("reconnecting");
+            setTimeout(function () { if (model.connection !== "closed") openStream(); }, STATE_RETRY_MS);
+          } else {
+            markClosed();
+          }
+        });
+        return;
+      }
+      setConnection("reconnecting");
+      if (!closedTimer) {
+        closedTimer = setTimeout(function () {
+          closedTimer = null;
+          if (model.connection !== "live") markClosed();
+        }, Math.max(0, CLOSED_AFTER_MS - (Date.now() - failingSince)));
+      }
+      // A finished benchmark's server usually exits right after the stream ends: confirm and close at once.
+      if (model.done) {
+        probeServer(function (alive) { if (!alive && model.connection !== "live") markClosed(); });
+      }
+    };
+    if (!watchdog) {
+      watchdog = setInterval(function () {
+        if (model.connection === "live" && Date.now() - model.lastMessageAt > STALE_STREAM_MS) {
+          // Silent half-open connection: reopen, asking for what we missed.
+          setConnection("reconnecting");
+          failingSince = Date.now();
+          openStream();
+          closedTimer = setTimeout(function () { closedTimer = null; if (model.connection !== "live") markClosed(); }, CLOSED_AFTER_MS);
+        }
+      }, 5000);
+    }
+  }
+
+  function probeServer(callback) {
+    var ctrl = typeof AbortController === "function" ? new AbortController() : null;
+    var timer = setTimeout(function () { if (ctrl) ctrl.abort(); }, 3000);
+    fetch(withToken("healthz"), { cache: "no-store", signal: ctrl ? ctrl.signal : undefined })
+      .then(function (r) { clearTimeout(timer); callback(r.ok); })
+      .catch(function () { clearTimeout(timer); callback(false); });
+  }
+
+  // ---------------------------------------------------------------- event dispatch
+  function handleEnvelope(env) {
+    if (!env || typeof env !== "object") return;
+    var id = env.id;
+    if (isNum(id)) {
+      // Snapshot and replayed events we already hold carry ids we have seen.
+      if (id <= model.lastEventId) {
+        // still accept state-type events so a snapshot after a restart is shown, but never re-add points
+        if (env.event_type === "status") applyStatus(env.data);
+        return;
+      }
+      model.lastEventId = id;
+    }
+    var data = env.data || {};
+    switch (env.event_type) {
+      case "status": applyStatus(data); break;
+      case "run_started": applyRunStarted(data); break;
+      case "progress": applyProgress(data); break;
+      case "metrics": applyMetrics(data, env.timestamp); break;
+      case "histogram": applyHistogram(data); break;
+      case "scatter": applyScatter(data); break;
+      case "run_completed": applyRunCompleted(data); break;
+      case "log": addLog(data, env.timestamp); break;
+      case "benchmark_completed": applyBenchmarkCompleted(data); break;
+      case "heartbeat": break;
+      default: break;
+    }
+  }
+
+  // ---------------------------------------------------------------- initial load
+  function loadState(attempt) {
+    attempt = attempt || 0;
+    var started = loadState.started || (loadState.started = Date.now());
+    fetch(withToken("api/state"), { cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (!r.ok) throw new Error("api/state answered HTTP " + r.status);
+        return r.json();
+      })
+      .then(function (state) {
+        applyState(state || {});
+        openStream();
+      })
+      .catch(function (err) {
+        if (Date.now() - started > CLOSED_AFTER_MS) {
+          addLog({ level: "error", message: "Could not load the dashboard state: " + (err && err.message ? err.message : err) }, Date.now() / 1000);
+          markClosed();
+          return;
+        }
+        setConnection(attempt === 0 ? "connecting" : "reconnecting");
+        setTimeout(function () { loadState(attempt + 1); }, Math.min(STATE_RETRY_MS * (attempt + 1), 4000));
+      });
+  }
+
+  function applyState(state) {
+    var status = unwrap(state.status);
+    if (status && isNum(status.start_time) && status.start_time > 0) model.t0 = status.start_time;
+    var points = Array.isArray(state.timeseries) ? state.timeseries : [];
+    points.forEach(function (p) { addPoint(p); });
+    (Array.isArray(state.history) ? state.history : []).forEach(function (r) { applyRunCompleted(r); });
+    (Array.isArray(state.logs) ? state.logs : []).forEach(function (l) { addLog(l, unwrap(l) && l.timestamp); });
+    applyScatter(state.scatter);
+    applyHistogram(state.histogram);
+    if (state.progress) applyProgress(state.progress);
+    if (state.metrics) applyMetrics(state.metrics, null);
+    if (status) applyStatus(status);
+    if (state.completed) applyBenchmarkCompleted(state.completed);
+    if (isNum(state.last_event_id)) model.lastEventId = state.last_event_id;
+    redrawTimeSeries();
+  }
+
+  // ---------------------------------------------------------------- start
+  function start() {
+    if (createCharts()) {
+      bindScaleToggle();
+    } else {
+      addLog({ level: "error", message: "Chart library failed to load; figures and tables still update." }, Date.now() / 1000);
+    }
+    setConnection("connecting");
+    updateReopenCommand();
+    setInterval(updateEta, 1000);
+    loadState(0);
+  }
+
+  // Read-only handle for debugging and tests.
+  window.genaiDashboard = {
+    charts: charts,
+    model: model,
+    seriesLength: function () {
+      return charts.latency ? charts.latency.data.datasets[0].data.length : 0;
+    },
+    connection: function () { return model.connection; },
+  };
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
