@@ -128,13 +128,21 @@ class _Plan:
     model: str
     stream: bool
     include_usage: bool
-    prompt_tokens: int
+    prompt: str | int  # the prompt text until counted, then its token count
+    count_tokens: Callable[[str], int]
     output_tokens: int
     reasoning_tokens: int
     finish_reason: str | None = "length"
     stall_at: int = -1
     disconnect_after: int = -1
     malformed_at: int = -1
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Counted on first use, so tokenizing the prompt stays off the TTFT path unless prefill time needs it."""
+        if isinstance(self.prompt, str):
+            self.prompt = self.count_tokens(self.prompt)
+        return self.prompt
 
 
 class _Frames:
@@ -307,12 +315,14 @@ class SimulatorApp:
             raise _ApiError(400, "request body must be a JSON object")
         return body
 
-    def _prompt_tokens(self, body: dict, chat: bool) -> int:
+    @staticmethod
+    def _prompt(body: dict, chat: bool) -> str | int:
+        """The prompt text (or its length when given as token ids); raises a 400 for a malformed one."""
         if chat:
             messages = body.get("messages")
             if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
                 raise _ApiError(400, "messages must be a non-empty list of message objects")
-            return self.tokenizer.count("".join(_text_of(m.get("content")) for m in messages))
+            return "".join(_text_of(m.get("content")) for m in messages)
         prompt = body.get("prompt")
         if isinstance(prompt, list) and prompt and all(isinstance(t, int) for t in prompt):
             return len(prompt)  # a prompt given as token ids
@@ -320,7 +330,7 @@ class SimulatorApp:
             prompt = prompt[0]
         if not isinstance(prompt, str):
             raise _ApiError(400, "prompt must be a string, a one-string list, or a list of token ids")
-        return self.tokenizer.count(prompt)
+        return prompt
 
     def _output_limit(self, body: dict) -> int:
         limit = None
@@ -332,13 +342,13 @@ class SimulatorApp:
 
     def _plan(self, body: dict, chat: bool) -> _Plan:
         cfg = self.config
-        prompt_tokens = self._prompt_tokens(body, chat)
+        prompt = self._prompt(body, chat)
         limit = self._output_limit(body)
         stream = body.get("stream") is True
         options = body.get("stream_options") or {}
         include_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
         plan = _Plan(chat=chat, model=str(body.get("model") or cfg.model), stream=stream,
-                     include_usage=include_usage and not cfg.no_usage, prompt_tokens=prompt_tokens,
+                     include_usage=include_usage and not cfg.no_usage, prompt=prompt, count_tokens=self.tokenizer.count,
                      output_tokens=limit, reasoning_tokens=min(cfg.reasoning_tokens, limit) if chat else 0)
         self._maybe_stop_early(plan, body)
         self._inject_faults(plan)
@@ -389,7 +399,8 @@ class SimulatorApp:
         """(deadline, first token, end token, is reasoning) of each chunk, from absolute deadlines."""
         cfg, rng = self.config, self._rng
         itl, jitter = cfg.itl_ms / 1000.0, cfg.jitter_ms / 1000.0
-        deadline = start + (cfg.ttft_ms + cfg.prefill_ms_per_token * plan.prompt_tokens) / 1000.0
+        prefill_ms = cfg.prefill_ms_per_token * plan.prompt_tokens if cfg.prefill_ms_per_token else 0.0
+        deadline = start + (cfg.ttft_ms + prefill_ms) / 1000.0
         prev_first = 0
         for index, (first, end, reasoning) in enumerate(_chunk_spans(plan, cfg.tokens_per_chunk)):
             delay = (first - prev_first) * itl

@@ -34,8 +34,8 @@ class Tokenizer:
         return [e.ids for e in self._backend.encode_batch(texts, add_special_tokens=False)]
 
     def count(self, text: str) -> int:
-        """Number of tokens in `text`."""
-        return len(self.encode(text))
+        """Number of tokens in `text` (encoded without offsets, which is faster)."""
+        return len(self._backend.encode_batch_fast([text], add_special_tokens=False)[0].ids)
 
     def decode(self, ids: list[int]) -> str:
         """Text of a token id sequence."""
