@@ -1,15 +1,18 @@
-"""The `genai-bench` command line: benchmark, simulate."""
+"""The `genai-bench` command line: benchmark, simulate, serve, report."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import logging
+import signal
 import sys
 import typing
+from pathlib import Path
 from typing import Any, Callable
 
 import click
+import gevent
 
 from genai_bench.config import BACKENDS, ENDPOINTS, EMBEDDED_MODEL, BenchmarkConfig, ConfigError
 from genai_bench.scenarios import ScenarioError, parse_scenario
@@ -236,6 +239,63 @@ def simulate(host: str, port: int, **options: Any) -> None:
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()
+
+
+def load_folders(folders: tuple[str, ...]) -> list:
+    """Experiment folders named by --experiment-folder, each checked, or a one-line error naming the bad one."""
+    from genai_bench.results import ExperimentNotFound, load_experiment
+
+    loaded = []
+    for folder in folders:
+        try:
+            loaded.append(load_experiment(Path(folder)))
+        except ExperimentNotFound as exc:
+            raise ConfigError(f"--experiment-folder {folder}: {exc}") from None
+    return loaded
+
+
+@main.command()
+@click.option("--experiment-folder", "folders", multiple=True, required=True,
+              help="An experiment folder to serve; repeat to compare several.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 exposes it).")
+@click.option("--port", default=8080, type=int, show_default=True, help="Port (0 picks a free one).")
+@click.option("--streaming-token", default=None, envvar="GENAI_BENCH_STREAMING_TOKEN",
+              help="Require this token on every endpoint (or GENAI_BENCH_STREAMING_TOKEN).")
+def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str | None) -> None:
+    """Open the dashboard on finished experiments: results, comparison, replay and downloads."""
+    from genai_bench.deployment import results_server
+
+    configure_logging()
+    experiments = load_folders(folders)
+    try:
+        server = results_server([e.folder for e in experiments], host, port, streaming_token)
+    except OSError as exc:
+        raise ConfigError(f"--port {port} on {host} is not available ({exc.strerror or exc}); pick another") from None
+    click.echo(f"Serving {len(experiments)} experiment(s) at {server.url} (Ctrl-C to stop)")
+    for experiment in experiments:
+        if experiment.partial_reasons:
+            click.echo(f"  {experiment.folder.name}: partial ({'; '.join(experiment.partial_reasons)})")
+    handlers = [gevent.signal_handler(sig, server.stop) for sig in (signal.SIGINT, signal.SIGTERM)]
+    try:
+        server.serve_until_stopped()
+    finally:
+        for handler in handlers:
+            handler.cancel()
+
+
+@main.command()
+@click.option("--experiment-folder", "folder", required=True, help="The experiment folder to report on.")
+@click.option("--format", "fmt", default="html", type=click.Choice(["html", "csv", "json"]), show_default=True,
+              help="html: one self-contained file; csv: one row per run; json: summary.")
+@click.option("--output", default=None, help="Where to write it (default: report.<format> inside the folder).")
+def report(folder: str, fmt: str, output: str | None) -> None:
+    """Write an HTML, CSV or JSON report of an experiment folder."""
+    from genai_bench.report import write_report
+
+    experiment = load_folders((folder,))[0]
+    path = write_report(experiment, fmt, Path(output) if output else None)
+    note = " (partial: " + "; ".join(experiment.partial_reasons) + ")" if experiment.partial_reasons else ""
+    click.echo(f"Wrote {path}{note}")
 
 
 if __name__ == "__main__":

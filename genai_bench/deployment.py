@@ -8,11 +8,13 @@ import shlex
 import signal
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import gevent
 from flask import Flask
 
 from genai_bench.events import EventBus
+from genai_bench.results import ExperimentLibrary
 from genai_bench.streaming import EventDashboard
 from genai_bench.web import create_app
 
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 
 ENV_TOKEN = "GENAI_BENCH_STREAMING_TOKEN"
 ENV_BENCHMARK = "GENAI_BENCH_BENCHMARK"
+ENV_FOLDERS = "GENAI_BENCH_EXPERIMENT_FOLDER"
 ENV_HEARTBEAT = "GENAI_BENCH_HEARTBEAT_SECONDS"
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 # A benchmark still running when the worker is told to stop gets this long to drain and write its results.
@@ -27,12 +30,19 @@ SHUTDOWN_DRAIN_SECONDS = 10.0
 
 
 def app_from_environment(environ: Mapping[str, str] = os.environ) -> Flask:
-    """An idle dashboard, or one that runs the benchmark given in GENAI_BENCH_BENCHMARK (its CLI arguments)."""
+    """A dashboard configured by environment variables.
+
+    GENAI_BENCH_BENCHMARK (benchmark CLI arguments) runs a benchmark and shows it live;
+    GENAI_BENCH_EXPERIMENT_FOLDER (folders separated by os.pathsep) serves finished experiments;
+    with neither, an idle dashboard. GENAI_BENCH_STREAMING_TOKEN protects every endpoint.
+    """
     events = EventDashboard(EventBus())
-    app = create_app(events.bus, events.state, token=environ.get(ENV_TOKEN) or None,
-                     heartbeat_interval=float(environ.get(ENV_HEARTBEAT, "10")))
     benchmark_args = environ.get(ENV_BENCHMARK)
     session = benchmark_session(shlex.split(benchmark_args), events) if benchmark_args else None
+    folders = [Path(f) for f in environ.get(ENV_FOLDERS, "").split(os.pathsep) if f]
+    library = ExperimentLibrary(folders, live_folder=session.folder if session else None)
+    app = create_app(events.bus, events.state, library, mode="live" if session else "serve",
+                     token=environ.get(ENV_TOKEN) or None, heartbeat_interval=float(environ.get(ENV_HEARTBEAT, "10")))
     worker = gevent.spawn(run_session, session) if session else None
 
     def shutdown() -> None:
@@ -82,3 +92,14 @@ def shutdown_before_exit(shutdown: Callable[[], None]) -> None:
             previous(signum, frame)
 
         signal.signal(sig, lambda signum, frame, graceful=graceful: gevent.spawn(graceful, signum, frame))
+
+
+def results_server(folders: list[Path], host: str = "127.0.0.1", port: int = 8080, token: str | None = None):
+    """A dashboard server over finished experiment folders (`genai-bench serve`), bound but not yet waited on."""
+    from genai_bench.state import DashboardState
+    from genai_bench.web.server import DashboardServer
+
+    bus, state = EventBus(), DashboardState()
+    bus.add_listener(state.apply)  # replays drive the live view like a benchmark would
+    return DashboardServer(bus, state, host=host, port=port, token=token,
+                           library=ExperimentLibrary(folders), mode="serve").start()

@@ -93,6 +93,15 @@ def describe(values: list[float] | np.ndarray, stats: tuple[str, ...] = STAT_NAM
     return {name: out[name] for name in stats}
 
 
+def histogram(values: list[float], bins: int = 20) -> dict[str, list]:
+    """Bin edges and counts of non-empty `values`."""
+    low, high = min(values), max(values)
+    # Near-identical values would give bins narrower than float precision allows.
+    high = max(high, low + abs(low) * 1e-6 + 1e-9)
+    counts, edges = np.histogram(values, bins=bins, range=(low, high))
+    return {"edges": edges.tolist(), "counts": counts.tolist()}
+
+
 @dataclass
 class RunStatistics:
     """Aggregated metrics of one scenario × concurrency run over its measured window."""
@@ -244,11 +253,7 @@ class MetricsCollector:
         for name in metric_names:
             values = [v for m in self.recent if m.record.ok and (v := getattr(m, name)) is not None]
             if values:
-                low, high = min(values), max(values)
-                # Near-identical values would give bins narrower than float precision allows.
-                high = max(high, low + abs(low) * 1e-6 + 1e-9)
-                counts, edges = np.histogram(values, bins=self.histogram_bins, range=(low, high))
-                out[name] = {"edges": edges.tolist(), "counts": counts.tolist()}
+                out[name] = histogram(values, self.histogram_bins)
         return out
 
     def finish_run(self, warmup_ratio: float, cooldown_ratio: float, partial: bool = False) -> RunStatistics:

@@ -1,8 +1,21 @@
-"""Views of finished runs: the terminal summary table (HTML/CSV/JSON reports come later)."""
+"""Views of finished runs: the terminal summary table and the HTML, CSV and JSON reports (spec §6.4)."""
 
 from __future__ import annotations
 
-from genai_bench.metrics import TIME_UNIT_SCALE, RunStatistics
+import csv
+import io
+import json
+import time
+from pathlib import Path
+
+from genai_bench.assets import asset_folder
+from genai_bench.metrics import AGGREGATED_METRICS, STAT_NAMES, TIME_METRICS, TIME_UNIT_SCALE, RunStatistics
+from genai_bench.results import Experiment, RunDocument
+
+REPORT_FORMATS = ("html", "csv", "json")
+CSV_RUN_COLUMNS = ("experiment", "scenario", "concurrency", "num_requests", "num_completed", "num_errors",
+                   "error_rate", "run_duration_s", "requests_per_second", "input_tokens_per_second",
+                   "output_tokens_per_second", "total_tokens_per_second", "tokens_estimated", "partial")
 
 SUMMARY_COLUMNS = ("scenario", "concurrency", "TTFT p50", "TTFT p99", "TPOT p50", "output tok/s", "req/s", "errors")
 
@@ -40,3 +53,75 @@ def summary_table(runs: list[RunStatistics]) -> str:
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines) if runs else "No run finished."
+
+
+def csv_columns() -> list[str]:
+    """Run-level columns, then one column per metric × statistic (latencies in seconds: suffix _s)."""
+    return list(CSV_RUN_COLUMNS) + [f"{metric}_{stat}{'_s' if metric in TIME_METRICS else ''}"
+                                     for metric in AGGREGATED_METRICS for stat in STAT_NAMES]
+
+
+def csv_row(experiment_id: str, run: RunDocument) -> list:
+    """One run as a CSV row in csv_columns() order (empty cells where a metric has no data)."""
+    agg = run.aggregated
+    row = [experiment_id, run.scenario, run.concurrency, agg.get("num_requests"), agg.get("num_completed"),
+           agg.get("num_errors"), agg.get("error_rate"), agg.get("run_duration"), agg.get("requests_per_second"),
+           agg.get("input_tokens_per_second"), agg.get("output_tokens_per_second"),
+           agg.get("total_tokens_per_second"), agg.get("tokens_estimated"), run.partial]
+    stats = agg.get("stats") or {}
+    row += [(stats.get(metric) or {}).get(stat, "") for metric in AGGREGATED_METRICS for stat in STAT_NAMES]
+    return row
+
+
+def report_csv(experiments: list[Experiment]) -> str:
+    """One row per scenario × concurrency run of every experiment."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(csv_columns())
+    for experiment in experiments:
+        writer.writerows(csv_row(experiment.id, run) for run in experiment.runs)
+    return buffer.getvalue()
+
+
+def report_json(experiments: list[Experiment]) -> dict:
+    """Summary, metadata and aggregated runs of every experiment (latencies in seconds)."""
+    return {"generated_at": time.time(), "time_unit": "s", "experiments": [e.to_dict() for e in experiments]}
+
+
+def report_html(experiments: list[Experiment]) -> str:
+    """A single self-contained HTML file: the results view with Chart.js, styles and data inlined."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    data = {"experiments": [{**e.to_dict(), "requests": {run.key: run.requests() for run in e.runs}}
+                            for e in experiments]}
+    static = asset_folder("static")
+    environment = Environment(loader=FileSystemLoader(asset_folder("templates")), autoescape=select_autoescape())
+    return environment.get_template("report.html").render(
+        title="genai-bench report: " + ", ".join(e.folder.name for e in experiments),
+        chartjs=(static / "vendor" / "chart.js" / "chart.umd.min.js").read_text(),
+        results_js=(static / "js" / "results.js").read_text(),
+        css=(static / "css" / "dashboard.css").read_text(),
+        data_json=script_safe_json(data),
+    )
+
+
+def script_safe_json(data) -> str:
+    """JSON that cannot end the <script> element it is embedded in."""
+    return json.dumps(data, allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_report(experiments: list[Experiment], fmt: str) -> str:
+    """The report in one of REPORT_FORMATS, as text."""
+    if fmt == "html":
+        return report_html(experiments)
+    if fmt == "csv":
+        return report_csv(experiments)
+    return json.dumps(report_json(experiments), indent=2)
+
+
+def write_report(experiment: Experiment, fmt: str, output: Path | None = None) -> Path:
+    """Write the report; by default report.<fmt> inside the experiment folder."""
+    path = Path(output) if output else experiment.folder / f"report.{fmt}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_report([experiment], fmt), encoding="utf-8")
+    return path

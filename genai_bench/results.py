@@ -6,6 +6,7 @@ import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 METADATA_FILE = "experiment_metadata.json"
@@ -100,3 +101,225 @@ class EventLogWriter:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+# --- Reading experiment folders back (serve, report, historical data) -----------------------------------------
+
+MAX_DRILLDOWN_REQUESTS = 5000
+REQUEST_TIME_FIELDS = ("ttft", "tpot", "e2e_latency", "output_latency", "itl")
+TIMESTAMP_FIELDS = ("start_time", "first_token_time", "end_time", "scheduled_start_time")
+
+
+class ExperimentNotFound(LookupError):
+    """No experiment folder with that id or path."""
+
+
+def to_seconds(aggregated: dict, time_unit: str) -> dict:
+    """Aggregated metrics with latency statistics converted to seconds."""
+    from genai_bench.metrics import TIME_METRICS, TIME_UNIT_SCALE
+
+    scale = TIME_UNIT_SCALE.get(time_unit, 1.0)
+    if scale == 1.0:
+        return aggregated
+    stats = {metric: ({k: v / scale for k, v in described.items()} if described and metric in TIME_METRICS else described)
+             for metric, described in (aggregated.get("stats") or {}).items()}
+    return {**aggregated, "stats": stats}
+
+
+@dataclass
+class RunDocument:
+    """One run file, read back: its identity, aggregated metrics (seconds) and where it lives."""
+
+    key: str
+    scenario: str
+    concurrency: int
+    aggregated: dict
+    path: Path
+    time_unit: str
+
+    @property
+    def partial(self) -> bool:
+        """True when the run was cut short."""
+        return bool(self.aggregated.get("partial"))
+
+    def to_dict(self) -> dict:
+        """The Run object of the results API."""
+        return {"key": self.key, "scenario": self.scenario, "concurrency": self.concurrency,
+                "partial": self.partial, "aggregated": self.aggregated}
+
+    def requests(self, limit: int = MAX_DRILLDOWN_REQUESTS) -> dict:
+        """Per-request points for the drill-down (times in seconds, evenly thinned past `limit`) and histograms."""
+        from genai_bench.metrics import histogram
+
+        records = json.loads(self.path.read_text()).get("individual_request_metrics") or []
+        scale = 1000.0 if self.time_unit == "ms" else 1.0
+        first_start = min((r["start_time"] for r in records if r.get("start_time") is not None), default=0.0)
+        points = [{
+            "t": r["start_time"] - first_start,
+            "ttft": _scaled(r.get("ttft"), scale),
+            "tpot": _scaled(r.get("tpot"), scale),
+            "e2e_latency": _scaled(r.get("e2e_latency"), scale),
+            "output_tokens": r.get("num_output_tokens"),
+            "error_code": r.get("error_code"),
+        } for r in records]
+        histograms = {metric: histogram(values) for metric in ("ttft", "tpot", "e2e_latency")
+                      if (values := [p[metric] for p in points if p[metric] is not None and not p["error_code"]])}
+        step = max(1, -(-len(points) // limit))
+        return {"total": len(points), "sampled": step > 1, "requests": points[::step], "histograms": histograms}
+
+
+def _scaled(value, scale: float):
+    return None if value is None else value / scale
+
+
+@dataclass
+class Experiment:
+    """An experiment folder read back, tolerant of what a crash leaves behind (it is then marked partial)."""
+
+    id: str
+    folder: Path
+    metadata: dict
+    runs: list[RunDocument]
+    partial_reasons: list[str]
+    live: bool = False
+
+    @property
+    def events_path(self) -> Path:
+        """Where the event log is."""
+        return self.folder / EVENTS_FILE
+
+    def summary(self) -> dict:
+        """The Summary object of the results API."""
+        meta = self.metadata
+        return {
+            "id": self.id, "name": self.folder.name, "folder": str(self.folder.resolve()), "live": self.live,
+            "partial": bool(self.partial_reasons), "partial_reasons": self.partial_reasons,
+            "model": meta.get("model"), "api_backend": meta.get("api_backend"),
+            "server_engine": meta.get("server_engine"), "server_version": meta.get("server_version"),
+            "traffic_scenario": meta.get("traffic_scenario") or sorted({r.scenario for r in self.runs}),
+            "num_concurrency": meta.get("num_concurrency") or sorted({r.concurrency for r in self.runs}),
+            "start_time": meta.get("start_time"), "end_time": meta.get("end_time"),
+            "run_count": len(self.runs), "has_events": self.events_path.is_file(),
+        }
+
+    def to_dict(self) -> dict:
+        """Summary, metadata and runs (GET /api/experiments/<id>)."""
+        return {"summary": self.summary(), "metadata": self.metadata, "runs": [r.to_dict() for r in self.runs]}
+
+    def run(self, key: str) -> RunDocument:
+        """The run with this key."""
+        for run in self.runs:
+            if run.key == key:
+                return run
+        raise ExperimentNotFound(f"experiment {self.id!r} has no run {key!r}")
+
+
+def read_events(path: Path) -> tuple[list[dict], int]:
+    """Envelopes from an events.ndjson, and how many lines were unreadable (a crash can cut the last one)."""
+    events, bad = [], 0
+    if not path.is_file():
+        return events, bad
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                bad += 1
+    return events, bad
+
+
+def load_experiment(folder: Path, experiment_id: str | None = None, live: bool = False) -> Experiment:
+    """Read an experiment folder; whatever is missing or damaged becomes a partial reason, not an error."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ExperimentNotFound(f"{folder} is not a directory")
+    reasons: list[str] = []
+    metadata = _read_json(folder / METADATA_FILE, reasons) or {}
+    runs = [run for path in sorted(folder.glob("*_num_concurrency_*.json")) if (run := _read_run(path, reasons))]
+    runs.sort(key=lambda r: (r.scenario, r.concurrency))
+    if not metadata and not runs:
+        raise ExperimentNotFound(f"{folder} holds no genai-bench experiment ({METADATA_FILE} or run files)")
+    if metadata.get("partial") and not live:
+        reasons.append("the benchmark was interrupted before it finished")
+    reasons.extend(f"run {r.scenario} @ concurrency {r.concurrency} was cut short" for r in runs if r.partial)
+    reasons.extend(_missing_runs(metadata, runs))
+    _, bad_lines = read_events(folder / EVENTS_FILE)
+    if bad_lines:
+        reasons.append(f"{EVENTS_FILE} has {bad_lines} unreadable line(s) (cut off by a crash?)")
+    return Experiment(experiment_id or folder.name, folder, metadata, runs, reasons, live)
+
+
+def _read_json(path: Path, reasons: list[str]) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        reasons.append(f"{path.name} is missing")
+    except (ValueError, OSError) as exc:
+        reasons.append(f"{path.name} is unreadable ({type(exc).__name__})")
+    return None
+
+
+def _read_run(path: Path, reasons: list[str]) -> RunDocument | None:
+    document = _read_json(path, reasons)
+    if document is None or "aggregated_metrics" not in document:
+        if document is not None:
+            reasons.append(f"{path.name} has no aggregated_metrics")
+        return None
+    time_unit = document.get("_time_unit", "s")
+    aggregated = to_seconds(document["aggregated_metrics"], time_unit)
+    return RunDocument(path.stem, aggregated.get("scenario", "?"), int(aggregated.get("concurrency", 0)),
+                       aggregated, path, time_unit)
+
+
+def _missing_runs(metadata: dict, runs: list[RunDocument]) -> list[str]:
+    """Run files the metadata lists but the folder lacks; for a finished sweep, also runs with no file at all."""
+    on_disk = {r.path.name for r in runs}
+    reasons = [f"run file {name} is missing" for name in sorted(set(metadata.get("run_files") or []) - on_disk)]
+    finished = metadata.get("end_time") and not metadata.get("partial")
+    if finished and not reasons:
+        present = {(r.scenario, r.concurrency) for r in runs}
+        reasons = [f"no run file for {s} @ concurrency {c}"
+                   for s in metadata.get("traffic_scenario") or [] for c in metadata.get("num_concurrency") or []
+                   if (s, c) not in present]
+    return reasons
+
+
+class ExperimentLibrary:
+    """The experiment folders a dashboard serves, re-read on demand so a live run's new files show up."""
+
+    def __init__(self, folders: list[Path] = (), live_folder: Path | None = None) -> None:
+        self.live_folder = Path(live_folder) if live_folder else None
+        self.folders = [Path(f) for f in folders]
+        self._ids = self._assign_ids()
+
+    def _assign_ids(self) -> dict[str, Path]:
+        ids: dict[str, Path] = {}
+        for folder in ([self.live_folder] if self.live_folder else []) + self.folders:
+            base, n = folder.name, 1
+            while (candidate := base if n == 1 else f"{base}-{n}") in ids:
+                n += 1
+            ids[candidate] = folder
+        return ids
+
+    def experiments(self) -> list[Experiment]:
+        """Every readable experiment, newest first (a live folder that has nothing yet is left out)."""
+        found = []
+        for experiment_id in self._ids:
+            try:
+                found.append(self.get(experiment_id))
+            except ExperimentNotFound:
+                continue
+        return sorted(found, key=lambda e: e.metadata.get("start_time") or 0, reverse=True)
+
+    def get(self, experiment_id: str) -> Experiment:
+        """The experiment with this id, read now."""
+        folder = self._ids.get(experiment_id)
+        if folder is None:
+            raise ExperimentNotFound(f"no experiment {experiment_id!r}")
+        return load_experiment(folder, experiment_id, live=folder == self.live_folder)
+
+    def historical_runs(self) -> list[dict]:
+        """Every completed run of every experiment, tagged with its experiment id."""
+        return [{**run.to_dict(), "experiment": e.id} for e in self.experiments() for run in e.runs]

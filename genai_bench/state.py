@@ -63,12 +63,18 @@ class DashboardState:
     """Current status, latest snapshots, completed runs, chart history and recent logs, fed by events."""
 
     def __init__(self, series_capacity: int = 2000, log_capacity: int = 200) -> None:
+        self.series_capacity = series_capacity
+        self.log_capacity = log_capacity
+        self.reset()
+        self.last_event_id = 0
+
+    def reset(self) -> None:
+        """Forget everything (a replay is starting)."""
         self.status: dict = dict(IDLE_STATUS)
         self.latest: dict[str, dict] = {}
         self.history: list[dict] = []
-        self.series = DecimatingSeries(series_capacity)
-        self.logs: deque[dict] = deque(maxlen=log_capacity)
-        self.last_event_id = 0
+        self.series = DecimatingSeries(self.series_capacity)
+        self.logs: deque[dict] = deque(maxlen=self.log_capacity)
         self.completed: dict | None = None
 
     def apply(self, event: Event) -> None:
@@ -76,6 +82,8 @@ class DashboardState:
         self.last_event_id = event.id
         kind = event.event_type
         if kind == events.STATUS:
+            if event.data.get("status") == "replaying":
+                self.reset()
             self.status = {**self.status, **event.data}
         elif kind == events.RUN_COMPLETED:
             self.history.append(event.data)

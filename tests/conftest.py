@@ -187,3 +187,26 @@ class SSEReader:
     def close(self) -> None:
         """Close the connection."""
         self.connection.close()
+
+
+def run_benchmark(base: Path, name: str = "exp", concurrencies=(1, 2), requests: int = 6, **fields) -> Path:
+    """A real benchmark against a fast in-process simulator; returns its experiment folder."""
+    from genai_bench.config import BenchmarkConfig
+    from genai_bench.scenarios import parse_scenario
+    from genai_bench.session import BenchmarkSession
+
+    with SimulatorServer(SimulatorConfig(ttft_ms=2.0, itl_ms=0.5, seed=1)).start() as server:
+        settings = dict(api_base=server.url, traffic_scenarios=[parse_scenario("D(20,10)")],
+                        concurrencies=list(concurrencies), max_requests_per_run=requests, max_time_per_run=1.0,
+                        experiment_base_dir=str(base), experiment_folder_name=name, seed=3)
+        settings.update(fields)
+        session = BenchmarkSession(BenchmarkConfig(**settings))
+        session.run(handle_signals=False)
+        session.close()
+    return base / name
+
+
+@pytest.fixture(scope="session")
+def finished_experiment(tmp_path_factory) -> Path:
+    """One finished two-run experiment folder, shared read-only by the tests that only read it."""
+    return run_benchmark(tmp_path_factory.mktemp("experiments"))

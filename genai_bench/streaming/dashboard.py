@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from pathlib import Path
 from collections.abc import Coroutine
 from typing import Any, Callable
 
 from genai_bench import events
 from genai_bench.dashboard import Dashboard
 from genai_bench.events import EventBus
+from genai_bench.results import ExperimentLibrary
 from genai_bench.state import IDLE_STATUS, DashboardState
 
 FINAL_STATUSES = ("completed", "stopped", "failed")
@@ -115,7 +116,9 @@ class StreamingDashboard(EventDashboard):
         super().__init__(bus, context)
         from genai_bench.web.server import DashboardServer  # the web layer sits above this one
 
-        self.server = DashboardServer(self.bus, self.state, host=host, port=port, token=token)
+        folder = self.context.get("experiment_folder")
+        library = ExperimentLibrary(live_folder=Path(folder)) if folder else None
+        self.server = DashboardServer(self.bus, self.state, host=host, port=port, token=token, library=library)
 
     @property
     def url(self) -> str:

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import hmac
-import sysconfig
 from dataclasses import dataclass
-from pathlib import Path
 
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from genai_bench.assets import asset_folder
 from genai_bench.events import EventBus
+from genai_bench.replay import Replayer
+from genai_bench.results import ExperimentLibrary
 from genai_bench.state import DashboardState
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-INSTALLED_ASSETS = Path(sysconfig.get_path("data")) / "share" / "genai-bench"
-
-
-def asset_folder(name: str) -> Path:
-    """templates/ or static/: beside the package in a checkout, under <prefix>/share/genai-bench once installed."""
-    for base in (REPO_ROOT, INSTALLED_ASSETS):
-        if (base / name).is_dir():
-            return base / name
-    raise FileNotFoundError(f"genai-bench cannot find its {name}/ folder (looked in {REPO_ROOT} and {INSTALLED_ASSETS})")
-
 
 @dataclass
 class WebContext:
@@ -31,6 +20,9 @@ class WebContext:
 
     bus: EventBus
     state: DashboardState
+    library: ExperimentLibrary
+    replayer: Replayer
+    mode: str = "live"
     token: str | None = None
     heartbeat_interval: float = 10.0
     retry_ms: int = 2000
@@ -47,18 +39,24 @@ def error_response(status: int, message: str):
     return jsonify({"error": {"code": status, "message": message}}), status
 
 
-def create_app(bus: EventBus, state: DashboardState, token: str | None = None, heartbeat_interval: float = 10.0,
-               title: str = "genai-bench") -> Flask:
-    """Build the dashboard app around a bus and a state; every dependency is passed in, nothing is global."""
-    from genai_bench.web import api, pages, stream
+def create_app(bus: EventBus, state: DashboardState, library: ExperimentLibrary | None = None, mode: str = "live",
+               token: str | None = None, heartbeat_interval: float = 10.0, title: str = "genai-bench") -> Flask:
+    """Build the dashboard app around a bus, a state and the experiment folders it serves; nothing is global.
 
+    mode is "live" when a benchmark publishes on the bus, "serve" when only finished experiments are shown.
+    """
+    from genai_bench.web import api, pages, results, stream
+
+    library = library or ExperimentLibrary()
     app = Flask(__name__, template_folder=str(asset_folder("templates")), static_folder=str(asset_folder("static")))
-    app.extensions["genai_bench"] = WebContext(bus, state, token or None, heartbeat_interval, title=title)
+    app.extensions["genai_bench"] = WebContext(bus, state, library, Replayer(bus, library), mode, token or None,
+                                               heartbeat_interval, title=title)
     app.before_request(require_token)
     app.url_defaults(carry_token)
     app.register_error_handler(HTTPException, lambda exc: error_response(exc.code or 500, exc.description))
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(results.blueprint)
     stream.init_app(app)
     return app
 

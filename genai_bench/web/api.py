@@ -36,8 +36,8 @@ def metrics():
 
 @blueprint.get("/api/historical-data")
 def historical_data():
-    """Aggregated metrics of every completed run."""
-    return {"runs": web_context().state.history}
+    """Aggregated metrics of every completed run, read from the experiment folders (so it survives a restart)."""
+    return {"runs": web_context().library.historical_runs()}
 
 
 @blueprint.get("/api/timeseries")

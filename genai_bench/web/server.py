@@ -8,6 +8,7 @@ from gevent.event import Event as GeventEvent
 from gevent.pywsgi import WSGIServer
 
 from genai_bench.events import EventBus
+from genai_bench.results import ExperimentLibrary
 from genai_bench.state import DashboardState
 from genai_bench.web import create_app
 
@@ -18,11 +19,12 @@ class DashboardServer:
     """The dashboard's WSGI server: binds on start (so a busy port fails early), ends open streams on stop."""
 
     def __init__(self, bus: EventBus, state: DashboardState, host: str = "127.0.0.1", port: int = 8080,
-                 token: str | None = None, heartbeat_interval: float = 10.0) -> None:
+                 token: str | None = None, heartbeat_interval: float = 10.0, library: ExperimentLibrary | None = None,
+                 mode: str = "live") -> None:
         self.bus = bus
         self.host = host
         self.port = port
-        self.app = create_app(bus, state, token=token, heartbeat_interval=heartbeat_interval)
+        self.app = create_app(bus, state, library, mode, token=token, heartbeat_interval=heartbeat_interval)
         self.wsgi: WSGIServer | None = None
         self.stopped = GeventEvent()
 

@@ -1,0 +1,54 @@
+"""Reports: CSV equal to the run JSON, JSON summary, a self-contained HTML file."""
+
+import csv
+import io
+import json
+import re
+
+from genai_bench.metrics import AGGREGATED_METRICS, STAT_NAMES, TIME_METRICS
+from genai_bench.report import report_csv, report_html, report_json, write_report
+from genai_bench.results import load_experiment
+
+
+def test_csv_parses_to_the_run_json_values(finished_experiment):
+    experiment = load_experiment(finished_experiment)
+    rows = list(csv.DictReader(io.StringIO(report_csv([experiment]))))
+    assert len(rows) == 2
+    for row in rows:
+        run_file = next(finished_experiment.glob(f"*_num_concurrency_{row['concurrency']}_*.json"))
+        aggregated = json.loads(run_file.read_text())["aggregated_metrics"]
+        assert int(row["num_requests"]) == aggregated["num_requests"]
+        assert float(row["output_tokens_per_second"]) == aggregated["output_tokens_per_second"]
+        for metric in AGGREGATED_METRICS:
+            for stat in STAT_NAMES:
+                column = f"{metric}_{stat}{'_s' if metric in TIME_METRICS else ''}"
+                assert float(row[column]) == aggregated["stats"][metric][stat], column
+
+
+def test_json_report_holds_summary_and_runs(finished_experiment):
+    document = report_json([load_experiment(finished_experiment)])
+    assert document["time_unit"] == "s"
+    experiment = document["experiments"][0]
+    assert experiment["summary"]["run_count"] == 2 and len(experiment["runs"]) == 2
+    json.dumps(document)  # serializable as is
+
+
+def test_html_report_is_self_contained_and_embeds_the_data(finished_experiment):
+    html = report_html([load_experiment(finished_experiment)])
+    assert not re.search(r"""(src|href)=["']https?://""", html)
+    assert "<script src=" not in html and "<link" not in html.replace("<link rel=\"icon\"", "")
+    data = re.search(r'<script type="application/json" id="genai-report-data">(.*?)</script>', html, re.S).group(1)
+    embedded = json.loads(data)["experiments"][0]
+    assert len(embedded["runs"]) == 2 and set(embedded["requests"]) == {r["key"] for r in embedded["runs"]}
+
+
+def test_embedded_data_cannot_close_the_script(tmp_path, finished_experiment):
+    experiment = load_experiment(finished_experiment)
+    experiment.metadata["model"] = "</script><script>alert(1)</script>"
+    html = report_html([experiment])
+    assert "</script><script>alert(1)" not in html
+
+
+def test_write_report_defaults_into_the_folder(finished_experiment, tmp_path):
+    experiment = load_experiment(finished_experiment)
+    assert write_report(experiment, "csv", tmp_path / "out.csv").read_text().startswith("experiment,scenario")
