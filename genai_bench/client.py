@@ -8,6 +8,7 @@ from time import perf_counter
 from urllib.parse import urlsplit
 
 import gevent
+import orjson
 from geventhttpclient import HTTPClient
 
 from genai_bench.protocol import (
@@ -151,8 +152,8 @@ class OpenAIStreamingClient:
                 state.done = True
                 break
             try:
-                chunk = json.loads(data)
-            except ValueError:
+                chunk = orjson.loads(data)
+            except ValueError:  # orjson.JSONDecodeError is a ValueError
                 record.fail(ERROR_MALFORMED_CHUNK, f"chunk is not JSON: {data[:200]!r}", now)
                 return
             choices = chunk.get("choices")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+import orjson
 from gevent.queue import Empty, Full, Queue
 
 log = logging.getLogger(__name__)
@@ -49,15 +49,10 @@ class Event:
     def create(cls, event_id: int, event_type: str, data: dict, timestamp: float | None = None) -> Event:
         """Build an event and its JSON text."""
         timestamp = time.time() if timestamp is None else timestamp
-        text = json.dumps({"id": event_id, "event_type": event_type, "timestamp": timestamp, "data": data},
-                          separators=(",", ":"), allow_nan=False, default=_json_default)
+        text = orjson.dumps({"id": event_id, "event_type": event_type, "timestamp": timestamp, "data": data},
+                            option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
         return cls(event_id, event_type, timestamp, data, text, f"id: {event_id}\ndata: {text}\n\n")
 
-
-def _json_default(value):
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    raise TypeError(f"cannot serialize {type(value).__name__}")
 
 
 class Subscription:
