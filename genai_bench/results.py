@@ -8,6 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import gevent
 import orjson
 
 METADATA_FILE = "experiment_metadata.json"
@@ -74,7 +75,8 @@ class ExperimentWriter:
             "individual_request_metrics": [m.to_dict(self.clock_offset, self.time_unit) for m in result.requests],
             "_time_unit": self.time_unit,
         }
-        path = write_json_atomic(self.folder / name, document)
+        # Encoding and fsync of a large run file happen on a real thread, so live streams keep flowing meanwhile.
+        path = gevent.get_hub().threadpool.apply(write_json_atomic, (self.folder / name, document))
         self.run_files.append(path)
         return path
 

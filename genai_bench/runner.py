@@ -144,6 +144,7 @@ class SweepRunner:
             budget.run_over.set()
             ticker.kill()
         self._tick_once(budget, start)
+        gevent.sleep(0)  # let the live streams send the final snapshot before the blocking end-of-run work
         statistics = self.collector.finish_run(config.warmup_ratio, config.cooldown_ratio, partial=self.stopped)
         if aborted:
             self.dashboard.add_log_message(f"{aborted} request(s) still in flight after the drain were recorded as aborted", "warning")
