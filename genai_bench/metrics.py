@@ -124,11 +124,18 @@ class RunStatistics:
     tokens_estimated: bool
     stats: dict[str, dict[str, float] | None]
     partial: bool = False
+    client: dict | None = None  # the client's own health during the run (monitor.ClientHealth)
+
+    @property
+    def client_saturated(self) -> bool:
+        """True when the client's own load may have distorted this run's timings."""
+        return bool(self.client and self.client.get("saturated"))
 
     def to_dict(self, time_unit: str = "s") -> dict:
         """Plain dict with latency statistics in `time_unit`."""
         scale = TIME_UNIT_SCALE[time_unit]
         out = {name: value for name, value in self.__dict__.items() if name != "stats"}
+        out["client_saturated"] = self.client_saturated
         out["stats"] = {
             metric: (None if described is None else
                      {k: v * scale for k, v in described.items()} if metric in TIME_METRICS else dict(described))

@@ -17,6 +17,7 @@ from genai_bench.client import Target
 from genai_bench.config import BenchmarkConfig
 from genai_bench.dashboard import Dashboard
 from genai_bench.metrics import MetricsCollector, RequestMetrics, RunStatistics
+from genai_bench.monitor import ClientMonitor
 from genai_bench.sampling import PromptSampler
 from genai_bench.scenarios import Scenario
 from genai_bench.tokenizer import Tokenizer
@@ -132,6 +133,8 @@ class SweepRunner:
         start = perf_counter()
         self.collector.begin_run(scenario.text, concurrency, start)
         ticker = gevent.spawn(self._tick, budget, start)
+        monitor = ClientMonitor(lambda message: self.dashboard.add_log_message(message, "warning"))
+        monitor.start()
         runner.start(concurrency, spawn_rate=config.spawn_rate or INSTANT_SPAWN_RATE)
         try:
             gevent.wait([budget.exhausted, self.stop_requested], timeout=config.max_time_seconds, count=1)
@@ -143,9 +146,11 @@ class SweepRunner:
             runner.quit()  # kills users still in flight; each records its request as aborted
             budget.run_over.set()
             ticker.kill()
+            health = monitor.stop()
         self._tick_once(budget, start)
         gevent.sleep(0)  # let the live streams send the final snapshot before the blocking end-of-run work
         statistics = self.collector.finish_run(config.warmup_ratio, config.cooldown_ratio, partial=self.stopped)
+        statistics.client = health.to_dict()
         if aborted:
             self.dashboard.add_log_message(f"{aborted} request(s) still in flight after the drain were recorded as aborted", "warning")
         return RunResult(scenario, concurrency, statistics, list(self.collector.requests), started_at, time.time(), aborted)

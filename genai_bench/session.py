@@ -197,5 +197,6 @@ class BenchmarkSession:
             "start_time": self.started_at,
             "end_time": end_time,
             "partial": interrupted or end_time is None,
+            "client_saturated": any(r.statistics.client_saturated for r in self.runner.results) if self.runner else False,
             "run_files": [p.name for p in self.writer.run_files],
         }
