@@ -108,7 +108,14 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="also print the rows as JSON")
     args = parser.parse_args()
     configure_logging()
+    rows = sweep(args)
+    print_table(rows, args)
+    if args.json:
+        print(json.dumps(rows, indent=2))
 
+
+def sweep(args: argparse.Namespace) -> list[dict]:
+    """Every concurrency level against one simulator with fixed delays; one row each."""
     simulator, url = start_simulator(args.ttft_ms, args.itl_ms)
     server = psutil.Process(simulator.pid)
     rows = []
@@ -124,9 +131,7 @@ def main() -> None:
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)
-    print_table(rows, args)
-    if args.json:
-        print(json.dumps(rows, indent=2))
+    return rows
 
 
 def row(run: dict, raw_ttft: np.ndarray, concurrency: int, ttft_ms: float, itl_ms: float, server_cpu: float) -> dict:

@@ -105,6 +105,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.viewer:
         return viewer_main(args.viewer[0], int(args.viewer[1]))
+    rows = sweep(args)
+    print_table(rows, args)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+
+
+def sweep(args: argparse.Namespace) -> list[dict]:
+    """Every viewer count, interleaved over the rounds; one summary row per viewer count."""
     simulator, url = start_simulator(args)
     results: dict[int, list[dict]] = {v: [] for v in args.viewers}
     try:
@@ -114,7 +122,11 @@ def main() -> None:
                     results[viewers].append(one_round(url, viewers, args, Path(folder)))
     finally:
         simulator.terminate()
-    rows = summarize(results)
+    return summarize(results)
+
+
+def print_table(rows: list[dict], args: argparse.Namespace) -> None:
+    """The rows as a table."""
     print(f"benchmark: D(100,{args.output_tokens}) at concurrency {args.concurrency}, {args.seconds:g} s per round, "
           f"{args.rounds} interleaved rounds; simulator TTFT {args.ttft_ms} ms, ITL {args.itl_ms} ms")
     print(f"{'viewers':>8} {'req/s':>9} {'out tok/s':>10} {'vs 0':>7} {'event p50 ms':>13} {'event p99 ms':>13} "
@@ -123,8 +135,6 @@ def main() -> None:
         print(f"{row['viewers']:>8} {row['requests_per_second']:>9.1f} {row['output_tokens_per_second']:>10.0f} "
               f"{row['throughput_vs_no_viewers']:>7.3f} {row['event_latency_p50_ms']:>13.1f} "
               f"{row['event_latency_p99_ms']:>13.1f} {row['min_events_per_viewer']:>18}")
-    if args.json:
-        print(json.dumps(rows, indent=2))
 
 
 def summarize(results: dict[int, list[dict]]) -> list[dict]:
