@@ -10,9 +10,6 @@ requests, and the simulator's CPU (both share this machine's cores, so the clien
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -25,17 +22,7 @@ from genai_bench.config import BenchmarkConfig
 from genai_bench.scenarios import parse_scenario
 from genai_bench.session import BenchmarkSession
 
-
-def start_simulator(*flags: str) -> tuple[subprocess.Popen, str]:
-    """`genai-bench simulate` in its own process; returns it and its URL."""
-    process = subprocess.Popen([sys.executable, "-m", "genai_bench", "simulate", "--port", "0", *flags],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    line = process.stdout.readline()
-    match = re.search(r"at (http://127\.0\.0\.1:\d+)/v1", line)
-    if not match:
-        process.kill()
-        raise SystemExit(f"simulator did not start: {line}{process.stdout.read()}")
-    return process, match.group(1)
+from common import start_simulator
 
 
 def run_client(url: str, scenario: str, concurrency: int, seconds: float, folder: Path) -> dict:

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -28,19 +25,7 @@ from genai_bench.config import BenchmarkConfig
 from genai_bench.scenarios import parse_scenario
 from genai_bench.session import BenchmarkSession
 
-
-def start_simulator(ttft_ms: float, itl_ms: float) -> tuple[subprocess.Popen, str]:
-    """The simulator in its own process with fixed delays and no jitter; returns the process and its URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "genai_bench", "simulate", "--port", "0", "--ttft-ms", str(ttft_ms),
-         "--itl-ms", str(itl_ms), "--jitter-ms", "0", "--prefill-ms-per-token", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    line = process.stdout.readline()
-    match = re.search(r"at (http://127\.0\.0\.1:\d+)/v1", line)
-    if not match:
-        process.kill()
-        raise SystemExit(f"simulator did not start: {line}{process.stdout.read()}")
-    return process, match.group(1)
+from common import start_simulator
 
 
 def measure_raw(url: str, concurrency: int, output_tokens: int, requests: int) -> np.ndarray:
@@ -116,7 +101,8 @@ def main() -> None:
 
 def sweep(args: argparse.Namespace) -> list[dict]:
     """Every concurrency level against one simulator with fixed delays; one row each."""
-    simulator, url = start_simulator(args.ttft_ms, args.itl_ms)
+    simulator, url = start_simulator("--ttft-ms", str(args.ttft_ms), "--itl-ms", str(args.itl_ms), "--jitter-ms", "0",
+                                     "--prefill-ms-per-token", "0")
     server = psutil.Process(simulator.pid)
     rows = []
     try:

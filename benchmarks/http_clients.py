@@ -11,21 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import subprocess
-import sys
 import time
 
 import genai_bench  # noqa: F401  (gevent patch first)
 import gevent
 import psutil
 
-
-def start_simulator() -> tuple[subprocess.Popen, str]:
-    """The simulator in its own process with no delays."""
-    process = subprocess.Popen([sys.executable, "-m", "genai_bench", "simulate", "--port", "0", "--ttft-ms", "0",
-                                "--itl-ms", "0", "--spin-ms", "0"], stdout=subprocess.PIPE, text=True)
-    return process, re.search(r"(http://127\.0\.0\.1:\d+)", process.stdout.readline()).group(1)
+from common import start_simulator
 
 
 def geventhttpclient_user(url: str, body: bytes, count: int) -> None:
@@ -81,7 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     body = json.dumps({"model": "m", "stream": True, "max_tokens": args.output_tokens,
                        "messages": [{"role": "user", "content": "hello " * 100}]}).encode()
-    simulator, url = start_simulator()
+    simulator, url = start_simulator("--ttft-ms", "0", "--itl-ms", "0", "--spin-ms", "0")
     results: dict[str, list[tuple[float, float]]] = {"geventhttpclient": [], "requests": []}
     try:
         for _ in range(2):  # interleaved A/B rounds

@@ -21,6 +21,8 @@ from tempfile import TemporaryDirectory
 
 import psutil
 
+from common import start_simulator
+
 HERE = Path(__file__).resolve()
 
 
@@ -46,13 +48,6 @@ def viewer_main(url: str, count: int) -> None:
 
     gevent.joinall([gevent.spawn(view, i) for i in range(count)])
     print(json.dumps({"latencies_ms": latencies, "per_viewer": received}))
-
-
-def start_simulator(args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
-    """The simulator in its own process."""
-    process = subprocess.Popen([sys.executable, "-m", "genai_bench", "simulate", "--port", "0", "--ttft-ms",
-                                str(args.ttft_ms), "--itl-ms", str(args.itl_ms)], stdout=subprocess.PIPE, text=True)
-    return process, re.search(r"(http://127\.0\.0\.1:\d+)", process.stdout.readline()).group(1)
 
 
 def one_round(simulator_url: str, viewers: int, args: argparse.Namespace, folder: Path) -> dict:
@@ -113,7 +108,7 @@ def main() -> None:
 
 def sweep(args: argparse.Namespace) -> list[dict]:
     """Every viewer count, interleaved over the rounds; one summary row per viewer count."""
-    simulator, url = start_simulator(args)
+    simulator, url = start_simulator("--ttft-ms", str(args.ttft_ms), "--itl-ms", str(args.itl_ms))
     results: dict[int, list[dict]] = {v: [] for v in args.viewers}
     try:
         with TemporaryDirectory() as folder:
