@@ -192,7 +192,8 @@ class Experiment:
         """The Summary object of the results API."""
         meta = self.metadata
         return {
-            "id": self.id, "name": self.folder.name, "folder": str(self.folder.resolve()), "live": self.live,
+            "id": self.id, "name": self.folder.name, "folder": str(self.folder.resolve()),
+            "live": self.live and meta.get("end_time") is None,  # a live benchmark that has finished is not live
             "partial": bool(self.partial_reasons), "partial_reasons": self.partial_reasons,
             "model": meta.get("model"), "api_backend": meta.get("api_backend"),
             "server_engine": meta.get("server_engine"), "server_version": meta.get("server_version"),

@@ -122,6 +122,9 @@
     done: false,           // completed view shown
     experimentFolder: null,
     connection: "connecting",
+    completed: null,       // benchmark_completed data once the sweep ended
+    replaying: false,      // the live view shows a replayed event log (POST api/replay)
+    replaySpeed: 1,
   };
 
   // ---------------------------------------------------------------- charts
@@ -416,8 +419,10 @@
     if (model.done || !charts.latency || !p || !isNum(p.t)) return false;
     if (p.t <= model.lastPointT) return false;   // already plotted (replayed or snapshot event)
     model.lastPointT = p.t;
-    if (model.t0 === null) model.t0 = p.t - (isNum(p.elapsed) ? Math.max(0, p.elapsed) : 0);
-    var x = p.t - model.t0;
+    // A replay runs `speed` times faster than the benchmark did: its x axis shows the original timeline.
+    var speed = model.replaying && isNum(model.replaySpeed) && model.replaySpeed > 0 ? model.replaySpeed : 1;
+    if (model.t0 === null) model.t0 = p.t - (isNum(p.elapsed) ? Math.max(0, p.elapsed) : 0) / speed;
+    var x = (p.t - model.t0) * speed;
     var ctx = { scenario: p.scenario, concurrency: p.concurrency };
 
     var last = runMarks[runMarks.length - 1];
@@ -476,8 +481,9 @@
     var s = model.status;
     var status = String(s.status || "idle");
     var badge = $("status-badge");
-    setText(badge, status);
-    badge.className = "badge badge-" + (/^(idle|running|completed|failed|stopped)$/.test(status) ? status : "idle");
+    var shown = model.replaying && status === "running" ? "replaying" : status;  // a replayed run says so
+    setText(badge, shown);
+    badge.className = "badge badge-" + (/^(idle|running|completed|failed|stopped|replaying)$/.test(shown) ? shown : "idle");
     badge.setAttribute("data-status", status);
 
     if (s.model) setText("model-name", String(s.model));
@@ -552,6 +558,7 @@
 
   function updateEta() {
     if (model.done) { setText("eta", "done"); return; }
+    if (model.replaying) { setText("eta", "replay " + model.replaySpeed + "×"); return; }
     var s = model.status || {};
     var now = Date.now() / 1000;
     if (isNum(s.estimated_end_time) && s.estimated_end_time > 0) {
@@ -753,9 +760,9 @@
     var banner = $("banner");
     banner.className = "banner banner-" + status;
     var titles = { completed: "Benchmark finished.", stopped: "Benchmark stopped early.", failed: "Benchmark failed." };
-    setText("banner-title", titles[status]);
+    setText("banner-title", (model.replaying ? "Replay: " : "") + titles[status]);
     var n = model.runs.length;
-    var text = n + " run" + (n === 1 ? "" : "s") + " completed; the charts are frozen and the table below holds the results.";
+    var text = n + " run" + (n === 1 ? "" : "s") + " completed; the charts are frozen and the tables hold the results.";
     if (status === "stopped") text = "The results of " + n + " run" + (n === 1 ? "" : "s") + " are kept (the last one may be partial).";
     if (status === "failed") text = (errorMessage ? String(errorMessage) + " " : "") + "Results of " + n + " finished run" + (n === 1 ? "" : "s") + " are kept.";
     if (model.experimentFolder) text += " Experiment folder: " + model.experimentFolder;
@@ -788,6 +795,69 @@
     model.done = false;  // refresh the banner text with the final folder and run count
     enterDone(status, model.status && model.status.error_message);
     updateReopenCommand();
+    model.completed = data;
+    // results.js switches to the results view (a replay's end leaves the live view in place).
+    notify("genai:benchmark-completed", Object.assign({}, data, { replay: model.replaying }));
+  }
+
+  function notify(name, detail) {
+    try {
+      document.dispatchEvent(new CustomEvent(name, { detail: detail }));
+    } catch (e) { /* a listener failed: the live view carries on */ }
+  }
+
+  // ---------------------------------------------------------------- replay (POST api/replay)
+  // A replay starts with a status event {status: "replaying"}: the live view starts over, then animates the
+  // replayed events as if the benchmark were running now.
+  function resetForReplay(data) {
+    model.replaying = true;
+    model.done = false;
+    model.completed = null;
+    model.progress = null;
+    model.runStarted = null;
+    model.metrics = null;
+    model.t0 = null;
+    model.replaySpeed = isNum(data && data.replay_speed) ? data.replay_speed : isNum(data && data.speed) ? data.speed : 1;
+    model.lastPointT = -Infinity;
+    model.runs = [];
+    model.scatter = {};
+    runMarks.length = 0;
+    [charts.latency, charts.throughput, charts.errors].forEach(function (chart) {
+      if (!chart) return;
+      chart.data.datasets.forEach(function (d) { d.data = []; });
+    });
+    redrawTimeSeries();
+    if (charts.scatter) { charts.scatter.data.datasets = []; requestDraw(charts.scatter); }
+    [charts.ttftHist, charts.e2eHist].forEach(function (chart) {
+      if (!chart) return;
+      chart.data.labels = [];
+      chart.data.datasets[0].data = [];
+      requestDraw(chart);
+    });
+    document.body.classList.remove("is-done");
+    document.body.removeAttribute("data-final-status");
+    $("banner").hidden = true;
+    $("closed-note").hidden = true;
+    $("results").classList.remove("is-final");
+    setText("results-title", "Completed runs");
+    setText("results-note", "Runs appear here as they finish.");
+    renderRuns();
+    Array.prototype.forEach.call(document.querySelectorAll(".kpi .kpi-value"), function (v) { setText(v, "—"); });
+    $("kpi-error-rate").classList.remove("kpi-bad");
+    setText("kpi-error-detail", "");
+    data = data || {};
+    var folder = data.experiment_folder ? String(data.experiment_folder) : "";
+    var what = folder ? folder.split(/[\\/]/).filter(Boolean).pop() : data.experiment ? String(data.experiment) : "a finished experiment";
+    var speed = isNum(data.replay_speed) ? data.replay_speed : isNum(data.speed) ? data.speed : null;
+    var at = speed !== null ? " at " + speed + "×" : "";
+    setText("kpi-context", "Replaying " + what + at + "…");
+    ["current-scenario", "current-concurrency", "run-counter", "run-requests", "eta"].forEach(function (id) { setText(id, "—"); });
+    setText("hist-ttft-context", "current run");
+    setText("hist-e2e-context", "current run");
+    setBar("run-progress-fill", "run-progress", "run-progress-text", 0);
+    setTotalProgress(0);
+    addLog({ level: "info", message: "Replaying " + what + at }, Date.now() / 1000);
+    notify("genai:replay-started", data);
   }
 
   function updateReopenCommand() {
@@ -904,7 +974,10 @@
     }
     var data = env.data || {};
     switch (env.event_type) {
-      case "status": applyStatus(data); break;
+      case "status":
+        if (data.status === "replaying") resetForReplay(data);
+        applyStatus(data);
+        break;
       case "run_started": applyRunStarted(data); break;
       case "progress": applyProgress(data); break;
       case "metrics": applyMetrics(data, env.timestamp); break;
@@ -944,7 +1017,13 @@
 
   function applyState(state) {
     var status = unwrap(state.status);
-    if (status && isNum(status.start_time) && status.start_time > 0) model.t0 = status.start_time;
+    // The state of a replay (it starts with status "replaying"; the server's status keeps its replay_speed).
+    if (status && (status.status === "replaying" || isNum(status.replay_speed))) {
+      model.replaying = true;
+      model.replaySpeed = isNum(status.replay_speed) ? status.replay_speed : 1;
+    } else if (status && isNum(status.start_time) && status.start_time > 0) {
+      model.t0 = status.start_time;
+    }
     var points = Array.isArray(state.timeseries) ? state.timeseries : [];
     points.forEach(function (p) { addPoint(p); });
     (Array.isArray(state.history) ? state.history : []).forEach(function (r) { applyRunCompleted(r); });
@@ -980,6 +1059,9 @@
       return charts.latency ? charts.latency.data.datasets[0].data.length : 0;
     },
     connection: function () { return model.connection; },
+    resize: function () {
+      Object.keys(charts).forEach(function (k) { if (charts[k]) charts[k].resize(); });
+    },
   };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
