@@ -79,6 +79,8 @@ def configure_logging() -> None:
     """Our warnings on stderr; Locust's own chatter (spawn messages, CPU hints) kept quiet."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("locust").setLevel(logging.ERROR)
+    # Locust's CPU warning goes to the root logger; our own client monitor reports saturation, with its figures.
+    logging.getLogger().addFilter(lambda record: not record.getMessage().startswith("CPU usage above"))
 
 
 @click.group(cls=OneLineErrorGroup)
@@ -111,6 +113,10 @@ def main() -> None:
 @click.option("--experiment-folder-name", default=None, help="Folder name (default <backend>_<task>_<model>_<time>).")
 @click.option("--metrics-time-unit", default="s", type=click.Choice(["s", "ms"]), show_default=True, help="Time unit in the run files.")
 @click.option("--spawn-rate", default=None, type=float, help="Users started per second (default: all at once).")
+@click.option("--num-workers", default=0, type=int, show_default=True,
+              help="Run the users in this many local Locust worker processes under a master here (0: in this process).")
+@click.option("--master-port", default=0, type=int, show_default=True,
+              help="Port of the Locust master on 127.0.0.1 for --num-workers (0 picks a free one).")
 @click.option("--request-timeout", default=300.0, type=float, show_default=True, help="Seconds before a request counts as a timeout.")
 @click.option("--seed", default=None, type=int, help="Seed for reproducible scenario and prompt sampling.")
 @click.option("--server-engine", default=None, help="Label: serving engine (vLLM, SGLang...).")
@@ -140,6 +146,9 @@ def benchmark(**options: Any) -> None:
             click.echo(f"Benchmarking {target.api_base} (model {config.sent_model})")
         if session.dashboard_url:
             click.echo(f"Live dashboard: {session.dashboard_url}")
+        if session.cluster is not None:
+            workers = f"{config.num_workers} Locust worker process" + ("es" if config.num_workers > 1 else "")
+            click.echo(f"Users run in {workers} (master at 127.0.0.1:{session.cluster.port})")
         click.echo(f"Experiment folder: {session.folder}", nl=True)
         outcome = session.run()
         click.echo(summary_table([r.statistics for r in outcome.results]))
@@ -152,6 +161,24 @@ def benchmark(**options: Any) -> None:
     if outcome.interrupted:
         click.echo("Interrupted: the results above are partial.", err=True)
         sys.exit(EXIT_INTERRUPTED)
+
+
+@main.command(hidden=True)
+@click.option("--master-host", default="127.0.0.1", show_default=True, help="The master's address.")
+@click.option("--master-port", required=True, type=int, help="The master's port.")
+@click.option("--index", default=0, type=int, show_default=True, help="This worker's number (seeds its sampling).")
+@click.option("--parent-pid", default=None, type=int, help="The master's pid: the worker exits when it is gone.")
+def worker(master_host: str, master_port: int, index: int, parent_pid: int | None) -> None:
+    """A Locust worker of `benchmark --num-workers`, started by the master; reads its settings from stdin."""
+    import os
+
+    from genai_bench.distributed import run_worker
+
+    configure_logging()
+    code = run_worker(master_host, master_port, index, parent_pid)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # no interpreter teardown: nothing is left to flush, and zmq's teardown could wait on a dead master
 
 
 def build_config(options: dict[str, Any]) -> BenchmarkConfig:
@@ -176,6 +203,8 @@ def build_config(options: dict[str, Any]) -> BenchmarkConfig:
         experiment_folder_name=options["experiment_folder_name"],
         metrics_time_unit=options["metrics_time_unit"],
         spawn_rate=options["spawn_rate"],
+        num_workers=options.get("num_workers") or 0,
+        master_port=options.get("master_port") or 0,
         request_timeout=options["request_timeout"],
         seed=options["seed"],
         server_engine=options["server_engine"],

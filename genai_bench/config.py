@@ -39,6 +39,8 @@ class BenchmarkConfig:
     experiment_folder_name: str | None = None
     metrics_time_unit: str = "s"
     spawn_rate: float | None = None
+    num_workers: int = 0  # 0: users run in this process; N: N local Locust worker processes under a master here
+    master_port: int = 0  # the Locust master's port on 127.0.0.1; 0 picks a free one
     request_timeout: float = 300.0
     seed: int | None = None
     server_engine: str | None = None
@@ -81,6 +83,8 @@ class BenchmarkConfig:
              "--warmup-ratio and --cooldown-ratio must be in [0, 1) and sum to less than 1"),
             (self.request_timeout > 0, "--request-timeout must be positive (seconds)"),
             (self.spawn_rate is None or self.spawn_rate > 0, "--spawn-rate must be positive"),
+            (self.num_workers >= 0, "--num-workers must be 0 (users in this process) or a positive number of processes"),
+            (0 <= self.master_port < 65536, "--master-port must be between 0 and 65535 (0 picks a free port)"),
             (self.metrics_time_unit in ("s", "ms"), "--metrics-time-unit must be s or ms"),
             (0 <= self.streaming_port < 65536, "--streaming-port must be between 0 and 65535"),
             (not self.keep_serving or self.enable_streaming, "--keep-serving needs --enable-streaming"),

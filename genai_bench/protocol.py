@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 
 # Error codes that are not HTTP statuses; HTTP errors use the status code itself ("429", "500", ...).
@@ -63,3 +64,16 @@ class RequestRecord:
             "error_code": self.error_code,
             "error_message": self.error_message,
         }
+
+    def to_wire(self) -> list:
+        """The record as a compact msgpack-friendly list, for a worker process to send to the master."""
+        return [self.scenario, self.concurrency, self.num_input_tokens, self.max_output_tokens, self.start,
+                self.first_token, self.end, array("d", self.chunk_times).tobytes(), self.num_output_tokens,
+                self.tokens_estimated, self.status_code, self.error_code, self.error_message, self.scheduled_start]
+
+    @classmethod
+    def from_wire(cls, data: list) -> RequestRecord:
+        """Rebuild a record sent by to_wire (perf_counter readings are comparable across processes of one host)."""
+        chunk_times = array("d")
+        chunk_times.frombytes(data[7])
+        return cls(data[0], data[1], data[2], data[3], data[4], data[5], data[6], chunk_times.tolist(), *data[8:])

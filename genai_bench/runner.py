@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Callable
 
 import gevent
 import numpy as np
@@ -18,6 +19,7 @@ from genai_bench.config import BenchmarkConfig
 from genai_bench.dashboard import Dashboard
 from genai_bench.metrics import MetricsCollector, RequestMetrics, RunStatistics
 from genai_bench.monitor import ClientMonitor
+from genai_bench.protocol import RequestRecord
 from genai_bench.sampling import PromptSampler
 from genai_bench.scenarios import Scenario
 from genai_bench.tokenizer import Tokenizer
@@ -64,8 +66,99 @@ def scatter_point(statistics: RunStatistics) -> dict:
     }
 
 
+RecordSink = Callable[[RequestRecord], None]
+
+
+class RunDriver(ABC):
+    """Drives the Locust users of one run: starts them, stops issuing, stops them, and says when the run is spent."""
+
+    exhausted: Event  # set when nothing more will be issued and nothing is in flight
+    measured_here = True  # False when other processes time the requests (this process only coordinates)
+
+    @abstractmethod
+    def start(self, concurrency: int, spawn_rate: float) -> None:
+        """Start `concurrency` users; return without waiting for them."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Issue nothing more (time is up or the user pressed Ctrl-C); in-flight requests still finish."""
+
+    @property
+    @abstractmethod
+    def in_flight(self) -> int:
+        """Requests issued and not yet recorded."""
+
+    @abstractmethod
+    def finish(self) -> int:
+        """Stop every user; requests still in flight are recorded as aborted. Returns how many were aborted."""
+
+    def client_health(self, health: dict) -> dict:
+        """The run's client health (the master process's), plus whatever the driver knows of other processes."""
+        return health
+
+
+class Engine(ABC):
+    """Where a sweep's users run: in this process (LocalEngine) or in worker processes (distributed.LocustCluster)."""
+
+    @abstractmethod
+    def prepare(self, scenario: Scenario, concurrency: int, max_requests: int | None, on_record: RecordSink) -> RunDriver:
+        """A driver for one run whose every finished request is handed to `on_record`, in this process."""
+
+    def close(self) -> None:
+        """Release what the engine holds (processes, ports)."""
+
+
+class LocalRun(RunDriver):
+    """One run on a Locust LocalRunner: the users fire `events.request` here, with the record in the context."""
+
+    def __init__(self, context: RunContext, on_record: RecordSink) -> None:
+        self.budget = context.budget
+        self.exhausted = self.budget.exhausted
+        environment = Environment(user_classes=[OpenAIUser.bind(context)])
+        environment.events.request.add_listener(lambda context=None, **_: on_record(context["record"]))
+        self.runner = environment.create_local_runner()
+
+    def start(self, concurrency: int, spawn_rate: float) -> None:
+        """Start the users (LocalRunner spawns them in the background)."""
+        self.runner.start(concurrency, spawn_rate=spawn_rate)
+
+    def close(self) -> None:
+        """Close the budget."""
+        self.budget.close()
+
+    @property
+    def in_flight(self) -> int:
+        """The budget's in-flight count."""
+        return self.budget.in_flight
+
+    def finish(self) -> int:
+        """Quit the runner: users still in flight record their request as aborted."""
+        aborted = self.budget.in_flight
+        try:
+            self.runner.quit()
+        finally:
+            self.budget.run_over.set()
+        return aborted
+
+
+class LocalEngine(Engine):
+    """Every run's users in this process, under gevent (the default)."""
+
+    def __init__(self, target: Target, tokenizer: Tokenizer, sampler: PromptSampler, rng: np.random.Generator) -> None:
+        self.target = target
+        self.tokenizer = tokenizer
+        self.sampler = sampler
+        self.rng = rng
+
+    def prepare(self, scenario: Scenario, concurrency: int, max_requests: int | None, on_record: RecordSink) -> LocalRun:
+        """A LocalRunner run with its own exact budget."""
+        context = RunContext(self.target, self.tokenizer, self.sampler, scenario, concurrency,
+                             RequestBudget(max_requests), self.rng)
+        return LocalRun(context, on_record)
+
+
 class SweepRunner:
-    """Runs every scenario × concurrency with Locust in this process and reports to a dashboard."""
+    """Runs every scenario × concurrency with Locust (in this process, or on an engine's workers) and reports to a dashboard."""
 
     def __init__(
         self,
@@ -76,6 +169,7 @@ class SweepRunner:
         collector: MetricsCollector,
         dashboard: Dashboard,
         on_run_complete: Callable[[RunResult], None],
+        engine: Engine | None = None,
     ) -> None:
         self.config = config
         self.target = target
@@ -85,6 +179,7 @@ class SweepRunner:
         self.dashboard = dashboard
         self.on_run_complete = on_run_complete
         self.rng = np.random.default_rng(config.seed)
+        self.engine = engine or LocalEngine(target, tokenizer, sampler, self.rng)
         self.stop_requested = Event()
         self.results: list[RunResult] = []
         self.plan = [(s, c) for s in config.traffic_scenarios for c in config.concurrencies]
@@ -120,11 +215,7 @@ class SweepRunner:
     def run_one(self, scenario: Scenario, concurrency: int, index: int = 0) -> RunResult:
         """One Locust run: start `concurrency` users, wait for the request or time limit, drain, aggregate."""
         config = self.config
-        budget = RequestBudget(config.max_requests_per_run)
-        context = RunContext(self.target, self.tokenizer, self.sampler, scenario, concurrency, budget, self.rng)
-        environment = Environment(user_classes=[OpenAIUser.bind(context)])
-        environment.events.request.add_listener(self._on_request)
-        runner = environment.create_local_runner()
+        driver = self.engine.prepare(scenario, concurrency, config.max_requests_per_run, self.record)
 
         self.dashboard.reset_panels()
         self.dashboard.create_benchmark_progress_task(f"{scenario.text} @ concurrency {concurrency}")
@@ -132,44 +223,46 @@ class SweepRunner:
         self.dashboard.start_run(config.max_time_seconds, started_at, config.max_requests_per_run)
         start = perf_counter()
         self.collector.begin_run(scenario.text, concurrency, start)
-        ticker = gevent.spawn(self._tick, budget, start)
-        monitor = ClientMonitor(lambda message: self.dashboard.add_log_message(message, "warning"))
+        ticker = gevent.spawn(self._tick, driver, start)
+        monitor = ClientMonitor(lambda message: self.dashboard.add_log_message(
+            message if driver.measured_here else f"master process: {message}", "warning"))
         monitor.start()
-        runner.start(concurrency, spawn_rate=config.spawn_rate or INSTANT_SPAWN_RATE)
         try:
-            gevent.wait([budget.exhausted, self.stop_requested], timeout=config.max_time_seconds, count=1)
-            budget.close()
+            driver.start(concurrency, config.spawn_rate or INSTANT_SPAWN_RATE)
+            time_left = config.max_time_seconds - (perf_counter() - start)
+            gevent.wait([driver.exhausted, self.stop_requested], timeout=max(time_left, 0.0), count=1)
+            driver.close()
             drain = INTERRUPT_DRAIN_SECONDS if self.stopped else (config.drain_timeout or config.request_timeout)
-            budget.exhausted.wait(timeout=drain)
+            driver.exhausted.wait(timeout=drain)
         finally:
-            aborted = budget.in_flight
-            runner.quit()  # kills users still in flight; each records its request as aborted
-            budget.run_over.set()
-            ticker.kill()
-            health = monitor.stop()
-        self._tick_once(budget, start)
+            try:
+                aborted = driver.finish()  # kills users still in flight; each records its request as aborted
+            finally:
+                ticker.kill()
+                health = monitor.stop()
+        self._tick_once(driver, start)
         gevent.sleep(0)  # let the live streams send the final snapshot before the blocking end-of-run work
         statistics = self.collector.finish_run(config.warmup_ratio, config.cooldown_ratio, partial=self.stopped)
-        statistics.client = health.to_dict()
+        statistics.client = driver.client_health(health.to_dict())
         if aborted:
             self.dashboard.add_log_message(f"{aborted} request(s) still in flight after the drain were recorded as aborted", "warning")
         return RunResult(scenario, concurrency, statistics, list(self.collector.requests), started_at, time.time(), aborted)
 
-    def _on_request(self, context: dict | None = None, **_) -> None:
-        record = context["record"]
+    def record(self, record: RequestRecord) -> None:
+        """One finished request, from this process's users or a worker's: into the collector and the dashboards."""
         self.collector.record(record)
         counters = {"completed": self.collector.completed, "errors": self.collector.errors}
         self.dashboard.handle_single_request(counters, self.collector.total, record.error_code)
 
-    def _tick(self, budget: RequestBudget, start: float) -> None:
+    def _tick(self, driver: RunDriver, start: float) -> None:
         while True:
             gevent.sleep(self.config.live_interval)
             try:
-                self._tick_once(budget, start)
+                self._tick_once(driver, start)
             except Exception:  # a broken view must never stop the benchmark
                 log.exception("live metrics update failed")
 
-    def _tick_once(self, budget: RequestBudget, start: float) -> None:
+    def _tick_once(self, driver: RunDriver, start: float) -> None:
         now = perf_counter()
         live = self.collector.live_snapshot(now)
         self.dashboard.update_metrics_panels(live)
@@ -179,7 +272,7 @@ class SweepRunner:
         self.dashboard.update_benchmark_progress_bars({
             "requests_done": self.collector.total,
             "errors": self.collector.errors,
-            "in_flight": budget.in_flight,
+            "in_flight": driver.in_flight,
             "max_requests": self.config.max_requests_per_run,
             "elapsed": now - start,
             "max_time": self.config.max_time_seconds,

@@ -23,6 +23,8 @@ from genai_bench.simulator import SimulatorConfig, SimulatorServer
 from genai_bench.streaming import EventDashboard, StreamingDashboard
 from genai_bench.tokenizer import load_tokenizer
 
+# How long the dashboard stays up after the benchmark when a page is connected (without --keep-serving).
+PAGE_GRACE_SECONDS = 2.0
 # The embedded simulator answers like a small, quick model so that the default sweep ends in about a minute.
 EMBEDDED_SIMULATOR = SimulatorConfig(ttft_ms=40.0, prefill_ms_per_token=0.05, itl_ms=8.0, jitter_ms=1.0)
 
@@ -80,6 +82,7 @@ class BenchmarkSession:
         self.simulator: SimulatorServer | None = None
         self.target: Target | None = None
         self.runner: SweepRunner | None = None
+        self.cluster = None  # distributed.LocustCluster with --num-workers
 
     @property
     def dashboard_url(self) -> str | None:
@@ -98,7 +101,16 @@ class BenchmarkSession:
                                   f"is not available ({exc.strerror or exc}); pick another port or 0 for a free one") from None
         self.target = self._start_target()
         self.events.context["api_base"] = self.target.api_base
+        if self.config.num_workers:
+            self.cluster = self._start_cluster(self.target)
         return self.target
+
+    def _start_cluster(self, target: Target):
+        from genai_bench.distributed import LocustCluster, WorkerSettings
+
+        settings = WorkerSettings.of(target, self.config.model_tokenizer, self.config.seed)
+        return LocustCluster(settings, self.config.num_workers, self.config.master_port,
+                             log_message=lambda message, level: self.dashboard.add_log_message(message, level)).start()
 
     def _start_target(self) -> Target:
         config = self.config
@@ -122,7 +134,7 @@ class BenchmarkSession:
         target = self.start()
         sampler = PromptSampler(self.tokenizer, seed=self.config.seed)
         self.runner = SweepRunner(self.config, target, self.tokenizer, sampler, self.collector, self.dashboard,
-                                  on_run_complete=self.writer.write_run)
+                                  on_run_complete=self.writer.write_run, engine=self.cluster)
         self.writer.write_metadata(self.metadata(end_time=None))
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
         handlers = [gevent.signal_handler(sig, self.stop) for sig in signals]
@@ -135,6 +147,7 @@ class BenchmarkSession:
             for handler in handlers:
                 handler.cancel()
             self.writer.write_metadata(self.metadata(end_time=time.time()))
+            self._stop_cluster()
             if self.simulator is not None:
                 self.simulator.stop()
                 self.simulator = None
@@ -160,10 +173,19 @@ class BenchmarkSession:
     def close(self) -> None:
         """Stop the dashboard server and the simulator, close the event log."""
         if isinstance(self.events, StreamingDashboard):
+            if self.bus.subscribers:
+                # Open pages fetch the final results when the benchmark completes: give them a moment.
+                gevent.sleep(PAGE_GRACE_SECONDS)
             self.events.stop()
+        self._stop_cluster()
         if self.simulator is not None:
             self.simulator.stop()
         self.event_log.close()
+
+    def _stop_cluster(self) -> None:
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
 
     def metadata(self, end_time: float | None) -> dict:
         """experiment_metadata.json: the command (secrets redacted), labels, limits and times."""
@@ -189,6 +211,7 @@ class BenchmarkSession:
             "additional_request_params": config.additional_request_params,
             "request_timeout": config.request_timeout,
             "seed": config.seed,
+            "num_workers": config.num_workers,
             "metrics_time_unit": config.metrics_time_unit,
             "server_engine": config.server_engine,
             "server_version": config.server_version,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
 
@@ -57,6 +58,70 @@ class RequestBudget:
 
     def _check_exhausted(self) -> None:
         if self.in_flight == 0 and (self.closed or self.remaining == 0):
+            self.exhausted.set()
+
+
+class LeasedBudget(RequestBudget):
+    """A worker process's part of a run's request budget, leased from the master a few tickets at a time.
+
+    The master holds the run's whole budget and never grants more than is left, so the total issued over all workers
+    is exact. A worker asks for more while it still has some (about two requests per user in hand), so its users
+    rarely wait; a user with no ticket waits for the master's answer. `final` means the master has nothing more.
+    """
+
+    # Asks for more below this many in hand even with few users, so a round trip to a busy master rarely stalls one.
+    MIN_LOW_WATER = 4
+
+    def __init__(self, ask: Callable[[int], None], users: int) -> None:
+        super().__init__(0)
+        self.ask = ask
+        self.low_water = max(self.MIN_LOW_WATER, users)
+        self.final = False
+        self.asking = False
+        self._changed = Event()  # replaced, never cleared, so no waiter can miss a wake-up
+
+    def take(self) -> bool:
+        """Claim one request, waiting for the master's grant when this worker has none left."""
+        while True:
+            if self.closed:
+                return False
+            if self.remaining > 0:
+                self.remaining -= 1
+                self.issued += 1
+                self.in_flight += 1
+                self._ask_for_more()
+                return True
+            if self.final:
+                return False
+            changed = self._changed
+            self._ask_for_more()
+            changed.wait()
+
+    def grant(self, count: int, final: bool) -> None:
+        """The master's answer: `count` more requests; `final` when it has none left for anyone."""
+        self.remaining += count
+        self.asking = False
+        self.final = self.final or final
+        self._wake()
+        self._check_exhausted()
+
+    def close(self) -> None:
+        """Issue nothing more; waiting users give up."""
+        super().close()
+        self._wake()
+
+    def _ask_for_more(self) -> None:
+        if self.asking or self.final or self.closed or self.remaining >= self.low_water:
+            return
+        self.asking = True
+        self.ask(2 * self.low_water - self.remaining)  # may switch greenlets: callers re-check after it
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, Event()
+        changed.set()
+
+    def _check_exhausted(self) -> None:
+        if self.in_flight == 0 and (self.closed or (self.final and self.remaining == 0)):
             self.exhausted.set()
 
 

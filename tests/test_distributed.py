@@ -1,0 +1,197 @@
+"""--num-workers: a Locust master in the benchmark process, worker processes, a real simulator, real files."""
+
+import dataclasses
+import functools
+import json
+import os
+import signal
+import socket
+
+import gevent
+import psutil
+
+from genai_bench.config import BenchmarkConfig
+from genai_bench.metrics import RunStatistics
+from genai_bench.protocol import ERROR_ABORTED, RequestRecord
+from genai_bench.report import summary_table
+from genai_bench.scenarios import parse_scenario
+from genai_bench.session import BenchmarkSession
+from genai_bench.user import LeasedBudget
+from tests.conftest import run_cli
+
+WORKERS_LINE = r"^Users run in 2 Locust worker processes \(master at 127\.0\.0\.1:(\d+)\)$"
+
+
+def worker_processes(pid: int) -> list[psutil.Process]:
+    workers = psutil.Process(pid).children(recursive=True)
+    assert len(workers) == 2 and all("worker" in w.cmdline() for w in workers), [w.cmdline() for w in workers]
+    return workers
+
+
+def assert_gone(processes: list[psutil.Process], timeout: float = 5.0) -> None:
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    assert not alive, f"worker processes outlived the benchmark: {alive}"
+
+
+def event_shapes(folder) -> dict[str, set]:
+    shapes: dict[str, set] = {}
+    for line in (folder / "events.ndjson").read_text().splitlines():
+        event = json.loads(line)
+        assert set(event) == {"id", "event_type", "timestamp", "data"}
+        shapes.setdefault(event["event_type"], set()).update(event["data"])
+    return shapes
+
+
+def test_records_cross_processes_intact():
+    record = RequestRecord("D(20,10)", 8, 20, 10, start=1.5, first_token=1.75, end=2.0, chunk_times=[1.75, 1.875, 2.0],
+                           num_output_tokens=10, status_code=200, scheduled_start=1.25)
+    assert RequestRecord.from_wire(record.to_wire()) == record
+    failed = RequestRecord("D(20,10)", 8, 20, 10, start=1.5)
+    failed.fail(ERROR_ABORTED, "still in flight", 3.0)
+    assert RequestRecord.from_wire(failed.to_wire()) == failed
+
+
+def test_leased_budgets_issue_exactly_the_master_pool_and_close_wakes_waiting_users():
+    pool = {"left": 101}
+    budgets: list[LeasedBudget] = []
+
+    def master_grants(budget: LeasedBudget, count: int) -> None:  # the master's answer comes later, as over a socket
+        def answer():
+            granted = min(count, pool["left"], max(1, -(-pool["left"] // 3)))
+            pool["left"] -= granted
+            budget.grant(granted, pool["left"] == 0)
+            if pool["left"] == 0:
+                for other in budgets:
+                    other.grant(0, True)
+        gevent.spawn_later(0.001, answer)
+
+    for users in (1, 4, 9):
+        budget = LeasedBudget(lambda count: None, users)
+        budget.ask = functools.partial(master_grants, budget)
+        budgets.append(budget)
+    taken = [0, 0, 0]
+
+    def user(i: int) -> None:
+        while budgets[i].take():
+            gevent.sleep(0.0005)
+            taken[i] += 1
+            budgets[i].release()
+
+    gevent.joinall([gevent.spawn(user, i) for i, users in enumerate((1, 4, 9)) for _ in range(users)], timeout=10)
+    assert sum(taken) == 101 and all(taken) and all(b.exhausted.is_set() for b in budgets)
+
+    waiting = LeasedBudget(lambda count: None, 2)  # the master never answers: close() must still free its users
+    users = [gevent.spawn(waiting.take) for _ in range(2)]
+    gevent.sleep(0.01)
+    waiting.close()
+    assert [u.get(timeout=1) for u in users] == [False, False] and waiting.exhausted.is_set()
+
+
+def test_workers_record_exactly_the_limit_in_the_local_shape_and_leave_no_process(tmp_path, cli, finished_experiment):
+    # No --api-base: the embedded simulator (TTFT 40 ms) runs in the master process and the workers get its URL.
+    process = cli("benchmark", "--num-workers", "2", "--num-concurrency", "1,5", "--traffic-scenario", "D(20,10)",
+                  "--max-requests-per-run", "23", "--max-time-per-run", "1", "--experiment-folder-name", "exp",
+                  "--seed", "3")
+    process.wait_for(WORKERS_LINE)
+    workers = worker_processes(process.proc.pid)
+    assert process.finish(timeout=60) == 0, process.output()
+    assert_gone(workers)
+
+    folder = tmp_path / "experiments" / "exp"
+    local_run = json.loads(next(finished_experiment.glob("D20_10_*_num_concurrency_1_*.json")).read_text())
+    runs = []
+    for concurrency in (1, 5):
+        run = json.loads((folder / f"D20_10_text-to-text_num_concurrency_{concurrency}_time_60s.json").read_text())
+        aggregated, requests = run["aggregated_metrics"], run["individual_request_metrics"]
+        assert set(run) == set(local_run)
+        assert set(aggregated) == set(local_run["aggregated_metrics"])
+        assert aggregated["num_requests"] == aggregated["num_completed"] == len(requests) == 23
+        assert [w["worker"] for w in aggregated["client"]["workers"]] == [0, 1]
+        for request in requests:
+            assert set(request) == set(local_run["individual_request_metrics"][0])
+            assert request["start_time"] < request["first_token_time"] < request["end_time"]
+            assert request["ttft"] > 0.040 and request["num_output_tokens"] == 10
+        runs.append(RunStatistics(**{f.name: aggregated[f.name] for f in dataclasses.fields(RunStatistics)}))
+
+    local_shapes, shapes = event_shapes(finished_experiment), event_shapes(folder)
+    assert set(local_shapes) - {"log"} <= set(shapes) <= set(local_shapes) | {"log"}
+    assert all(shapes[kind] == local_shapes[kind] for kind in shapes if kind in local_shapes and kind != "log")
+    assert summary_table(runs) in process.output()  # the same summary, from the same records
+    metadata = json.loads((folder / "experiment_metadata.json").read_text())
+    assert metadata["num_workers"] == 2 and metadata["partial"] is False
+
+
+def make_session(tmp_path, server, **fields) -> BenchmarkSession:
+    settings = {"api_base": server.url, "traffic_scenarios": [parse_scenario("D(20,10)")], "concurrencies": [4],
+                "max_requests_per_run": 1000, "max_time_per_run": 0.005, "experiment_base_dir": str(tmp_path),
+                "experiment_folder_name": "exp", "seed": 7, "num_workers": 2}
+    return BenchmarkSession(BenchmarkConfig(**{**settings, **fields}))
+
+
+def test_a_time_limited_run_drains_the_requests_in_flight_on_every_worker(tmp_path, start_simulator):
+    # Each request takes ~0.5 s and the run may last 0.3 s: all 4 (two per worker) are recorded, completed.
+    server = start_simulator(ttft_ms=100.0, itl_ms=40.0)
+    session = make_session(tmp_path, server, concurrencies=[4, 3])
+    try:
+        results = session.run(handle_signals=False).results
+    finally:
+        session.close()
+    assert [len(r.requests) for r in results] == [4, 3]
+    assert all(m.record.ok for r in results for m in r.requests)
+    assert [r.aborted for r in results] == [0, 0]
+
+
+def test_requests_still_in_flight_after_the_drain_are_recorded_as_aborted(tmp_path, start_simulator):
+    server = start_simulator(ttft_ms=3000.0)
+    session = make_session(tmp_path, server, concurrencies=[3], drain_timeout=0.2)
+    try:
+        result = session.run(handle_signals=False).results[0]
+    finally:
+        session.close()
+    assert result.aborted == 3
+    assert [m.record.error_code for m in result.requests] == [ERROR_ABORTED] * 3
+    assert all(m.e2e_latency >= 0.2 for m in result.requests)
+
+
+def test_ctrl_c_keeps_what_the_workers_measured_and_ends_them(tmp_path, cli, start_simulator):
+    server = start_simulator(ttft_ms=5.0, itl_ms=5.0)
+    process = cli("benchmark", "--api-base", server.url, "--num-workers", "2", "--num-concurrency", "4,8",
+                  "--traffic-scenario", "D(20,10)", "--max-requests-per-run", "100000", "--max-time-per-run", "1",
+                  "--experiment-folder-name", "exp")
+    process.wait_for(WORKERS_LINE)
+    workers = worker_processes(process.proc.pid)
+    process.wait_for(r"\[run 1/2\].*requests")
+    for pid in [process.proc.pid] + [w.pid for w in workers]:  # a terminal's Ctrl-C reaches the whole group
+        os.kill(pid, signal.SIGINT)
+    assert process.finish(timeout=30) == 130, process.output()
+    assert_gone(workers)
+    metadata = json.loads((tmp_path / "experiments" / "exp" / "experiment_metadata.json").read_text())
+    run = json.loads((tmp_path / "experiments" / "exp" / metadata["run_files"][0]).read_text())
+    aggregated = run["aggregated_metrics"]
+    assert metadata["partial"] is True and aggregated["partial"] is True
+    assert aggregated["num_completed"] > 0 and aggregated["num_requests"] == len(run["individual_request_metrics"])
+
+
+def test_workers_exit_when_the_master_dies(tmp_path, cli, start_simulator):
+    server = start_simulator(ttft_ms=5.0, itl_ms=5.0)
+    process = cli("benchmark", "--api-base", server.url, "--num-workers", "2", "--num-concurrency", "4",
+                  "--max-requests-per-run", "100000", "--max-time-per-run", "1")
+    process.wait_for(WORKERS_LINE)
+    workers = worker_processes(process.proc.pid)
+    process.proc.kill()
+    assert_gone(workers)
+
+
+def test_bad_worker_settings_are_one_line_errors(tmp_path):
+    result = run_cli(tmp_path, "benchmark", "--num-workers", "-1", timeout=60)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("Error: --num-workers must be 0")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli(tmp_path, "benchmark", "--num-workers", "2", "--master-port", str(port), timeout=60)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"Error: --master-port {port} on 127.0.0.1 is not available")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "experiments").exists()
