@@ -5,14 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import signal
 import sys
 import typing
 from pathlib import Path
 from typing import Any, Callable
 
 import click
-import gevent
 
 from genai_bench.config import BACKENDS, ENDPOINTS, EMBEDDED_MODEL, BenchmarkConfig, ConfigError
 from genai_bench.scenarios import ScenarioError, parse_scenario
@@ -154,8 +152,8 @@ def benchmark(**options: Any) -> None:
         click.echo(summary_table([r.statistics for r in outcome.results]))
         click.echo(f"Results written to {outcome.folder}")
         if config.keep_serving and not outcome.interrupted:
-            click.echo(f"Serving the results at {session.dashboard_url} until Ctrl-C")
-            session.serve_until_interrupted()
+            session.serve_until_interrupted(
+                lambda: click.echo(f"Serving the results at {session.dashboard_url} until Ctrl-C"))
     finally:
         session.close()
     if outcome.interrupted:
@@ -300,16 +298,14 @@ def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str |
         server = results_server([e.folder for e in experiments], host, port, streaming_token)
     except OSError as exc:
         raise ConfigError(f"--port {port} on {host} is not available ({exc.strerror or exc}); pick another") from None
-    click.echo(f"Serving {len(experiments)} experiment(s) at {server.url} (Ctrl-C to stop)")
-    for experiment in experiments:
-        if experiment.partial_reasons:
-            click.echo(f"  {experiment.folder.name}: partial ({'; '.join(experiment.partial_reasons)})")
-    handlers = [gevent.signal_handler(sig, server.stop) for sig in (signal.SIGINT, signal.SIGTERM)]
-    try:
-        server.serve_until_stopped()
-    finally:
-        for handler in handlers:
-            handler.cancel()
+
+    def announce() -> None:
+        click.echo(f"Serving {len(experiments)} experiment(s) at {server.url} (Ctrl-C to stop)")
+        for experiment in experiments:
+            if experiment.partial_reasons:
+                click.echo(f"  {experiment.folder.name}: partial ({'; '.join(experiment.partial_reasons)})")
+
+    server.serve_until_signalled(announce)
 
 
 @main.command()

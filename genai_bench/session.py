@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from time import perf_counter
@@ -158,17 +159,10 @@ class BenchmarkSession:
         if self.runner is not None:
             self.runner.request_stop()
 
-    def serve_until_interrupted(self) -> None:
+    def serve_until_interrupted(self, announce: Callable[[], None] = lambda: None) -> None:
         """Keep the dashboard up after the benchmark (--keep-serving) until Ctrl-C or SIGTERM."""
-        if not isinstance(self.events, StreamingDashboard):
-            return
-        server = self.events.server
-        handlers = [gevent.signal_handler(sig, server.stop) for sig in (signal.SIGINT, signal.SIGTERM)]
-        try:
-            server.serve_until_stopped()
-        finally:
-            for handler in handlers:
-                handler.cancel()
+        if isinstance(self.events, StreamingDashboard):
+            self.events.server.serve_until_signalled(announce)
 
     def close(self) -> None:
         """Stop the dashboard server and the simulator, close the event log."""

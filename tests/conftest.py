@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -47,8 +48,10 @@ class CliProcess:
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "genai_bench", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
+        self.fd = self.proc.stdout.fileno()
+        self.partial = ""
 
     def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match:
         """Read output until a line matches `pattern`; on timeout, fail showing everything the child printed."""
@@ -57,19 +60,18 @@ class CliProcess:
             if match := regex.search(line):
                 return match
         deadline = time.monotonic() + timeout
-        import selectors
-
-        selector = selectors.DefaultSelector()
-        selector.register(self.proc.stdout, selectors.EVENT_READ)
         while time.monotonic() < deadline:
-            if not selector.select(timeout=0.2):
+            # Raw reads: a buffered readline() can hold lines the selector no longer reports as readable.
+            if not select.select([self.fd], [], [], 0.2)[0]:
                 continue
-            line = self.proc.stdout.readline()
-            if not line:
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
                 break
-            self.lines.append(line.rstrip("\n"))
-            if match := regex.search(line):
-                return match
+            *complete, self.partial = (self.partial + chunk.decode(errors="replace")).split("\n")
+            for line in complete:
+                self.lines.append(line)
+                if match := regex.search(line):
+                    return match
         self.kill()
         pytest.fail(f"no line matching {pattern!r} from genai-bench {' '.join(self.args)}; output:\n" + self.output())
 
@@ -80,7 +82,8 @@ class CliProcess:
         except subprocess.TimeoutExpired:
             self.kill()
             pytest.fail(f"genai-bench {' '.join(self.args)} did not exit within {timeout} s; output:\n" + self.output())
-        self.lines.extend(rest.splitlines())
+        self.lines.extend((self.partial + rest.decode(errors="replace")).splitlines())
+        self.partial = ""
         return self.proc.returncode
 
     def interrupt(self) -> None:

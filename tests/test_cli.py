@@ -111,3 +111,30 @@ def test_simulate_serves_until_interrupted(tmp_path, cli):
 def test_simulate_rejects_bad_settings_in_one_line(tmp_path):
     result = run_cli(tmp_path, "simulate", "--port", "0", "--error-rate", "2")
     assert result.returncode == 2 and result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+
+
+def test_keep_serving_serves_results_until_ctrl_c(tmp_path, cli):
+    process = cli("benchmark", "--enable-streaming", "--streaming-port", "0", "--keep-serving",
+                  "--num-concurrency", "1", "--max-requests-per-run", "3", "--experiment-folder-name", "exp")
+    url = process.wait_for(r"Serving the results at (http://\S+) until Ctrl-C").group(1)
+    from geventhttpclient import HTTPClient
+
+    client = HTTPClient.from_url(url)
+    listing = json.loads(client.get("/api/experiments").read())
+    client.close()
+    assert listing["experiments"][0]["run_count"] == 1
+    process.interrupt()
+    assert process.finish(timeout=15) == 0
+
+
+def test_serve_and_report_commands(tmp_path, cli, finished_experiment):
+    process = cli("serve", "--experiment-folder", str(finished_experiment), "--port", "0")
+    process.wait_for(r"Serving 1 experiment\(s\) at http://127\.0\.0\.1:\d+/")
+    process.interrupt()
+    assert process.finish(timeout=15) == 0
+    result = run_cli(tmp_path, "report", "--experiment-folder", str(finished_experiment), "--format", "json",
+                     "--output", str(tmp_path / "r.json"))
+    assert result.returncode == 0 and result.stdout.startswith("Wrote ")
+    assert json.loads((tmp_path / "r.json").read_text())["experiments"][0]["summary"]["run_count"] == 2
+    bad = run_cli(tmp_path, "report", "--experiment-folder", str(tmp_path / "nothing"))
+    assert bad.returncode == 2 and bad.stderr.startswith("Error: --experiment-folder")

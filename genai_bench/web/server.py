@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import signal
+from collections.abc import Callable
+
+import gevent
 
 from gevent.event import Event as GeventEvent
 from gevent.pywsgi import WSGIServer
@@ -42,9 +46,15 @@ class DashboardServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
 
-    def serve_until_stopped(self) -> None:
-        """Block until stop() is called (e.g. --keep-serving until Ctrl-C)."""
-        self.stopped.wait()
+    def serve_until_signalled(self, announce: Callable[[], None] = lambda: None) -> None:
+        """Call `announce` once Ctrl-C and SIGTERM are handled, then block until one arrives (or stop()), and stop."""
+        handlers = [gevent.signal_handler(sig, self.stop) for sig in (signal.SIGINT, signal.SIGTERM)]
+        try:
+            announce()
+            self.stopped.wait()
+        finally:
+            for handler in handlers:
+                handler.cancel()
 
     def wait_stopped(self, timeout: float | None = None) -> bool:
         """True once the server has stopped (waits up to `timeout` seconds)."""
