@@ -60,6 +60,17 @@ def parse_concurrencies(values: tuple[str, ...]) -> list[int]:
     return numbers
 
 
+def parse_rates(values: tuple[str, ...]) -> list[float]:
+    """Request rates as positive numbers (requests per second)."""
+    try:
+        rates = [float(v) for v in split_values(values)]
+    except ValueError:
+        raise ConfigError(f"--request-rate takes numbers of requests per second, got {' '.join(values)!r}") from None
+    if any(r <= 0 for r in rates):
+        raise ConfigError("--request-rate values must be positive (requests per second)")
+    return rates
+
+
 def parse_json_object(option: str, text: str | None) -> dict:
     """A JSON object option, or a one-line error naming the option."""
     if not text:
@@ -102,6 +113,13 @@ def main() -> None:
               help="D(in,out), N(mi,si)/(mo,so), U(min_in,max_in)/(min_out,max_out), U(max_in,max_out); repeatable.")
 @click.option("--num-concurrency", multiple=True, default=("1", "2", "4", "8"), show_default=True,
               help="Concurrent users per run; repeatable or comma-separated.")
+@click.option("--request-rate", multiple=True,
+              help="Open loop: requests per second, one run per value (repeatable or comma-separated); "
+                   "replaces the concurrency sweep.")
+@click.option("--max-concurrency", default=256, type=int, show_default=True,
+              help="Open loop: the most requests in flight at once (users).")
+@click.option("--arrival", default="poisson", type=click.Choice(["poisson", "constant"]), show_default=True,
+              help="Open loop: Poisson arrivals or evenly spaced ones.")
 @click.option("--max-time-per-run", default=0.2, type=float, show_default=True, help="Minutes per run (float allowed).")
 @click.option("--max-requests-per-run", default=100, type=int, show_default=True, help="Requests issued per run, exactly.")
 @click.option("--warmup-ratio", default=0.0, type=float, show_default=True, help="Share of first requests left out of the statistics.")
@@ -192,6 +210,9 @@ def build_config(options: dict[str, Any]) -> BenchmarkConfig:
         endpoint=options["endpoint"],
         traffic_scenarios=[parse_scenario(text) for text in split_scenarios(options["traffic_scenario"])],
         concurrencies=parse_concurrencies(options["num_concurrency"]),
+        request_rates=parse_rates(options["request_rate"]),
+        max_concurrency=options["max_concurrency"],
+        arrival=options["arrival"],
         max_time_per_run=options["max_time_per_run"],
         max_requests_per_run=options["max_requests_per_run"],
         warmup_ratio=options["warmup_ratio"],

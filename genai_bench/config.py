@@ -30,6 +30,9 @@ class BenchmarkConfig:
     endpoint: str = "chat"
     traffic_scenarios: list[Scenario] = field(default_factory=list)
     concurrencies: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
+    request_rates: list[float] = field(default_factory=list)  # open loop when set: one run per rate
+    max_concurrency: int = 256  # open loop: users, i.e. the most requests in flight at once
+    arrival: str = "poisson"
     max_time_per_run: float = 0.2  # minutes, like upstream
     max_requests_per_run: int | None = 100
     warmup_ratio: float = 0.0
@@ -86,6 +89,10 @@ class BenchmarkConfig:
             (self.num_workers >= 0, "--num-workers must be 0 (users in this process) or a positive number of processes"),
             (0 <= self.master_port < 65536, "--master-port must be between 0 and 65535 (0 picks a free port)"),
             (self.metrics_time_unit in ("s", "ms"), "--metrics-time-unit must be s or ms"),
+            (all(r > 0 for r in self.request_rates), "--request-rate must be positive (requests per second)"),
+            (self.max_concurrency > 0, "--max-concurrency must be positive"),
+            (self.arrival in ("poisson", "constant"), "--arrival must be poisson or constant"),
+            (not (self.request_rates and self.num_workers), "--request-rate cannot be combined with --num-workers yet"),
             (0 <= self.streaming_port < 65536, "--streaming-port must be between 0 and 65535"),
             (not self.keep_serving or self.enable_streaming, "--keep-serving needs --enable-streaming"),
         ]

@@ -141,7 +141,8 @@ class TerminalDashboard(NoOpDashboard):
         super().add_historical_data(data)
         ttft = (data["stats"].get("ttft") or {}).get("p50")
         ttft_text = "-" if ttft is None else f"{ttft * 1000:.1f} ms"
-        line = (f"[run {self.runs_done + 1}/{self.total_runs or '?'}] {data['scenario']} concurrency {data['concurrency']}: "
+        load = f"at {data['request_rate']:g} req/s" if data.get("request_rate") else f"concurrency {data['concurrency']}"
+        line = (f"[run {self.runs_done + 1}/{self.total_runs or '?'}] {data['scenario']} {load}: "
                 f"{data['num_completed']} ok, {data['num_errors']} errors, TTFT p50 {ttft_text}, "
                 f"{data['output_tokens_per_second']:.1f} output tok/s, {data['requests_per_second']:.2f} req/s")
         self._write(line, newline=True)

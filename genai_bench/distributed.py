@@ -259,8 +259,11 @@ class LocustCluster(Engine):
 
     # runs
 
-    def prepare(self, scenario: Scenario, concurrency: int, max_requests: int | None, on_record: RecordSink) -> ClusterRun:
-        """A run spread over the workers by Locust's dispatcher, with the budget leased from here."""
+    def prepare(self, scenario: Scenario, concurrency: int, max_requests: int | None, on_record: RecordSink,
+                request_rate: float | None = None) -> ClusterRun:
+        """A run spread over the workers by Locust's dispatcher, with the budget leased from here (closed loop only)."""
+        if request_rate is not None:
+            raise ValueError("open-loop runs (--request-rate) need the in-process engine")
         self.run_ids += 1
         return ClusterRun(self, self.run_ids, scenario, concurrency, max_requests, on_record)
 

@@ -11,11 +11,13 @@ from genai_bench.protocol import RequestRecord
 
 # Per-request metrics (spec §5). Latencies are seconds internally; rates are per second.
 LATENCY_METRICS = ("ttft", "tpot", "e2e_latency", "output_latency")
+# Open-loop runs only: how late each request left, and latency counted from when it was due.
+SCHEDULE_METRICS = ("schedule_lag", "ttft_from_schedule", "e2e_latency_from_schedule")
 RATE_METRICS = ("output_inference_speed", "input_throughput", "output_throughput")
-REQUEST_METRICS = LATENCY_METRICS + RATE_METRICS
+REQUEST_METRICS = LATENCY_METRICS + RATE_METRICS + SCHEDULE_METRICS
 # itl is aggregated over every inter-chunk gap of every request, not per request.
 AGGREGATED_METRICS = REQUEST_METRICS + ("itl",)
-TIME_METRICS = frozenset(LATENCY_METRICS + ("itl",))
+TIME_METRICS = frozenset(LATENCY_METRICS + SCHEDULE_METRICS + ("itl",))
 STAT_NAMES = ("mean", "min", "max", "stddev", "p25", "p50", "p75", "p90", "p95", "p99")
 PERCENTILES = (25, 50, 75, 90, 95, 99)
 LIVE_METRICS = ("ttft", "tpot", "e2e_latency", "output_latency", "input_throughput", "output_throughput")
@@ -35,6 +37,9 @@ class RequestMetrics:
     output_inference_speed: float | None = None
     input_throughput: float | None = None
     output_throughput: float | None = None
+    schedule_lag: float | None = None
+    ttft_from_schedule: float | None = None
+    e2e_latency_from_schedule: float | None = None
     itl: list[float] = field(default_factory=list)
 
     def to_dict(self, clock_offset: float = 0.0, time_unit: str = "s") -> dict:
@@ -51,6 +56,12 @@ class RequestMetrics:
 def request_metrics(record: RequestRecord) -> RequestMetrics:
     """Compute ttft, tpot, itl, e2e, output latency and throughputs of one request (spec §5)."""
     metrics = RequestMetrics(record=record, e2e_latency=record.end - record.start)
+    scheduled = record.scheduled_start
+    if scheduled is not None:
+        metrics.schedule_lag = record.start - scheduled
+        metrics.e2e_latency_from_schedule = record.end - scheduled
+        if record.first_token is not None:
+            metrics.ttft_from_schedule = record.first_token - scheduled
     if not record.ok or record.first_token is None:
         return metrics
     ttft = record.first_token - record.start
@@ -125,6 +136,7 @@ class RunStatistics:
     stats: dict[str, dict[str, float] | None]
     partial: bool = False
     client: dict | None = None  # the client's own health during the run (monitor.ClientHealth)
+    request_rate: float | None = None  # open loop: the scheduled arrival rate; None for closed loop
 
     @property
     def client_saturated(self) -> bool:

@@ -45,10 +45,13 @@ def summary_rows(runs: list[RunStatistics], time_unit: str = "ms") -> list[tuple
 
 
 def summary_table(runs: list[RunStatistics]) -> str:
-    """A fixed-width table of the runs, latencies in milliseconds (the terminal view)."""
+    """A fixed-width table of the runs, latencies in milliseconds (the terminal view); open-loop runs show their rate."""
     header = [c if not c.startswith(("TTFT", "TPOT")) else f"{c} (ms)" for c in SUMMARY_COLUMNS]
     rows = [tuple(header)] + summary_rows(runs, "ms")
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    if any(run.request_rate is not None for run in runs):
+        rates = ["rate (req/s)"] + [f"{run.request_rate:g}" if run.request_rate else "-" for run in runs]
+        rows = [row[:2] + (rate,) + row[2:] for row, rate in zip(rows, rates)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths)))
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

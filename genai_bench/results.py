@@ -47,9 +47,14 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
 
 
-def run_file_name(scenario_name: str, task: str, concurrency: int, max_time_seconds: float) -> str:
-    """Upstream genai-bench's run file name, e.g. D100_100_text-to-text_num_concurrency_8_time_60s.json."""
-    return f"{scenario_name}_{task}_num_concurrency_{concurrency}_time_{int(round(max_time_seconds))}s.json"
+def run_file_name(scenario_name: str, task: str, concurrency: int, max_time_seconds: float,
+                  request_rate: float | None = None) -> str:
+    """Upstream genai-bench's run file name, e.g. D100_100_text-to-text_num_concurrency_8_time_60s.json.
+
+    Open-loop runs add their rate: ..._num_concurrency_256_request_rate_5_time_60s.json.
+    """
+    rate = "" if request_rate is None else f"_request_rate_{request_rate:g}"
+    return f"{scenario_name}_{task}_num_concurrency_{concurrency}{rate}_time_{int(round(max_time_seconds))}s.json"
 
 
 class ExperimentWriter:
@@ -69,7 +74,8 @@ class ExperimentWriter:
 
     def write_run(self, result) -> Path:
         """Write the run file of a finished run (a runner.RunResult)."""
-        name = run_file_name(result.scenario.name, self.task, result.concurrency, self.max_time_seconds)
+        name = run_file_name(result.scenario.name, self.task, result.concurrency, self.max_time_seconds,
+                             result.statistics.request_rate)
         document = {
             "aggregated_metrics": result.statistics.to_dict(self.time_unit),
             "individual_request_metrics": [m.to_dict(self.clock_offset, self.time_unit) for m in result.requests],

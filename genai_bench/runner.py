@@ -23,13 +23,20 @@ from genai_bench.protocol import RequestRecord
 from genai_bench.sampling import PromptSampler
 from genai_bench.scenarios import Scenario
 from genai_bench.tokenizer import Tokenizer
-from genai_bench.user import OpenAIUser, RequestBudget, RunContext
+from genai_bench.user import ArrivalSchedule, OpenAIUser, RequestBudget, RunContext
 
 log = logging.getLogger(__name__)
 # When the user stops the benchmark, in-flight requests get this long to finish before they are aborted.
 INTERRUPT_DRAIN_SECONDS = 5.0
 # Spawn every user at once unless --spawn-rate asks for a ramp.
 INSTANT_SPAWN_RATE = 1_000_000.0
+
+
+def run_label(scenario: Scenario, concurrency: int, request_rate: float | None) -> str:
+    """Human label of a run, e.g. "D(100,100) @ concurrency 8" or "D(100,100) @ 5 req/s (≤256 in flight)"."""
+    if request_rate is None:
+        return f"{scenario.text} @ concurrency {concurrency}"
+    return f"{scenario.text} @ {request_rate:g} req/s (≤{concurrency} in flight)"
 
 
 @dataclass
@@ -47,7 +54,7 @@ class RunResult:
     @property
     def name(self) -> str:
         """Human label, e.g. "D(100,100) @ concurrency 8"."""
-        return f"{self.scenario.text} @ concurrency {self.concurrency}"
+        return run_label(self.scenario, self.concurrency, self.statistics.request_rate)
 
 
 def scatter_point(statistics: RunStatistics) -> dict:
@@ -63,6 +70,7 @@ def scatter_point(statistics: RunStatistics) -> dict:
         "ttft_p99": ttft.get("p99"),
         "e2e_latency_p50": e2e.get("p50"),
         "error_rate": statistics.error_rate,
+        "request_rate": statistics.request_rate,
     }
 
 
@@ -101,8 +109,12 @@ class Engine(ABC):
     """Where a sweep's users run: in this process (LocalEngine) or in worker processes (distributed.LocustCluster)."""
 
     @abstractmethod
-    def prepare(self, scenario: Scenario, concurrency: int, max_requests: int | None, on_record: RecordSink) -> RunDriver:
-        """A driver for one run whose every finished request is handed to `on_record`, in this process."""
+    def prepare(self, scenario: Scenario, concurrency: int, max_requests: int | None, on_record: RecordSink,
+                request_rate: float | None = None) -> RunDriver:
+        """A driver for one run whose every finished request is handed to `on_record`, in this process.
+
+        With `request_rate`, the users send on an arrival schedule (open loop) instead of back to back.
+        """
 
     def close(self) -> None:
         """Release what the engine holds (processes, ports)."""
@@ -144,16 +156,20 @@ class LocalRun(RunDriver):
 class LocalEngine(Engine):
     """Every run's users in this process, under gevent (the default)."""
 
-    def __init__(self, target: Target, tokenizer: Tokenizer, sampler: PromptSampler, rng: np.random.Generator) -> None:
+    def __init__(self, target: Target, tokenizer: Tokenizer, sampler: PromptSampler, rng: np.random.Generator,
+                 arrival: str = "poisson") -> None:
         self.target = target
         self.tokenizer = tokenizer
         self.sampler = sampler
         self.rng = rng
+        self.arrival = arrival
 
-    def prepare(self, scenario: Scenario, concurrency: int, max_requests: int | None, on_record: RecordSink) -> LocalRun:
-        """A LocalRunner run with its own exact budget."""
+    def prepare(self, scenario: Scenario, concurrency: int, max_requests: int | None, on_record: RecordSink,
+                request_rate: float | None = None) -> LocalRun:
+        """A LocalRunner run with its own exact budget (and arrival schedule in open loop)."""
+        schedule = ArrivalSchedule(request_rate, self.arrival, self.rng) if request_rate else None
         context = RunContext(self.target, self.tokenizer, self.sampler, scenario, concurrency,
-                             RequestBudget(max_requests), self.rng)
+                             RequestBudget(max_requests), self.rng, schedule)
         return LocalRun(context, on_record)
 
 
@@ -179,10 +195,14 @@ class SweepRunner:
         self.dashboard = dashboard
         self.on_run_complete = on_run_complete
         self.rng = np.random.default_rng(config.seed)
-        self.engine = engine or LocalEngine(target, tokenizer, sampler, self.rng)
+        self.engine = engine or LocalEngine(target, tokenizer, sampler, self.rng, config.arrival)
         self.stop_requested = Event()
         self.results: list[RunResult] = []
-        self.plan = [(s, c) for s in config.traffic_scenarios for c in config.concurrencies]
+        # (scenario, users, arrival rate): closed loop sweeps concurrency; open loop sweeps rates with max users.
+        if config.request_rates:
+            self.plan = [(s, config.max_concurrency, r) for s in config.traffic_scenarios for r in config.request_rates]
+        else:
+            self.plan = [(s, c, None) for s in config.traffic_scenarios for c in config.concurrencies]
         self.started_at = time.time()
 
     def request_stop(self) -> None:
@@ -198,11 +218,11 @@ class SweepRunner:
         """Run the whole sweep, or what of it happens before a stop request."""
         self.started_at = time.time()
         self.dashboard.update_benchmark_status(**self._status("running", 0))
-        for index, (scenario, concurrency) in enumerate(self.plan):
+        for index, (scenario, concurrency, rate) in enumerate(self.plan):
             if self.stopped:
                 break
             self.dashboard.update_benchmark_status(**self._status("running", index, scenario, concurrency))
-            result = self.run_one(scenario, concurrency, index)
+            result = self.run_one(scenario, concurrency, index, rate)
             self.results.append(result)
             self.on_run_complete(result)
             self.dashboard.add_historical_data(result.statistics.to_dict())
@@ -212,13 +232,13 @@ class SweepRunner:
         self.dashboard.update_benchmark_status(**self._status(final, len(self.results)))
         return self.results
 
-    def run_one(self, scenario: Scenario, concurrency: int, index: int = 0) -> RunResult:
+    def run_one(self, scenario: Scenario, concurrency: int, index: int = 0, request_rate: float | None = None) -> RunResult:
         """One Locust run: start `concurrency` users, wait for the request or time limit, drain, aggregate."""
         config = self.config
-        driver = self.engine.prepare(scenario, concurrency, config.max_requests_per_run, self.record)
+        driver = self.engine.prepare(scenario, concurrency, config.max_requests_per_run, self.record, request_rate)
 
         self.dashboard.reset_panels()
-        self.dashboard.create_benchmark_progress_task(f"{scenario.text} @ concurrency {concurrency}")
+        self.dashboard.create_benchmark_progress_task(run_label(scenario, concurrency, request_rate))
         started_at = time.time()
         self.dashboard.start_run(config.max_time_seconds, started_at, config.max_requests_per_run)
         start = perf_counter()
@@ -244,6 +264,7 @@ class SweepRunner:
         gevent.sleep(0)  # let the live streams send the final snapshot before the blocking end-of-run work
         statistics = self.collector.finish_run(config.warmup_ratio, config.cooldown_ratio, partial=self.stopped)
         statistics.client = driver.client_health(health.to_dict())
+        statistics.request_rate = request_rate
         if aborted:
             self.dashboard.add_log_message(f"{aborted} request(s) still in flight after the drain were recorded as aborted", "warning")
         return RunResult(scenario, concurrency, statistics, list(self.collector.requests), started_at, time.time(), aborted)

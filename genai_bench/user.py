@@ -1,4 +1,4 @@
-"""The Locust user: each one sends back-to-back requests from the run's budget and reports each as an event."""
+"""The Locust user: each one sends requests from the run's budget (back to back, or on an arrival schedule)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,11 @@ class RequestBudget:
         """One request has finished (successfully or not)."""
         self.in_flight -= 1
         self._check_exhausted()
+
+    def cancel(self) -> None:
+        """Give back a claimed request that was never sent (the run closed while it waited for its send time)."""
+        self.issued -= 1
+        self.release()
 
     def close(self) -> None:
         """Issue nothing more (time is up or the user pressed Ctrl-C); in-flight requests still finish."""
@@ -125,6 +130,29 @@ class LeasedBudget(RequestBudget):
             self.exhausted.set()
 
 
+class ArrivalSchedule:
+    """Send times of an open-loop run: Poisson (or evenly spaced) arrivals at `rate` requests per second.
+
+    Each claimed request gets the next time on the schedule whether or not a user was free for it, so a server
+    that falls behind shows up as schedule lag and as latency counted from the scheduled time (no coordinated
+    omission).
+    """
+
+    def __init__(self, rate: float, arrival: str, rng: np.random.Generator) -> None:
+        self.rate = rate
+        self.poisson = arrival == "poisson"
+        self.rng = rng
+        self.next_time: float | None = None
+
+    def next_send_time(self) -> float:
+        """The perf_counter time at which the next request is due (the first is due now)."""
+        if self.next_time is None:
+            self.next_time = perf_counter()
+        due = self.next_time
+        self.next_time += self.rng.exponential(1.0 / self.rate) if self.poisson else 1.0 / self.rate
+        return due
+
+
 @dataclass
 class RunContext:
     """What every user of one run shares: target, scenario, sampler, budget."""
@@ -136,6 +164,7 @@ class RunContext:
     concurrency: int
     budget: RequestBudget
     rng: np.random.Generator
+    schedule: ArrivalSchedule | None = None  # open loop (--request-rate); None: back-to-back requests
 
 
 class OpenAIUser(User):
@@ -168,6 +197,8 @@ class OpenAIUser(User):
         input_tokens, output_tokens = context.scenario.sample(context.rng)
         prompt = context.sampler.prompt(input_tokens)
         record = RequestRecord(context.scenario.text, context.concurrency, input_tokens, output_tokens)
+        if context.schedule is not None and not self._wait_for_send_time(record):
+            return
         try:
             self.client.send(record, prompt)
         except gevent.GreenletExit:
@@ -176,6 +207,16 @@ class OpenAIUser(User):
             self._report(record)
             raise
         self._report(record)
+
+    def _wait_for_send_time(self, record: RequestRecord) -> bool:
+        """Sleep until the request's scheduled time; False (request given back) if the run closed meanwhile."""
+        budget = self.context.budget
+        record.scheduled_start = self.context.schedule.next_send_time()
+        gevent.sleep(max(0.0, record.scheduled_start - perf_counter()))
+        if budget.closed:
+            budget.cancel()
+            return False
+        return True
 
     def _report(self, record: RequestRecord) -> None:
         self.context.budget.release()

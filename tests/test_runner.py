@@ -86,3 +86,26 @@ def test_stop_keeps_what_was_measured_as_partial(tmp_path, start_simulator):
     assert stats.partial and stats.num_completed > 0
     metadata = json.loads((tmp_path / "exp" / "experiment_metadata.json").read_text())
     assert metadata["partial"] is True and len(metadata["run_files"]) == 1
+
+
+def test_open_loop_sends_on_schedule_and_counts_latency_from_it(tmp_path, start_simulator):
+    # A server that takes ~0.3 s per request, 2 users, 20 requests due 50 ms apart: most requests must wait
+    # for a free user, and that wait belongs in their latency (no coordinated omission).
+    server = start_simulator(ttft_ms=300.0, itl_ms=0.0)
+    session = make_session(tmp_path, server, request_rates=[20.0], arrival="constant", max_concurrency=2,
+                           max_requests_per_run=20, max_time_per_run=1.0)
+    result = session.run(handle_signals=False).results[0]
+    scheduled = sorted(m.record.scheduled_start for m in result.requests)
+    assert len(scheduled) == 20 and result.statistics.request_rate == 20.0
+    assert [round(b - a, 9) for a, b in zip(scheduled, scheduled[1:])] == [0.05] * 19
+    assert all(m.record.start >= m.record.scheduled_start for m in result.requests)
+    late = [m for m in result.requests if m.schedule_lag > 0.2]
+    assert late and all(m.ttft_from_schedule > m.ttft + 0.2 for m in late)
+    stats = result.statistics.stats
+    assert stats["e2e_latency_from_schedule"]["p50"] > stats["e2e_latency"]["p50"]
+    assert (tmp_path / "exp" / "D20_10_text-to-text_num_concurrency_2_request_rate_20_time_60s.json").is_file()
+
+
+def test_closed_loop_runs_have_no_schedule_metrics(tmp_path, fast_simulator):
+    stats = make_session(tmp_path, fast_simulator, max_requests_per_run=4).run().results[0].statistics
+    assert stats.request_rate is None and stats.stats["schedule_lag"] is None
