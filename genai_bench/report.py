@@ -102,6 +102,7 @@ def report_html(experiments: list[Experiment]) -> str:
     return environment.get_template("report.html").render(
         title="genai-bench report: " + ", ".join(e.folder.name for e in experiments),
         chartjs=(static / "vendor" / "chart.js" / "chart.umd.min.js").read_text(),
+        common_js=(static / "js" / "common.js").read_text(),
         results_js=(static / "js" / "results.js").read_text(),
         css=(static / "css" / "dashboard.css").read_text(),
         data_json=script_safe_json(data),

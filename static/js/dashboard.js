@@ -2,7 +2,7 @@
  *
  * Data flow (docs/events.md): GET api/state renders everything known so far (charts, table, log), then
  * EventSource(events?last_event_id=N) applies every later envelope by event_type. Nothing from the server is
- * ever inserted as HTML: all text goes through textContent.
+ * ever inserted as HTML: all text goes through textContent. Needs common.js (window.GenaiCommon) loaded first.
  */
 (function () {
   "use strict";
@@ -15,22 +15,15 @@
   var STATE_RETRY_MS = 1500;        // first api/state retry delay
   var FINAL_STATUSES = { completed: true, stopped: true, failed: true };
 
-  var COLORS = {
-    blue: "#58a6ff", cyan: "#39c5cf", purple: "#bc8cff", orange: "#f0883e",
-    green: "#3fb950", red: "#f85149", yellow: "#d29922", pink: "#ff7b72",
-    grid: "rgba(139, 148, 158, 0.15)", text: "#8b949e",
-  };
-  var SCENARIO_COLORS = [COLORS.blue, COLORS.orange, COLORS.green, COLORS.purple, COLORS.pink, COLORS.cyan, COLORS.yellow];
+  // ---------------------------------------------------------------- shared helpers (common.js)
+  var C = window.GenaiCommon;
+  var COLORS = C.COLORS, PALETTE = C.PALETTE;
+  var isNum = C.isNum, stat = C.stat, fmtNumber = C.fmtNumber, fmtMs = C.fmtMs, fmtRate = C.fmtRate,
+    fmtPercent = C.fmtPercent, fmtDuration = C.fmtDuration, plural = C.plural, errorText = C.errorText,
+    baseName = C.baseName, el = C.el, setText = C.setText, withToken = C.withToken;
 
   // ---------------------------------------------------------------- small helpers
   function $(id) { return document.getElementById(id); }
-
-  function setText(id, text) {
-    var el = typeof id === "string" ? $(id) : id;
-    if (el && el.textContent !== text) el.textContent = text;
-  }
-
-  function isNum(v) { return typeof v === "number" && isFinite(v); }
 
   function unwrap(obj) {
     // api/state may hold either the data objects or whole envelopes; accept both.
@@ -44,46 +37,7 @@
     return data.live_metrics && typeof data.live_metrics === "object" ? data.live_metrics : data;
   }
 
-  function stat(stats, metric, name) {
-    if (!stats || !stats[metric]) return null;
-    var v = stats[metric][name];
-    return isNum(v) ? v : null;
-  }
-
   function ms(seconds) { return isNum(seconds) ? seconds * 1000 : null; }
-
-  function fmtNumber(v, digits) {
-    if (!isNum(v)) return "—";
-    return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  }
-
-  function fmtMs(seconds) {
-    var v = ms(seconds);
-    if (v === null) return "—";
-    var a = Math.abs(v);
-    return fmtNumber(v, a < 10 ? 2 : a < 100 ? 1 : 0);
-  }
-
-  function fmtRate(v) {
-    if (!isNum(v)) return "—";
-    var a = Math.abs(v);
-    return fmtNumber(v, a < 10 ? 2 : a < 1000 ? 1 : 0);
-  }
-
-  function fmtPercent(fraction) {
-    if (!isNum(fraction)) return "—";
-    var p = fraction * 100;
-    return fmtNumber(p, p === 0 ? 0 : p < 10 ? 2 : 1);
-  }
-
-  function fmtDuration(seconds) {
-    if (!isNum(seconds)) return "—";
-    seconds = Math.max(0, Math.round(seconds));
-    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-    if (h > 0) return h + "h " + String(m).padStart(2, "0") + "m";
-    if (m > 0) return m + "m " + String(s).padStart(2, "0") + "s";
-    return s + "s";
-  }
 
   function fmtClock(unixSeconds) {
     if (!isNum(unixSeconds)) return "";
@@ -97,14 +51,6 @@
     seconds = Math.abs(Math.round(seconds));
     var m = Math.floor(seconds / 60), s = seconds % 60;
     return sign + m + ":" + String(s).padStart(2, "0");
-  }
-
-  // ---------------------------------------------------------------- URLs (relative, token passed on)
-  var token = new URLSearchParams(window.location.search).get("token");
-
-  function withToken(url) {
-    if (!token) return url;
-    return url + (url.indexOf("?") >= 0 ? "&" : "?") + "token=" + encodeURIComponent(token);
   }
 
   // ---------------------------------------------------------------- model
@@ -179,26 +125,7 @@
   };
 
   // Concurrency labels next to each scatter point.
-  var pointLabelsPlugin = {
-    id: "pointLabels",
-    afterDatasetsDraw: function (chart) {
-      var ctx = chart.ctx;
-      ctx.save();
-      ctx.font = "11px system-ui, sans-serif";
-      ctx.textBaseline = "bottom";
-      chart.data.datasets.forEach(function (dataset, i) {
-        var meta = chart.getDatasetMeta(i);
-        if (meta.hidden) return;
-        ctx.fillStyle = dataset.borderColor;
-        meta.data.forEach(function (element, j) {
-          var raw = dataset.data[j];
-          if (!raw || element.skip) return;
-          ctx.fillText("c=" + raw.concurrency, element.x + 6, element.y - 4);
-        });
-      });
-      ctx.restore();
-    },
-  };
+  var pointLabelsPlugin = C.concurrencyLabelsPlugin("pointLabels", { font: "11px system-ui, sans-serif", dx: 6, dy: 4 });
 
   function lineDataset(label, color, extra) {
     var ds = {
@@ -284,42 +211,18 @@
   }
 
   function histogramChart(canvas, label, color) {
-    return new window.Chart(canvas, {
-      type: "bar",
-      data: { labels: [], datasets: [{ label: label, data: [], backgroundColor: color, borderWidth: 0, barPercentage: 1, categoryPercentage: 0.96 }] },
-      options: {
-        animation: false,
-        responsive: true,
-        maintainAspectRatio: false,
-        plugins: {
-          legend: { display: false },
-          tooltip: {
-            callbacks: {
-              title: function (items) {
-                if (!items.length) return "";
-                var edges = items[0].chart.$edges || [];
-                var i = items[0].dataIndex;
-                return fmtMs(edges[i]) + " – " + fmtMs(edges[i + 1]) + " ms";
-              },
-              label: function (item) { return item.raw + " requests"; },
-            },
-          },
-        },
-        scales: {
-          x: { title: { display: true, text: "ms", color: COLORS.text }, ticks: { color: COLORS.text, maxTicksLimit: 8, maxRotation: 0 }, grid: { display: false } },
-          y: { beginAtZero: true, title: { display: true, text: "requests", color: COLORS.text }, ticks: { color: COLORS.text, precision: 0 }, grid: { color: COLORS.grid } },
-        },
-      },
+    return C.histogramChart(canvas, {
+      label: label,
+      color: color,
+      binTitle: function (lo, hi) { return fmtMs(lo) + " – " + fmtMs(hi) + " ms"; },
+      countLabel: function (n) { return n + " requests"; },
     });
   }
 
   function createCharts() {
     var Chart = window.Chart;
     if (!Chart) return false;
-    Chart.defaults.color = COLORS.text;
-    Chart.defaults.borderColor = COLORS.grid;
-    Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-    Chart.defaults.font.size = 11;
+    C.applyChartDefaults(Chart);
 
     var latencyOptions = baseOptions("ms");
     latencyOptions.scales.y = latencyAxis(true);
@@ -498,18 +401,19 @@
     if (FINAL_STATUSES[status]) enterDone(status, s.error_message);
   }
 
-  function setBar(fillId, barId, textId, pct) {
+  // name: "run" or "total" (the #<name>-progress bar, its -fill and its -text).
+  function setBar(name, pct) {
     pct = Math.max(0, Math.min(100, pct));
-    $(fillId).style.width = pct.toFixed(1) + "%";
-    $(barId).setAttribute("aria-valuenow", pct.toFixed(0));
-    setText(textId, pct.toFixed(0) + "%");
+    $(name + "-progress-fill").style.width = pct.toFixed(1) + "%";
+    $(name + "-progress").setAttribute("aria-valuenow", pct.toFixed(0));
+    setText(name + "-progress-text", pct.toFixed(0) + "%");
   }
 
   var totalPct = 0;
   function setTotalProgress(pct) {
     if (!isNum(pct)) return;
     totalPct = pct;
-    setBar("total-progress-fill", "total-progress", "total-progress-text", pct);
+    setBar("total", pct);
   }
 
   function applyRunStarted(data) {
@@ -519,13 +423,12 @@
     if (data.scenario) setText("current-scenario", String(data.scenario));
     if (data.concurrency !== undefined) setText("current-concurrency", String(data.concurrency));
     if (isNum(data.run_index) && isNum(data.total_runs)) setText("run-counter", data.run_index + " / " + data.total_runs);
-    setBar("run-progress-fill", "run-progress", "run-progress-text", 0);
+    setBar("run", 0);
     if (!model.done) {
       // Per-run panels start empty for the new run.
       [charts.ttftHist, charts.e2eHist].forEach(function (chart) {
         if (!chart) return;
-        chart.data.labels = [];
-        chart.data.datasets[0].data = [];
+        C.clearHistogram(chart);
         requestDraw(chart);
       });
       var context = String(data.scenario) + " · c=" + data.concurrency;
@@ -541,7 +444,7 @@
     model.progress = data;
     if (model.done) return;  // the completed view owns the bars
     var runPct = isNum(data.run_progress_percentage) ? data.run_progress_percentage : 0;
-    setBar("run-progress-fill", "run-progress", "run-progress-text", runPct);
+    setBar("run", runPct);
     if (isNum(data.total_runs) && data.total_runs > 0 && isNum(data.runs_done)) {
       var finished = data.runs_done >= data.total_runs;
       setText("run-counter", (finished ? data.total_runs : data.runs_done + 1) + " / " + data.total_runs);
@@ -591,7 +494,7 @@
     setKpi("kpi-rps", fmtRate(live.requests_per_second));
     setKpi("kpi-error-rate", fmtPercent(live.error_rate));
     $("kpi-error-rate").classList.toggle("kpi-bad", isNum(live.error_rate) && live.error_rate > 0);
-    setText("kpi-error-detail", isNum(live.errors) && live.errors > 0 ? "· " + live.errors + (live.errors === 1 ? " error" : " errors") : "");
+    setText("kpi-error-detail", isNum(live.errors) && live.errors > 0 ? "· " + plural(live.errors, "error") : "");
     var context = [];
     if (live.scenario) context.push(String(live.scenario));
     if (live.concurrency !== undefined && live.concurrency !== null) context.push("concurrency " + live.concurrency);
@@ -620,20 +523,7 @@
   }
 
   function setHistogram(chart, h) {
-    if (!chart || !h || !Array.isArray(h.edges) || !Array.isArray(h.counts)) return;
-    var labels = [];
-    // Enough decimals that neighbouring bins get different labels (bins can be a fraction of a ms wide).
-    var width = h.counts.length && isNum(h.edges[0]) && isNum(h.edges[h.counts.length])
-      ? (h.edges[h.counts.length] - h.edges[0]) * 1000 / h.counts.length : 0;
-    var digits = width > 0 ? Math.min(3, Math.max(0, Math.ceil(-Math.log10(width)))) : 1;
-    for (var i = 0; i < h.counts.length; i++) {
-      var lo = h.edges[i], hi = h.edges[i + 1];
-      labels.push(isNum(lo) && isNum(hi) ? fmtNumber((lo + hi) * 500, digits) : String(i));
-    }
-    chart.$edges = h.edges.slice();
-    chart.data.labels = labels;
-    chart.data.datasets[0].data = h.counts.map(function (c) { return isNum(c) ? c : 0; });
-    requestDraw(chart);
+    if (chart && C.setHistogramData(chart, h)) requestDraw(chart);
   }
 
   // ---------------------------------------------------------------- scatter
@@ -660,7 +550,7 @@
     });
     var chart = charts.scatter;
     chart.data.datasets = order.map(function (name, i) {
-      var color = SCENARIO_COLORS[i % SCENARIO_COLORS.length];
+      var color = PALETTE[i % PALETTE.length];
       var points = byScenario[name].sort(function (a, b) { return a.concurrency - b.concurrency; });
       return {
         label: name, data: points, borderColor: color, backgroundColor: color,
@@ -694,11 +584,7 @@
   }
 
   function cell(tr, text, cls) {
-    var td = document.createElement("td");
-    td.textContent = text;
-    if (cls) td.className = cls;
-    tr.appendChild(td);
-    return td;
+    return tr.appendChild(el("td", { className: cls }, text));
   }
 
   function renderRuns() {
@@ -706,8 +592,7 @@
     var rows = document.createDocumentFragment();
     model.runs.forEach(function (r) {
       var stats = r.stats || {};
-      var tr = document.createElement("tr");
-      if (r.partial) tr.className = "partial";
+      var tr = el("tr", { className: r.partial ? "partial" : null });
       var requests = isNum(r.num_requests) ? r.num_requests : r.num_completed;
       cell(tr, String(r.scenario === undefined ? "—" : r.scenario), "scenario");
       cell(tr, isNum(r.concurrency) ? String(r.concurrency) : String(r.concurrency || "—"), "num");
@@ -733,18 +618,11 @@
     var stick = list.scrollHeight - list.scrollTop - list.clientHeight < 24;
     var level = String(data.level || "info").toLowerCase();
     if (level === "warn") level = "warning";
-    var li = document.createElement("li");
-    li.className = "log-" + (/^(info|warning|error)$/.test(level) ? level : "info");
-    var time = document.createElement("span");
-    time.className = "log-time";
-    time.textContent = fmtClock(isNum(data.timestamp) ? data.timestamp : timestamp);
-    var lvl = document.createElement("span");
-    lvl.className = "log-level";
-    lvl.textContent = level;
-    var msg = document.createElement("span");
-    msg.className = "log-message";
-    msg.textContent = String(data.message === undefined ? "" : data.message);
-    li.append(time, lvl, msg);
+    var li = el("li", { className: "log-" + (/^(info|warning|error)$/.test(level) ? level : "info") });
+    li.append(
+      el("span", { className: "log-time" }, fmtClock(isNum(data.timestamp) ? data.timestamp : timestamp)),
+      el("span", { className: "log-level" }, level),
+      el("span", { className: "log-message" }, String(data.message === undefined ? "" : data.message)));
     list.appendChild(li);
     while (list.children.length > MAX_LOG_LINES) list.removeChild(list.firstChild);
     if (stick) list.scrollTop = list.scrollHeight;
@@ -762,18 +640,18 @@
     var titles = { completed: "Benchmark finished.", stopped: "Benchmark stopped early.", failed: "Benchmark failed." };
     setText("banner-title", (model.replaying ? "Replay: " : "") + titles[status]);
     var n = model.runs.length;
-    var text = n + " run" + (n === 1 ? "" : "s") + " completed; the charts are frozen and the tables hold the results.";
-    if (status === "stopped") text = "The results of " + n + " run" + (n === 1 ? "" : "s") + " are kept (the last one may be partial).";
-    if (status === "failed") text = (errorMessage ? String(errorMessage) + " " : "") + "Results of " + n + " finished run" + (n === 1 ? "" : "s") + " are kept.";
+    var text = plural(n, "run") + " completed; the charts are frozen and the tables hold the results.";
+    if (status === "stopped") text = "The results of " + plural(n, "run") + " are kept (the last one may be partial).";
+    if (status === "failed") text = (errorMessage ? String(errorMessage) + " " : "") + "Results of " + plural(n, "finished run") + " are kept.";
     if (model.experimentFolder) text += " Experiment folder: " + model.experimentFolder;
     setText("banner-text", text);
     banner.hidden = false;
     var results = $("results");
     results.classList.add("is-final");
     setText("results-title", "Results");
-    setText("results-note", n + " run" + (n === 1 ? "" : "s") + (model.experimentFolder ? " · " + model.experimentFolder : ""));
+    setText("results-note", plural(n, "run") + (model.experimentFolder ? " · " + model.experimentFolder : ""));
     if (status === "completed") {
-      setBar("run-progress-fill", "run-progress", "run-progress-text", 100);
+      setBar("run", 100);
       setTotalProgress(100);
     }
     setText("eta", "done");
@@ -830,8 +708,7 @@
     if (charts.scatter) { charts.scatter.data.datasets = []; requestDraw(charts.scatter); }
     [charts.ttftHist, charts.e2eHist].forEach(function (chart) {
       if (!chart) return;
-      chart.data.labels = [];
-      chart.data.datasets[0].data = [];
+      C.clearHistogram(chart);
       requestDraw(chart);
     });
     document.body.classList.remove("is-done");
@@ -847,14 +724,14 @@
     setText("kpi-error-detail", "");
     data = data || {};
     var folder = data.experiment_folder ? String(data.experiment_folder) : "";
-    var what = folder ? folder.split(/[\\/]/).filter(Boolean).pop() : data.experiment ? String(data.experiment) : "a finished experiment";
+    var what = folder ? baseName(folder) : data.experiment ? String(data.experiment) : "a finished experiment";
     var speed = isNum(data.replay_speed) ? data.replay_speed : isNum(data.speed) ? data.speed : null;
     var at = speed !== null ? " at " + speed + "×" : "";
     setText("kpi-context", "Replaying " + what + at + "…");
     ["current-scenario", "current-concurrency", "run-counter", "run-requests", "eta"].forEach(function (id) { setText(id, "—"); });
     setText("hist-ttft-context", "current run");
     setText("hist-e2e-context", "current run");
-    setBar("run-progress-fill", "run-progress", "run-progress-text", 0);
+    setBar("run", 0);
     setTotalProgress(0);
     addLog({ level: "info", message: "Replaying " + what + at }, Date.now() / 1000);
     notify("genai:replay-started", data);
@@ -877,9 +754,9 @@
 
   function setConnection(state) {
     model.connection = state;
-    var el = $("connection");
-    el.className = "connection conn-" + state;
-    el.setAttribute("data-state", state);
+    var badge = $("connection");
+    badge.className = "connection conn-" + state;
+    badge.setAttribute("data-state", state);
     setText("connection-text", state);
   }
 
@@ -952,11 +829,9 @@
   }
 
   function probeServer(callback) {
-    var ctrl = typeof AbortController === "function" ? new AbortController() : null;
-    var timer = setTimeout(function () { if (ctrl) ctrl.abort(); }, 3000);
-    fetch(withToken("healthz"), { cache: "no-store", signal: ctrl ? ctrl.signal : undefined })
-      .then(function (r) { clearTimeout(timer); callback(r.ok); })
-      .catch(function () { clearTimeout(timer); callback(false); });
+    C.fetchWithTimeout("healthz", { cache: "no-store" }, 3000)
+      .then(function (r) { callback(r.ok); })
+      .catch(function () { callback(false); });
   }
 
   // ---------------------------------------------------------------- event dispatch
@@ -1006,7 +881,7 @@
       })
       .catch(function (err) {
         if (Date.now() - started > CLOSED_AFTER_MS) {
-          addLog({ level: "error", message: "Could not load the dashboard state: " + (err && err.message ? err.message : err) }, Date.now() / 1000);
+          addLog({ level: "error", message: "Could not load the dashboard state: " + errorText(err) }, Date.now() / 1000);
           markClosed();
           return;
         }

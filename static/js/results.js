@@ -9,18 +9,21 @@
  *   source: { experiments(), experiment(id), requests(id, key) }  (each returns a Promise)
  *           plus, when served, downloadUrl(id, format) and replay(id, speed).
  *
+ * Needs common.js (window.GenaiCommon) loaded first.
  * Nothing from the data is ever inserted as HTML: every text goes through textContent.
  * This file is inlined into the report inside a script element, so it must never contain a closing script tag.
  */
 (function () {
   "use strict";
 
+  // ---------------------------------------------------------------- shared helpers (common.js)
+  var C = window.GenaiCommon;
+  var COLORS = C.COLORS, PALETTE = C.PALETTE;
+  var isNum = C.isNum, el = C.el, setText = C.setText, fmtMsValue = C.fmtMsValue, fmtMs = C.fmtMs, fmtRate = C.fmtRate,
+    fmtPercent = C.fmtPercent, fmtDuration = C.fmtDuration, plural = C.plural, errorText = C.errorText,
+    baseName = C.baseName, withToken = C.withToken;
+
   // ---------------------------------------------------------------- constants
-  var COLORS = {
-    blue: "#58a6ff", orange: "#f0883e", green: "#3fb950", purple: "#bc8cff", pink: "#ff7b72",
-    cyan: "#39c5cf", yellow: "#d29922", red: "#f85149", grid: "rgba(139, 148, 158, 0.15)", text: "#8b949e",
-  };
-  var PALETTE = [COLORS.blue, COLORS.orange, COLORS.green, COLORS.purple, COLORS.pink, COLORS.cyan, COLORS.yellow];
   var DASHES = [[], [6, 3], [2, 3], [8, 3, 2, 3]];
   var POINT_STYLES = ["circle", "rect", "triangle", "rectRot", "crossRot"];
   var PERCENTILES = ["p50", "p90", "p99"];
@@ -45,48 +48,6 @@
   ];
 
   // ---------------------------------------------------------------- helpers
-  function isNum(v) { return typeof v === "number" && isFinite(v); }
-
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (name) {
-        var value = attrs[name];
-        if (value === null || value === undefined || value === false) return;
-        if (name === "className") node.className = value;
-        else if (name === "hidden") node.hidden = !!value;
-        else node.setAttribute(name, value === true ? "" : String(value));
-      });
-    }
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function fmtNumber(v, digits) {
-    if (!isNum(v)) return "—";
-    return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  }
-
-  function fmtMsValue(v) {
-    if (!isNum(v)) return "—";
-    var a = Math.abs(v);
-    return fmtNumber(v, a < 10 ? 2 : a < 100 ? 1 : 0);
-  }
-
-  function fmtMs(seconds) { return isNum(seconds) ? fmtMsValue(seconds * 1000) : "—"; }
-
-  function fmtRate(v) {
-    if (!isNum(v)) return "—";
-    var a = Math.abs(v);
-    return fmtNumber(v, a < 10 ? 2 : a < 1000 ? 1 : 0);
-  }
-
-  function fmtPercent(fraction) {
-    if (!isNum(fraction)) return "—";
-    var p = fraction * 100;
-    return fmtNumber(p, p === 0 ? 0 : p < 10 ? 2 : 1);
-  }
-
   function fmtExact(v, unit) {
     if (!isNum(v)) return "no data";
     var text = Math.abs(v) >= 1000 ? v.toFixed(3) : Number(v.toPrecision(6)).toString();
@@ -98,15 +59,6 @@
     var d = new Date(unixSeconds * 1000);
     function two(n) { return String(n).padStart(2, "0"); }
     return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " + two(d.getHours()) + ":" + two(d.getMinutes());
-  }
-
-  function fmtDuration(seconds) {
-    if (!isNum(seconds)) return "—";
-    seconds = Math.max(0, Math.round(seconds));
-    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-    if (h > 0) return h + "h " + String(m).padStart(2, "0") + "m";
-    if (m > 0) return m + "m " + String(s).padStart(2, "0") + "s";
-    return s + "s";
   }
 
   function shortName(name) {
@@ -125,10 +77,7 @@
   }
 
   function statOf(run, metric, name) {
-    var stats = run && run.aggregated && run.aggregated.stats;
-    if (!stats || !stats[metric]) return null;
-    var v = stats[metric][name];
-    return isNum(v) ? v : null;
+    return C.stat(run && run.aggregated && run.aggregated.stats, metric, name);
   }
 
   function aggOf(run, key) {
@@ -154,12 +103,8 @@
   function fmtMetric(v, unit) {
     if (!isNum(v)) return "—";
     if (unit === "ms") return fmtMsValue(v) + " ms";
-    if (unit === "%") return fmtNumber(v, v === 0 ? 0 : v < 10 ? 2 : 1) + " %";
+    if (unit === "%") return C.fmtPercentValue(v) + " %";
     return fmtRate(v) + " " + unit;
-  }
-
-  function errorText(err) {
-    return err && err.message ? err.message : String(err);
   }
 
   function asList(answer) {
@@ -169,22 +114,9 @@
   }
 
   // ---------------------------------------------------------------- sources
-  var pageToken = (function () {
-    try { return new URLSearchParams(window.location.search).get("token"); } catch (e) { return null; }
-  })();
-
-  function withToken(url) {
-    if (!pageToken) return url;
-    return url + (url.indexOf("?") >= 0 ? "&" : "?") + "token=" + encodeURIComponent(pageToken);
-  }
-
   function fetchJSON(url, init) {
-    var ctrl = typeof AbortController === "function" ? new AbortController() : null;
-    var timer = setTimeout(function () { if (ctrl) ctrl.abort(); }, FETCH_TIMEOUT_MS);
     init = Object.assign({ cache: "no-store", headers: { Accept: "application/json" } }, init || {});
-    if (ctrl) init.signal = ctrl.signal;
-    return fetch(withToken(url), init).then(function (r) {
-      clearTimeout(timer);
+    return C.fetchWithTimeout(url, init, FETCH_TIMEOUT_MS).then(function (r) {
       return r.text().then(function (text) {
         var body = null;
         try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
@@ -197,7 +129,6 @@
         return body;
       });
     }, function (err) {
-      clearTimeout(timer);
       throw err && err.name === "AbortError" ? new Error("the server did not answer " + url) : err;
     });
   }
@@ -260,29 +191,8 @@
 
   // ---------------------------------------------------------------- chart plugins and options
   // "c=<concurrency>" next to each curve point (skipped when the chart gets crowded).
-  var pointLabelsPlugin = {
-    id: "genaiPointLabels",
-    afterDatasetsDraw: function (chart) {
-      var total = 0;
-      chart.data.datasets.forEach(function (d) { total += d.data.length; });
-      if (total > 48) return;
-      var ctx = chart.ctx;
-      ctx.save();
-      ctx.font = "10px system-ui, sans-serif";
-      ctx.textBaseline = "bottom";
-      chart.data.datasets.forEach(function (dataset, i) {
-        var meta = chart.getDatasetMeta(i);
-        if (meta.hidden || !chart.isDatasetVisible(i)) return;
-        ctx.fillStyle = dataset.borderColor;
-        meta.data.forEach(function (element, j) {
-          var raw = dataset.data[j];
-          if (!raw || element.skip || raw.concurrency === undefined) return;
-          ctx.fillText("c=" + raw.concurrency, element.x + 5, element.y - 3);
-        });
-      });
-      ctx.restore();
-    },
-  };
+  var pointLabelsPlugin = C.concurrencyLabelsPlugin("genaiPointLabels",
+    { font: "10px system-ui, sans-serif", dx: 5, dy: 3, maxPoints: 48 });
 
   function axis(title, extra) {
     return Object.assign({
@@ -363,12 +273,7 @@
     };
     var charts = {};
 
-    if (Chart) {
-      Chart.defaults.color = COLORS.text;
-      Chart.defaults.borderColor = COLORS.grid;
-      Chart.defaults.font.size = 11;
-      try { Chart.defaults.font.family = getComputedStyle(document.body).fontFamily; } catch (e) { /* ignore */ }
-    }
+    if (Chart) C.applyChartDefaults(Chart);
 
     // ---- skeleton
     root.replaceChildren();
@@ -395,19 +300,24 @@
 
     var chartGrid = el("section", { className: "rv-charts", "aria-label": "Curves across concurrency" });
     var curveTitles = {};
-    function chartPanel(id, titleText, ariaLabel, extraControls) {
-      var fig = el("figure", { className: "panel chart-panel rv-chart", id: "rv-fig-" + id });
+    // A figure (caption: title then controls; a chart box with a canvas) appended to parent; returns the canvas.
+    function chartFigure(parent, figureAttrs, title, controls, canvasAttrs) {
+      var fig = el("figure", figureAttrs);
       var cap = el("figcaption");
-      var title = el("span", { className: "rv-chart-title" }, titleText);
-      curveTitles[id] = title;
       cap.appendChild(title);
-      if (extraControls) extraControls.forEach(function (c) { cap.appendChild(c); });
+      if (controls) controls.forEach(function (c) { cap.appendChild(c); });
       var box = el("div", { className: "chart-box" });
-      var canvas = el("canvas", { id: "rv-chart-" + id, role: "img", "aria-label": ariaLabel });
+      var canvas = el("canvas", canvasAttrs);
       box.appendChild(canvas);
       fig.append(cap, box);
-      chartGrid.appendChild(fig);
+      parent.appendChild(fig);
       return canvas;
+    }
+    function chartPanel(id, titleText, ariaLabel, extraControls) {
+      var title = el("span", { className: "rv-chart-title" }, titleText);
+      curveTitles[id] = title;
+      return chartFigure(chartGrid, { className: "panel chart-panel rv-chart", id: "rv-fig-" + id }, title, extraControls,
+        { id: "rv-chart-" + id, role: "img", "aria-label": ariaLabel });
     }
     var metricSelect = el("select", { id: "rv-metric", "aria-label": "Metric" });
     METRICS.forEach(function (m) { metricSelect.appendChild(el("option", { value: m.key }, m.label)); });
@@ -447,16 +357,8 @@
     var drillMessage = el("p", { className: "rv-message", id: "rv-drill-message", hidden: true });
     var drillGrid = el("div", { className: "rv-drill-grid" });
     function drillPanel(id, titleText, controlsNodes) {
-      var fig = el("figure", { className: "chart-panel rv-drill-chart" + (id === "scatter" ? " rv-wide" : "") });
-      var cap = el("figcaption");
-      cap.appendChild(el("span", null, titleText));
-      if (controlsNodes) controlsNodes.forEach(function (c) { cap.appendChild(c); });
-      var box = el("div", { className: "chart-box" });
-      var canvas = el("canvas", { id: "rv-drill-" + id, role: "img", "aria-label": titleText });
-      box.appendChild(canvas);
-      fig.append(cap, box);
-      drillGrid.appendChild(fig);
-      return canvas;
+      return chartFigure(drillGrid, { className: "chart-panel rv-drill-chart" + (id === "scatter" ? " rv-wide" : "") },
+        el("span", null, titleText), controlsNodes, { id: "rv-drill-" + id, role: "img", "aria-label": titleText });
     }
     var drillMetricSelect = el("select", { id: "rv-drill-metric", "aria-label": "Latency shown over time" });
     [["ttft", "TTFT"], ["e2e_latency", "E2E latency"], ["tpot", "TPOT"]].forEach(function (o) {
@@ -513,30 +415,11 @@
 
     function histChart(canvas, color) {
       if (!Chart) return null;
-      return new Chart(canvas, {
-        type: "bar",
-        data: { labels: [], datasets: [{ label: "requests", data: [], backgroundColor: color, borderWidth: 0, barPercentage: 1, categoryPercentage: 0.96 }] },
-        options: {
-          animation: false, responsive: true, maintainAspectRatio: false,
-          plugins: {
-            legend: { display: false },
-            tooltip: {
-              callbacks: {
-                title: function (items) {
-                  if (!items.length) return "";
-                  var edges = items[0].chart.$edges || [];
-                  var i = items[0].dataIndex;
-                  return fmtExact(edges[i] * 1000, "") + " – " + fmtExact(edges[i + 1] * 1000, "ms");
-                },
-                label: function (item) { return item.raw + (item.raw === 1 ? " request" : " requests"); },
-              },
-            },
-          },
-          scales: {
-            x: { title: { display: true, text: "ms", color: COLORS.text }, ticks: { color: COLORS.text, maxTicksLimit: 8, maxRotation: 0 }, grid: { display: false } },
-            y: { beginAtZero: true, title: { display: true, text: "requests", color: COLORS.text }, ticks: { color: COLORS.text, precision: 0 }, grid: { color: COLORS.grid } },
-          },
-        },
+      return C.histogramChart(canvas, {
+        label: "requests",
+        color: color,
+        binTitle: function (lo, hi) { return fmtExact(lo * 1000, "") + " – " + fmtExact(hi * 1000, "ms"); },
+        countLabel: function (n) { return plural(n, "request"); },
       });
     }
 
@@ -647,7 +530,6 @@
     }
 
     function headNote() { return headTop.querySelector(".panel-note"); }
-    function setText(node, text) { if (node && node.textContent !== text) node.textContent = text; }
 
     // ---- picker
     function renderPicker() {
@@ -671,7 +553,7 @@
         if (s.model) meta.push(s.model);
         if (s.server_engine || s.server_version) meta.push([s.server_engine, s.server_version].filter(Boolean).join(" "));
         if (isNum(s.start_time)) meta.push(fmtDate(s.start_time));
-        if (isNum(s.run_count)) meta.push(s.run_count + (s.run_count === 1 ? " run" : " runs"));
+        if (isNum(s.run_count)) meta.push(plural(s.run_count, "run"));
         text.appendChild(el("span", { className: "rv-pick-meta" }, meta.join(" · ")));
         row.append(box, swatch, text);
         if (s.live) row.appendChild(el("span", { className: "rv-badge rv-badge-live" }, "live"));
@@ -680,7 +562,7 @@
       });
       pickerList.replaceChildren(frag);
       setText(picker.querySelector("legend"), state.list.length > 1 ? "Experiments (tick several to compare)" : "Experiment");
-      setText(headNote(), state.list.length ? state.list.length + (state.list.length === 1 ? " experiment" : " experiments") : "no experiment found");
+      setText(headNote(), state.list.length ? plural(state.list.length, "experiment") : "no experiment found");
       if (!state.list.length) showMessage("No experiment to show.");
     }
 
@@ -1023,7 +905,7 @@
       tbody.replaceChildren(frag);
       tableEmpty.hidden = rows.length > 0;
       var total = rows.length;
-      setText(tableNote, total + (total === 1 ? " run" : " runs") + " · click a column to sort, a row for details");
+      setText(tableNote, plural(total, "run") + " · click a column to sort, a row for details");
     }
 
     // ---- drill-down
@@ -1103,32 +985,16 @@
       ["ttft", "tpot", "e2e"].forEach(function (k) {
         var c = charts.drillHist[k];
         if (!c) return;
-        c.data.labels = [];
-        c.data.datasets[0].data = [];
+        C.clearHistogram(c);
         c.update("none");
       });
       setDatasets(charts.drillScatter, []);
     }
 
+    // An invalid histogram empties the chart.
     function setHistogram(chart, h) {
       if (!chart) return;
-      if (!h || !Array.isArray(h.edges) || !Array.isArray(h.counts)) {
-        chart.data.labels = [];
-        chart.data.datasets[0].data = [];
-        chart.update("none");
-        return;
-      }
-      var n = h.counts.length;
-      var width = n && isNum(h.edges[0]) && isNum(h.edges[n]) ? (h.edges[n] - h.edges[0]) * 1000 / n : 0;
-      var digits = width > 0 ? Math.min(3, Math.max(0, Math.ceil(-Math.log10(width)))) : 1;
-      var labels = [];
-      for (var i = 0; i < n; i++) {
-        var lo = h.edges[i], hi = h.edges[i + 1];
-        labels.push(isNum(lo) && isNum(hi) ? fmtNumber((lo + hi) * 500, digits) : String(i));
-      }
-      chart.$edges = h.edges.slice();
-      chart.data.labels = labels;
-      chart.data.datasets[0].data = h.counts.map(function (c) { return isNum(c) ? c : 0; });
+      if (!C.setHistogramData(chart, h)) C.clearHistogram(chart);
       chart.update("none");
     }
 
@@ -1332,7 +1198,7 @@
     var m = dash.model || {};
     var status = m.status || {};
     var folder = detail && detail.experiment_folder ? String(detail.experiment_folder) : (m.experimentFolder || "");
-    var name = folder ? folder.split(/[\\/]/).filter(Boolean).pop() : "this benchmark";
+    var name = folder ? baseName(folder) : "this benchmark";
     var runs = (m.runs || []).map(function (r) {
       return { key: String(r.scenario) + "@" + String(r.concurrency), scenario: r.scenario, concurrency: r.concurrency, partial: !!r.partial, aggregated: r };
     }).sort(function (a, b) { return String(a.scenario).localeCompare(String(b.scenario)) || a.concurrency - b.concurrency; });

@@ -1,5 +1,5 @@
 """Shared fixtures for the dashboard page tests: a real `genai-bench benchmark --enable-streaming` child process
-and a headless Chromium driven by Playwright."""
+(ChildProcess: any child whose output lines are read) and a headless Chromium driven by Playwright."""
 
 from __future__ import annotations
 
@@ -22,12 +22,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 STARTUP_TIMEOUT = 20.0
 
 
-class BenchmarkProcess:
-    """One `genai-bench benchmark --enable-streaming --streaming-port 0` child; its output is collected in a thread."""
+class ChildProcess:
+    """A child process of the repo (stdout and stderr together); its output lines are collected in a thread."""
 
-    def __init__(self, args: list[str], base_dir: Path) -> None:
-        self.command = [sys.executable, "-m", "genai_bench.cli", "benchmark", "--enable-streaming",
-                        "--streaming-port", "0", "--experiment-base-dir", str(base_dir), *args]
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(self.command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, bufsize=1)
@@ -35,7 +34,6 @@ class BenchmarkProcess:
         self._new_line = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.url = self.wait_for(r"Live dashboard: (http://\S+)", STARTUP_TIMEOUT)
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -77,7 +75,7 @@ class BenchmarkProcess:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.stop()
-            pytest.fail(f"the benchmark did not finish within {timeout:.0f} s; its output:\n{self.output}")
+            pytest.fail(f"{' '.join(self.command)} did not finish within {timeout:.0f} s; its output:\n{self.output}")
 
     def kill(self) -> None:
         """SIGKILL: the server vanishes without a word."""
@@ -95,6 +93,15 @@ class BenchmarkProcess:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
         self._reader.join(timeout=5)
+
+
+class BenchmarkProcess(ChildProcess):
+    """One `genai-bench benchmark --enable-streaming --streaming-port 0` child; url: its live dashboard."""
+
+    def __init__(self, args: list[str], base_dir: Path) -> None:
+        super().__init__([sys.executable, "-m", "genai_bench.cli", "benchmark", "--enable-streaming",
+                          "--streaming-port", "0", "--experiment-base-dir", str(base_dir), *args])
+        self.url = self.wait_for(r"Live dashboard: (http://\S+)", STARTUP_TIMEOUT)
 
 
 @pytest.fixture

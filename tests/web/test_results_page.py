@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.web.conftest import REPO_ROOT, ChildProcess
 
 XSS_MODEL = "<img src=x onerror=alert(1)>"
 # About 0.35 s per request on the embedded simulator (40 ms TTFT + 39 tokens x 8 ms).
@@ -88,43 +86,15 @@ def fmt_ms(seconds: float) -> str:
     return f"{v:,.{digits}f}"
 
 
-class ServeProcess:
-    """`genai-bench serve --port 0` on some folders; its output is read in a thread."""
+class ServeProcess(ChildProcess):
+    """`genai-bench serve --port 0` on some folders; url: where it serves them."""
 
     def __init__(self, folders: list[Path]) -> None:
         command = [sys.executable, "-m", "genai_bench", "serve", "--port", "0"]
         for folder in folders:
             command += ["--experiment-folder", str(folder)]
-        self.proc = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-        self.lines: list[str] = []
-        self.url: str | None = None
-        found = threading.Event()
-
-        def read() -> None:
-            for line in self.proc.stdout:
-                self.lines.append(line.rstrip("\n"))
-                match = re.search(r"Serving \d+ experiment\(s\) at (http://\S+?/)", line)
-                if match and self.url is None:
-                    self.url = match.group(1)
-                    found.set()
-            found.set()
-
-        self.reader = threading.Thread(target=read, daemon=True)
-        self.reader.start()
-        if not found.wait(20) or self.url is None:
-            self.stop()
-            pytest.fail("genai-bench serve did not start:\n" + "\n".join(self.lines))
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self.reader.join(timeout=5)
+        super().__init__(command)
+        self.url = self.wait_for(r"Serving \d+ experiment\(s\) at (http://\S+?/)", 20)
 
 
 @pytest.fixture(scope="module")

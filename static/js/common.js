@@ -1,0 +1,247 @@
+/* genai-bench page helpers shared by the live dashboard (dashboard.js) and the results view (results.js):
+ * number formats, DOM building, the ?token= of the page, and the Chart.js pieces both pages draw the same way.
+ *
+ *   window.GenaiCommon  (load this file before dashboard.js and results.js)
+ *
+ * Nothing is ever inserted as HTML: every text goes through textContent.
+ * This file is inlined into the report inside a script element, so it must never contain a closing script tag.
+ */
+(function () {
+  "use strict";
+
+  // ---------------------------------------------------------------- colours (match dashboard.css)
+  var COLORS = {
+    blue: "#58a6ff", cyan: "#39c5cf", purple: "#bc8cff", orange: "#f0883e",
+    green: "#3fb950", red: "#f85149", yellow: "#d29922", pink: "#ff7b72",
+    grid: "rgba(139, 148, 158, 0.15)", text: "#8b949e",
+  };
+  // One colour per scenario (live scatter) or per experiment / scenario (results curves).
+  var PALETTE = [COLORS.blue, COLORS.orange, COLORS.green, COLORS.purple, COLORS.pink, COLORS.cyan, COLORS.yellow];
+
+  // ---------------------------------------------------------------- numbers
+  function isNum(v) { return typeof v === "number" && isFinite(v); }
+
+  // stats[metric][name] (an aggregated-metrics "stats" object) when it is a number, else null.
+  function stat(stats, metric, name) {
+    if (!stats || !stats[metric]) return null;
+    var v = stats[metric][name];
+    return isNum(v) ? v : null;
+  }
+
+  function fmtNumber(v, digits) {
+    if (!isNum(v)) return "—";
+    return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  }
+
+  // Milliseconds: 2 decimals under 10, 1 under 100, none above.
+  function fmtMsValue(v) {
+    if (!isNum(v)) return "—";
+    var a = Math.abs(v);
+    return fmtNumber(v, a < 10 ? 2 : a < 100 ? 1 : 0);
+  }
+
+  function fmtMs(seconds) { return isNum(seconds) ? fmtMsValue(seconds * 1000) : "—"; }
+
+  function fmtRate(v) {
+    if (!isNum(v)) return "—";
+    var a = Math.abs(v);
+    return fmtNumber(v, a < 10 ? 2 : a < 1000 ? 1 : 0);
+  }
+
+  function fmtPercentValue(p) {
+    if (!isNum(p)) return "—";
+    return fmtNumber(p, p === 0 ? 0 : p < 10 ? 2 : 1);
+  }
+
+  function fmtPercent(fraction) { return isNum(fraction) ? fmtPercentValue(fraction * 100) : "—"; }
+
+  function fmtDuration(seconds) {
+    if (!isNum(seconds)) return "—";
+    seconds = Math.max(0, Math.round(seconds));
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    if (h > 0) return h + "h " + String(m).padStart(2, "0") + "m";
+    if (m > 0) return m + "m " + String(s).padStart(2, "0") + "s";
+    return s + "s";
+  }
+
+  // "1 run", "3 runs".
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+
+  // ---------------------------------------------------------------- text
+  function errorText(err) {
+    return err && err.message ? err.message : String(err);
+  }
+
+  // The last part of a folder path (either slash).
+  function baseName(path) {
+    return String(path).split(/[\\/]/).filter(Boolean).pop();
+  }
+
+  // ---------------------------------------------------------------- DOM
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (name) {
+        var value = attrs[name];
+        if (value === null || value === undefined || value === false) return;
+        if (name === "className") node.className = value;
+        else if (name === "hidden") node.hidden = !!value;
+        else node.setAttribute(name, value === true ? "" : String(value));
+      });
+    }
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  // target: an element or an element id; the text is only written when it changed.
+  function setText(target, text) {
+    var node = typeof target === "string" ? document.getElementById(target) : target;
+    if (node && node.textContent !== text) node.textContent = text;
+  }
+
+  // ---------------------------------------------------------------- URLs (relative, the page's ?token= passed on)
+  var token = (function () {
+    try { return new URLSearchParams(window.location.search).get("token"); } catch (e) { return null; }
+  })();
+
+  function withToken(url) {
+    if (!token) return url;
+    return url + (url.indexOf("?") >= 0 ? "&" : "?") + "token=" + encodeURIComponent(token);
+  }
+
+  // fetch(withToken(url), init), aborted when no answer has come within timeoutMs.
+  function fetchWithTimeout(url, init, timeoutMs) {
+    var ctrl = typeof AbortController === "function" ? new AbortController() : null;
+    var timer = setTimeout(function () { if (ctrl) ctrl.abort(); }, timeoutMs);
+    init = Object.assign({}, init || {});
+    if (ctrl) init.signal = ctrl.signal;
+    return fetch(withToken(url), init).then(function (r) {
+      clearTimeout(timer);
+      return r;
+    }, function (err) {
+      clearTimeout(timer);
+      throw err;
+    });
+  }
+
+  // ---------------------------------------------------------------- charts
+  function applyChartDefaults(Chart) {
+    Chart.defaults.color = COLORS.text;
+    Chart.defaults.borderColor = COLORS.grid;
+    Chart.defaults.font.size = 11;
+    try { Chart.defaults.font.family = getComputedStyle(document.body).fontFamily; } catch (e) { /* ignore */ }
+  }
+
+  // A plugin writing "c=<concurrency>" next to each point of the visible datasets.
+  // options: font, dx, dy (offset from the point), maxPoints (no labels once the chart holds more points).
+  function concurrencyLabelsPlugin(id, options) {
+    return {
+      id: id,
+      afterDatasetsDraw: function (chart) {
+        if (options.maxPoints) {
+          var total = 0;
+          chart.data.datasets.forEach(function (d) { total += d.data.length; });
+          if (total > options.maxPoints) return;
+        }
+        var ctx = chart.ctx;
+        ctx.save();
+        ctx.font = options.font;
+        ctx.textBaseline = "bottom";
+        chart.data.datasets.forEach(function (dataset, i) {
+          var meta = chart.getDatasetMeta(i);
+          if (meta.hidden || !chart.isDatasetVisible(i)) return;
+          ctx.fillStyle = dataset.borderColor;
+          meta.data.forEach(function (element, j) {
+            var raw = dataset.data[j];
+            if (!raw || element.skip || raw.concurrency === undefined) return;
+            ctx.fillText("c=" + raw.concurrency, element.x + options.dx, element.y - options.dy);
+          });
+        });
+        ctx.restore();
+      },
+    };
+  }
+
+  // A latency histogram (bars over ms bins), filled by setHistogramData.
+  // options: label, color, binTitle(lo, hi) (tooltip title of a bin, edges in seconds), countLabel(n) (tooltip line).
+  function histogramChart(canvas, options) {
+    var Chart = window.Chart;
+    if (!Chart) return null;
+    return new Chart(canvas, {
+      type: "bar",
+      data: { labels: [], datasets: [{ label: options.label, data: [], backgroundColor: options.color, borderWidth: 0, barPercentage: 1, categoryPercentage: 0.96 }] },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        plugins: {
+          legend: { display: false },
+          tooltip: {
+            callbacks: {
+              title: function (items) {
+                if (!items.length) return "";
+                var edges = items[0].chart.$edges || [];
+                var i = items[0].dataIndex;
+                return options.binTitle(edges[i], edges[i + 1]);
+              },
+              label: function (item) { return options.countLabel(item.raw); },
+            },
+          },
+        },
+        scales: {
+          x: { title: { display: true, text: "ms", color: COLORS.text }, ticks: { color: COLORS.text, maxTicksLimit: 8, maxRotation: 0 }, grid: { display: false } },
+          y: { beginAtZero: true, title: { display: true, text: "requests", color: COLORS.text }, ticks: { color: COLORS.text, precision: 0 }, grid: { color: COLORS.grid } },
+        },
+      },
+    });
+  }
+
+  // Puts a {edges (s), counts} histogram into a histogramChart (without redrawing it); false when h is not one.
+  function setHistogramData(chart, h) {
+    if (!h || !Array.isArray(h.edges) || !Array.isArray(h.counts)) return false;
+    var n = h.counts.length;
+    // Enough decimals that neighbouring bins get different labels (bins can be a fraction of a ms wide).
+    var width = n && isNum(h.edges[0]) && isNum(h.edges[n]) ? (h.edges[n] - h.edges[0]) * 1000 / n : 0;
+    var digits = width > 0 ? Math.min(3, Math.max(0, Math.ceil(-Math.log10(width)))) : 1;
+    var labels = [];
+    for (var i = 0; i < n; i++) {
+      var lo = h.edges[i], hi = h.edges[i + 1];
+      labels.push(isNum(lo) && isNum(hi) ? fmtNumber((lo + hi) * 500, digits) : String(i));
+    }
+    chart.$edges = h.edges.slice();
+    chart.data.labels = labels;
+    chart.data.datasets[0].data = h.counts.map(function (c) { return isNum(c) ? c : 0; });
+    return true;
+  }
+
+  function clearHistogram(chart) {
+    chart.data.labels = [];
+    chart.data.datasets[0].data = [];
+  }
+
+  window.GenaiCommon = {
+    COLORS: COLORS,
+    PALETTE: PALETTE,
+    isNum: isNum,
+    stat: stat,
+    fmtNumber: fmtNumber,
+    fmtMsValue: fmtMsValue,
+    fmtMs: fmtMs,
+    fmtRate: fmtRate,
+    fmtPercentValue: fmtPercentValue,
+    fmtPercent: fmtPercent,
+    fmtDuration: fmtDuration,
+    plural: plural,
+    errorText: errorText,
+    baseName: baseName,
+    el: el,
+    setText: setText,
+    withToken: withToken,
+    fetchWithTimeout: fetchWithTimeout,
+    applyChartDefaults: applyChartDefaults,
+    concurrencyLabelsPlugin: concurrencyLabelsPlugin,
+    histogramChart: histogramChart,
+    setHistogramData: setHistogramData,
+    clearHistogram: clearHistogram,
+  };
+})();
