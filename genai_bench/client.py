@@ -41,12 +41,15 @@ class Target:
     connect_timeout: float = 10.0
 
     @property
-    def path(self) -> str:
-        """Request path, accepting an api_base given with or without its /v1 suffix."""
+    def base_path(self) -> str:
+        """The API's path prefix, e.g. /v1, accepting an api_base given with or without its /v1 suffix."""
         base_path = urlsplit(self.api_base).path.rstrip("/")
-        if not base_path.endswith("/v1"):
-            base_path += "/v1"
-        return base_path + ENDPOINT_PATHS[self.endpoint]
+        return base_path if base_path.endswith("/v1") else base_path + "/v1"
+
+    @property
+    def path(self) -> str:
+        """Request path of the chosen endpoint."""
+        return self.base_path + ENDPOINT_PATHS[self.endpoint]
 
     def headers(self) -> dict[str, str]:
         """Request headers, with the bearer token when an API key is set."""

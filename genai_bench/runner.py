@@ -51,11 +51,6 @@ class RunResult:
     ended_at: float
     aborted: int
 
-    @property
-    def name(self) -> str:
-        """Human label, e.g. "D(100,100) @ concurrency 8"."""
-        return run_label(self.scenario, self.concurrency, self.statistics.request_rate)
-
 
 def scatter_point(statistics: RunStatistics) -> dict:
     """A run as one point of the throughput-vs-latency scatter."""

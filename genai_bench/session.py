@@ -44,7 +44,7 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
     client = target.new_http_client()
     try:
         with gevent.Timeout(timeout):
-            client.get(target.path.rsplit("/", 2)[0] + "/models", headers=target.headers()).release()
+            client.get(target.base_path + "/models", headers=target.headers()).release()
     except (Exception, gevent.Timeout) as exc:
         raise ConfigError(f"--api-base {target.api_base} is unreachable ({type(exc).__name__}: {exc}); "
                           "is the server running?") from None
