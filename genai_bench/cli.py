@@ -49,26 +49,15 @@ def split_values(values: tuple[str, ...]) -> list[str]:
     return [part for value in values for part in value.split(",") if part]
 
 
-def parse_concurrencies(values: tuple[str, ...]) -> list[int]:
-    """Concurrency values as positive integers."""
+def parse_positive(option: str, values: tuple[str, ...], convert: Callable[[str], float], kind: str) -> list:
+    """Repeated or comma-separated positive numbers, or a one-line error naming the option."""
     try:
-        numbers = [int(v) for v in split_values(values)]
+        numbers = [convert(v) for v in split_values(values)]
     except ValueError:
-        raise ConfigError(f"--num-concurrency takes positive integers, got {' '.join(values)!r}") from None
+        raise ConfigError(f"{option} takes {kind}, got {' '.join(values)!r}") from None
     if any(n <= 0 for n in numbers):
-        raise ConfigError("--num-concurrency values must be positive")
+        raise ConfigError(f"{option} values must be positive ({kind})")
     return numbers
-
-
-def parse_rates(values: tuple[str, ...]) -> list[float]:
-    """Request rates as positive numbers (requests per second)."""
-    try:
-        rates = [float(v) for v in split_values(values)]
-    except ValueError:
-        raise ConfigError(f"--request-rate takes numbers of requests per second, got {' '.join(values)!r}") from None
-    if any(r <= 0 for r in rates):
-        raise ConfigError("--request-rate values must be positive (requests per second)")
-    return rates
 
 
 def parse_json_object(option: str, text: str | None) -> dict:
@@ -209,8 +198,8 @@ def build_config(options: dict[str, Any]) -> BenchmarkConfig:
         task=options["task"],
         endpoint=options["endpoint"],
         traffic_scenarios=[parse_scenario(text) for text in split_scenarios(options["traffic_scenario"])],
-        concurrencies=parse_concurrencies(options["num_concurrency"]),
-        request_rates=parse_rates(options["request_rate"]),
+        concurrencies=parse_positive("--num-concurrency", options["num_concurrency"], int, "positive integers"),
+        request_rates=parse_positive("--request-rate", options["request_rate"], float, "requests per second"),
         max_concurrency=options["max_concurrency"],
         arrival=options["arrival"],
         max_time_per_run=options["max_time_per_run"],
