@@ -3,7 +3,9 @@
 The simulator runs in its own process (`genai-bench simulate`), the client (a real BenchmarkSession) in this one;
 both share this machine's cores, so the client's and the simulator's CPU use are printed beside the errors.
 "raw" columns are a minimal gevent client (no framework, no JSON parsing) against the same simulator: what is
-left of the error there comes from the simulator and the machine, not from genai-bench's client.
+left of the error there comes from the simulator and the machine, not from genai-bench's client. "raw intake" is
+how long its requests waited before the simulator took them (from the simulator's X-Simulator-Arrival header);
+"raw rest" is the TTFT error left after that wait: the simulator's own timing plus delivery to the client.
 
     python benchmarks/fidelity.py [--ttft-ms 50] [--itl-ms 10] [--output-tokens 50] [--concurrency 1 16 64 256]
 """
@@ -28,14 +30,19 @@ from genai_bench.session import BenchmarkSession
 from common import start_simulator
 
 
-def measure_raw(url: str, concurrency: int, output_tokens: int, requests: int) -> np.ndarray:
-    """TTFTs seen by a minimal gevent client (no Locust, no JSON parsing): the bound any client can reach here."""
+def measure_raw(url: str, concurrency: int, output_tokens: int, requests: int) -> tuple[np.ndarray, np.ndarray]:
+    """TTFTs seen by a minimal gevent client (no Locust, no JSON parsing), and each request's intake delay.
+
+    Intake = the simulator's X-Simulator-Arrival minus the client's send time (perf_counter is CLOCK_MONOTONIC, one
+    clock for every process here): how long the request waited before the simulator even looked at it.
+    """
     import gevent
     from geventhttpclient import HTTPClient
 
     body = json.dumps({"model": "m", "stream": True, "max_tokens": output_tokens,
                        "messages": [{"role": "user", "content": "hello there " * 45}]}).encode()
     ttfts: list[float] = []
+    intakes: list[float] = []
     per_user = max(1, requests // concurrency)
 
     def user() -> None:
@@ -52,10 +59,11 @@ def measure_raw(url: str, concurrency: int, output_tokens: int, requests: int) -
                     break
             response.release()
             ttfts.append(first - start)
+            intakes.append(float(response.get("X-Simulator-Arrival")) - start)
         client.close()
 
     gevent.joinall([gevent.spawn(user) for _ in range(concurrency)])
-    return np.array(ttfts)
+    return np.array(ttfts), np.array(intakes)
 
 
 def measure(url: str, concurrency: int, output_tokens: int, requests: int, folder: Path) -> dict:
@@ -102,7 +110,7 @@ def main() -> None:
 def sweep(args: argparse.Namespace) -> list[dict]:
     """Every concurrency level against one simulator with fixed delays; one row each."""
     simulator, url = start_simulator("--ttft-ms", str(args.ttft_ms), "--itl-ms", str(args.itl_ms), "--jitter-ms", "0",
-                                     "--prefill-ms-per-token", "0")
+                                     "--prefill-ms-per-token", "0", "--timing-header")
     server = psutil.Process(simulator.pid)
     rows = []
     try:
@@ -113,14 +121,15 @@ def sweep(args: argparse.Namespace) -> list[dict]:
                               max(30, concurrency * args.requests_per_user), Path(folder))
                 server_cpu = server.cpu_percent()
                 raw = measure_raw(url, concurrency, args.output_tokens, max(30, concurrency * args.requests_per_user))
-                rows.append(row(run, raw, concurrency, args.ttft_ms, args.itl_ms, server_cpu))
+                rows.append(row(run, *raw, concurrency, args.ttft_ms, args.itl_ms, server_cpu))
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)
     return rows
 
 
-def row(run: dict, raw_ttft: np.ndarray, concurrency: int, ttft_ms: float, itl_ms: float, server_cpu: float) -> dict:
+def row(run: dict, raw_ttft: np.ndarray, raw_intake: np.ndarray, concurrency: int, ttft_ms: float, itl_ms: float,
+        server_cpu: float) -> dict:
     """Errors of the p50 and p99 of each metric against the configured delays, in ms."""
     def error(values: np.ndarray, configured_ms: float, q: float) -> float:
         return float(np.percentile(values, q) * 1000.0 - configured_ms) if values.size else float("nan")
@@ -132,6 +141,8 @@ def row(run: dict, raw_ttft: np.ndarray, concurrency: int, ttft_ms: float, itl_m
         out[f"{name}_p99_error_ms"] = round(error(run[name], configured, 99), 3)
     out["raw_ttft_p50_error_ms"] = round(error(raw_ttft, ttft_ms, 50), 3)
     out["raw_ttft_p99_error_ms"] = round(error(raw_ttft, ttft_ms, 99), 3)
+    out["raw_intake_p50_ms"] = round(error(raw_intake, 0.0, 50), 3)
+    out["raw_ttft_p50_error_after_intake_ms"] = round(error(raw_ttft - raw_intake, ttft_ms, 50), 3)
     return out
 
 
@@ -140,13 +151,14 @@ def print_table(rows: list[dict], args: argparse.Namespace) -> None:
     print(f"simulator: TTFT {args.ttft_ms} ms, ITL {args.itl_ms} ms, D(100,{args.output_tokens}); "
           f"errors are measured minus configured, in ms; CPU is % of one core")
     header = ["conc", "done", "err", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "ITL p50", "ITL p99",
-              "client CPU", "sim CPU", "raw TTFT p50", "raw TTFT p99"]
+              "client CPU", "sim CPU", "raw TTFT p50", "raw TTFT p99", "raw intake p50", "raw rest p50"]
     print("  ".join(f"{h:>9}" for h in header))
     for r in rows:
         cells = [r["concurrency"], r["completed"], r["errors"], r["ttft_p50_error_ms"], r["ttft_p99_error_ms"],
                  r["tpot_p50_error_ms"], r["tpot_p99_error_ms"], r["itl_p50_error_ms"], r["itl_p99_error_ms"],
                  f"{r['client_cpu_percent']}%", f"{r['simulator_cpu_percent']}%",
-                 r["raw_ttft_p50_error_ms"], r["raw_ttft_p99_error_ms"]]
+                 r["raw_ttft_p50_error_ms"], r["raw_ttft_p99_error_ms"], r["raw_intake_p50_ms"],
+                 r["raw_ttft_p50_error_after_intake_ms"]]
         print("  ".join(f"{c:>9}" for c in cells))
 
 

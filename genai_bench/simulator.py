@@ -59,6 +59,9 @@ class SimulatorConfig:
     cut_off_rate: float = _opt(0.0, "Quirk: share of streams ended cleanly with [DONE] but no finish_reason.")
     reasoning_tokens: int = _opt(0, "Quirk: the first N chat output tokens come in delta.reasoning_content.")
     api_key: str = _opt("", "When set, require 'Authorization: Bearer <key>' (401 otherwise).")
+    timing_header: bool = _opt(False, "Add X-Simulator-Arrival (this server's perf_counter when it took the request; "
+                                      "comparable across processes on one Linux machine) to streamed responses, so "
+                                      "a benchmark can tell the server's intake queue from the client's delays.")
     seed: int | None = _opt(None, "Seed of the random generator behind output text, jitter and faults.")
     spin_ms: float = _opt(1.0, "Last stretch before the first and last token spent yielding instead of "
                                "timer-sleeping, for sub-ms TTFT/E2E (0 = no busy-yield, ~0.5 ms late).")
@@ -285,7 +288,8 @@ class SimulatorApp:
             status = self._rng.choice(self.config.error_codes)
             raise _ApiError(status, f"simulated error {status}")
         if plan.stream:
-            start_response("200 OK", _SSE_HEADERS)
+            timing = [("X-Simulator-Arrival", f"{arrival:.6f}")] if self.config.timing_header else []
+            start_response("200 OK", _SSE_HEADERS + timing)
             return self._stream(plan, arrival)
         return self._complete(plan, arrival, start_response)
 

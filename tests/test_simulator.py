@@ -137,6 +137,14 @@ def test_chat_stream_has_openai_chunk_format(serve):
     assert last["usage"]["total_tokens"] == last["usage"]["prompt_tokens"] + 5
 
 
+def test_timing_header_carries_the_arrival_time(serve):
+    before = time.perf_counter()
+    reply = request(serve(timing_header=True), CHAT, chat_body(max_tokens=2))
+    assert reply.status == 200
+    assert before <= float(reply.headers["x-simulator-arrival"]) <= time.perf_counter()
+    assert "x-simulator-arrival" not in request(serve(), CHAT, chat_body(max_tokens=2)).headers
+
+
 def test_role_chunk_can_be_turned_off(serve):
     reply = request(serve(role_chunk=False), CHAT, chat_body(max_tokens=3))
     first = reply.chunks[0]["choices"][0]["delta"]
