@@ -132,12 +132,37 @@
     try { Chart.defaults.font.family = getComputedStyle(document.body).fontFamily; } catch (e) { /* ignore */ }
   }
 
-  // A plugin writing "c=<concurrency>" next to each point of the visible datasets.
+  // ---------------------------------------------------------------- run load (closed loop: concurrency; open loop: rate)
+  // The arrival rate (req/s) of an open-loop run, or null for a closed-loop run. Accepts a run_completed/scatter
+  // payload or a results-API Run (whose rate sits in `aggregated`).
+  function runRate(r) {
+    if (!r) return null;
+    if (isNum(r.request_rate) && r.request_rate > 0) return r.request_rate;
+    var a = r.aggregated;
+    return a && isNum(a.request_rate) && a.request_rate > 0 ? a.request_rate : null;
+  }
+
+  function fmtRequestRate(rate) { return isNum(rate) ? String(Number(rate.toPrecision(6))) : "—"; }
+
+  // "r=2/s" for an open-loop run, "c=8" otherwise.
+  function runLoadLabel(r) {
+    var rate = runRate(r);
+    return rate !== null ? "r=" + fmtRequestRate(rate) + "/s" : "c=" + (r ? r.concurrency : undefined);
+  }
+
+  // "rate 2 req/s" for an open-loop run, "concurrency 8" otherwise.
+  function runLoadText(r) {
+    var rate = runRate(r);
+    return rate !== null ? "rate " + fmtRequestRate(rate) + " req/s" : "concurrency " + (r ? r.concurrency : undefined);
+  }
+
+  // A plugin writing "c=<concurrency>" (or "r=<rate>/s" for open-loop runs) next to each point of the visible datasets.
   // options: font, dx, dy (offset from the point), maxPoints (no labels once the chart holds more points).
   function concurrencyLabelsPlugin(id, options) {
     return {
       id: id,
       afterDatasetsDraw: function (chart) {
+        chart.$pointLabels = [];   // the texts last drawn (read by tests)
         if (options.maxPoints) {
           var total = 0;
           chart.data.datasets.forEach(function (d) { total += d.data.length; });
@@ -153,8 +178,10 @@
           ctx.fillStyle = dataset.borderColor;
           meta.data.forEach(function (element, j) {
             var raw = dataset.data[j];
-            if (!raw || element.skip || raw.concurrency === undefined) return;
-            ctx.fillText("c=" + raw.concurrency, element.x + options.dx, element.y - options.dy);
+            if (!raw || element.skip || (raw.concurrency === undefined && runRate(raw) === null)) return;
+            var text = runLoadLabel(raw);
+            chart.$pointLabels.push(text);
+            ctx.fillText(text, element.x + options.dx, element.y - options.dy);
           });
         });
         ctx.restore();
@@ -240,6 +267,10 @@
     fetchWithTimeout: fetchWithTimeout,
     applyChartDefaults: applyChartDefaults,
     concurrencyLabelsPlugin: concurrencyLabelsPlugin,
+    runRate: runRate,
+    fmtRequestRate: fmtRequestRate,
+    runLoadLabel: runLoadLabel,
+    runLoadText: runLoadText,
     histogramChart: histogramChart,
     setHistogramData: setHistogramData,
     clearHistogram: clearHistogram,

@@ -285,7 +285,7 @@
             callbacks: {
               label: function (item) {
                 var r = item.raw;
-                return r.scenario + " · c=" + r.concurrency + ": " + fmtRate(r.y) + " tok/s, TTFT p50 " + fmtNumber(r.x, 1) + " ms";
+                return r.scenario + " · " + C.runLoadLabel(r) + ": " + fmtRate(r.y) + " tok/s, TTFT p50 " + fmtNumber(r.x, 1) + " ms";
               },
             },
           },
@@ -330,7 +330,7 @@
 
     var last = runMarks[runMarks.length - 1];
     if (!last || last.scenario !== p.scenario || last.concurrency !== p.concurrency) {
-      runMarks.push({ x: x, scenario: p.scenario, concurrency: p.concurrency, label: "c=" + p.concurrency });
+      runMarks.push({ x: x, scenario: p.scenario, concurrency: p.concurrency, label: C.runLoadLabel(p) });
     }
 
     function pt(y) { return { x: x, y: isNum(y) ? y : null, t: p.t, scenario: ctx.scenario, concurrency: ctx.concurrency }; }
@@ -431,7 +431,7 @@
         C.clearHistogram(chart);
         requestDraw(chart);
       });
-      var context = String(data.scenario) + " · c=" + data.concurrency;
+      var context = String(data.scenario) + " · " + C.runLoadLabel(data);
       setText("hist-ttft-context", context);
       setText("hist-e2e-context", context);
     }
@@ -517,7 +517,7 @@
     if (!data || !data.histograms || model.done) return;
     setHistogram(charts.ttftHist, data.histograms.ttft);
     setHistogram(charts.e2eHist, data.histograms.e2e_latency);
-    var context = data.scenario ? String(data.scenario) + (data.concurrency !== undefined ? " · c=" + data.concurrency : "") : "current run";
+    var context = data.scenario ? String(data.scenario) + (data.concurrency !== undefined || C.runRate(data) !== null ? " · " + C.runLoadLabel(data) : "") : "current run";
     setText("hist-ttft-context", context);
     setText("hist-e2e-context", context);
   }
@@ -532,7 +532,7 @@
     if (!data || !Array.isArray(data.points) || !charts.scatter) return;
     data.points.forEach(function (p) {
       if (!p) return;
-      model.scatter[p.scenario + "|" + p.concurrency] = p;
+      model.scatter[runKey(p)] = p;
     });
     rebuildScatter();
   }
@@ -545,13 +545,17 @@
       var name = String(p.scenario);
       if (!byScenario[name]) { byScenario[name] = []; order.push(name); }
       if (isNum(p.ttft_p50) && isNum(p.output_tokens_per_second)) {
-        byScenario[name].push({ x: p.ttft_p50 * 1000, y: p.output_tokens_per_second, concurrency: p.concurrency, scenario: name });
+        byScenario[name].push({ x: p.ttft_p50 * 1000, y: p.output_tokens_per_second, concurrency: p.concurrency, request_rate: C.runRate(p), scenario: name });
       }
     });
     var chart = charts.scatter;
     chart.data.datasets = order.map(function (name, i) {
       var color = PALETTE[i % PALETTE.length];
-      var points = byScenario[name].sort(function (a, b) { return a.concurrency - b.concurrency; });
+      var points = byScenario[name].sort(function (a, b) {
+        var ra = C.runRate(a), rb = C.runRate(b);
+        if (ra !== null && rb !== null) return ra - rb;   // open loop: by arrival rate
+        return a.concurrency - b.concurrency;
+      });
       return {
         label: name, data: points, borderColor: color, backgroundColor: color,
         showLine: true, borderWidth: 1.2, pointRadius: 4, pointHoverRadius: 6,
@@ -561,7 +565,11 @@
   }
 
   // ---------------------------------------------------------------- runs table
-  function runKey(r) { return String(r.scenario) + "|" + String(r.concurrency); }
+  // One run per scenario × concurrency (closed loop) or scenario × arrival rate (open loop, same max concurrency).
+  function runKey(r) {
+    var rate = C.runRate(r);
+    return String(r.scenario) + "|" + String(r.concurrency) + (rate !== null ? "|" + rate : "");
+  }
 
   function applyRunCompleted(data) {
     data = unwrap(data);
@@ -575,7 +583,7 @@
     var sk = key;
     if (!model.scatter[sk] && isNum(stat(stats, "ttft", "p50"))) {
       model.scatter[sk] = {
-        scenario: data.scenario, concurrency: data.concurrency,
+        scenario: data.scenario, concurrency: data.concurrency, request_rate: C.runRate(data),
         output_tokens_per_second: data.output_tokens_per_second, requests_per_second: data.requests_per_second,
         ttft_p50: stat(stats, "ttft", "p50"),
       };
@@ -587,15 +595,34 @@
     return tr.appendChild(el("td", { className: cls }, text));
   }
 
+  // The "Rate (req/s)" header after "Concurrency", present only while some run is open loop.
+  function syncRateColumn(show) {
+    var table = $("runs-table");
+    var head = table && table.tHead && table.tHead.rows[0];
+    if (!head) return;
+    var th = head.querySelector('th[data-col="request_rate"]');
+    if (show && !th) {
+      th = el("th", { scope: "col", className: "num", "data-col": "request_rate" }, "Rate ");
+      th.appendChild(el("span", { className: "unit" }, "req/s"));
+      var after = head.cells[1];
+      head.insertBefore(th, after ? after.nextSibling : null);
+    } else if (!show && th) {
+      th.remove();
+    }
+  }
+
   function renderRuns() {
     var body = $("runs-body");
     var rows = document.createDocumentFragment();
+    var showRate = model.runs.some(function (r) { return C.runRate(r) !== null; });
+    syncRateColumn(showRate);
     model.runs.forEach(function (r) {
       var stats = r.stats || {};
       var tr = el("tr", { className: r.partial ? "partial" : null });
       var requests = isNum(r.num_requests) ? r.num_requests : r.num_completed;
       cell(tr, String(r.scenario === undefined ? "—" : r.scenario), "scenario");
       cell(tr, isNum(r.concurrency) ? String(r.concurrency) : String(r.concurrency || "—"), "num");
+      if (showRate) cell(tr, C.fmtRequestRate(C.runRate(r)), "num");
       cell(tr, isNum(requests) ? String(requests) : "—", "num");
       cell(tr, isNum(r.num_errors) ? String(r.num_errors) : "—", "num" + (r.num_errors > 0 ? " has-errors" : ""));
       cell(tr, fmtMs(stat(stats, "ttft", "p50")), "num");

@@ -45,6 +45,10 @@
     { key: "total_tokens_per_second", label: "Total tokens/s", kind: "run", unit: "tok/s" },
     { key: "requests_per_second", label: "Requests/s", kind: "run", unit: "req/s" },
     { key: "error_rate", label: "Error rate", kind: "run", unit: "%" },
+    // Open-loop runs only (null in closed loop): offered only when a shown run has them.
+    { key: "schedule_lag", label: "Schedule lag", kind: "latency", unit: "ms", schedule: true },
+    { key: "ttft_from_schedule", label: "TTFT from schedule", kind: "latency", unit: "ms", schedule: true },
+    { key: "e2e_latency_from_schedule", label: "E2E latency from schedule", kind: "latency", unit: "ms", schedule: true },
   ];
 
   // ---------------------------------------------------------------- helpers
@@ -83,6 +87,23 @@
   function aggOf(run, key) {
     var v = run && run.aggregated ? run.aggregated[key] : null;
     return isNum(v) ? v : null;
+  }
+
+  // Where a run sits on the load axis: its arrival rate (open loop) or its concurrency (closed loop).
+  function loadOf(run) {
+    var rate = C.runRate(run);
+    return rate !== null ? rate : run.concurrency;
+  }
+
+  function byLoad(a, b) {
+    var ra = C.runRate(a), rb = C.runRate(b);
+    if ((ra === null) !== (rb === null)) return ra === null ? -1 : 1;   // closed-loop runs first
+    return ra !== null ? ra - rb : a.concurrency - b.concurrency;
+  }
+
+  function hasStat(run, metric) {
+    var stats = run && run.aggregated && run.aggregated.stats;
+    return !!(stats && stats[metric] && typeof stats[metric] === "object");
   }
 
   function metricDef(key) {
@@ -203,11 +224,11 @@
     }, extra || {});
   }
 
-  function concurrencyAxis(values) {
+  function concurrencyAxis(values, title) {
     var uniq = values.filter(isNum).sort(function (a, b) { return a - b; })
       .filter(function (v, i, arr) { return i === 0 || arr[i - 1] !== v; });
     var log = uniq.length > 1 && uniq[0] > 0 && uniq[uniq.length - 1] / uniq[0] >= 8;
-    var a = axis("concurrency", { type: log ? "logarithmic" : "linear" });
+    var a = axis(title || "concurrency", { type: log ? "logarithmic" : "linear" });
     if (uniq.length) {
       a.afterBuildTicks = function (scale) { scale.ticks = uniq.map(function (v) { return { value: v }; }); };
       a.ticks.callback = function (v) { return String(v); };
@@ -228,7 +249,7 @@
         },
         label: function (item) {
           var r = item.raw || {};
-          var lines = ["concurrency " + r.concurrency];
+          var lines = [C.runLoadText(r)];
           lines.push(resolve(yLabel) + ": " + fmtExact(r.y, resolve(yUnit)));
           if (xLabel !== "concurrency") lines.push(resolve(xLabel) + ": " + fmtExact(r.x, resolve(xUnit)));
           return lines;
@@ -474,6 +495,20 @@
       statSelect.title = m.kind === "run" ? "one value per run" : "statistic over the run's requests";
     }
     syncStatSelect();
+
+    // The schedule metrics (open loop) are offered only when a shown run has them; otherwise hidden and disabled,
+    // and a chosen one falls back to TTFT.
+    function syncMetricOptions(runs) {
+      var changed = false;
+      METRICS.forEach(function (m) {
+        if (!m.schedule) return;
+        var available = runs.some(function (r) { return hasStat(r, m.key); });
+        var option = metricSelect.querySelector('option[value="' + m.key + '"]');
+        if (option) { option.hidden = !available; option.disabled = !available; }
+        if (!available && state.metric === m.key) { state.metric = METRICS[0].key; changed = true; }
+      });
+      if (changed) { metricSelect.value = state.metric; syncStatSelect(); }
+    }
 
     function metricTitle() {
       var m = metricDef(state.metric);
@@ -722,7 +757,7 @@
         scenariosOf(exp).forEach(function (scenario, si) {
           if (state.scenario && scenario !== state.scenario) return;
           var runs = (exp.runs || []).filter(function (r) { return r.scenario === scenario; })
-            .sort(function (a, b) { return a.concurrency - b.concurrency; });
+            .sort(byLoad);
           list.push({
             id: s.id, name: name, scenario: scenario, runs: runs,
             color: PALETTE[(compare ? ei : si) % PALETTE.length],
@@ -742,7 +777,7 @@
           var x = xOf(run), y = yOf(run);
           if (!isNum(x) || !isNum(y)) return;
           points.push({
-            x: x, y: y, concurrency: run.concurrency, scenario: series.scenario, experiment: series.name,
+            x: x, y: y, concurrency: run.concurrency, request_rate: C.runRate(run), scenario: series.scenario, experiment: series.name,
             expId: series.id, key: run.key, partial: !!run.partial,
           });
         });
@@ -767,22 +802,31 @@
       var ms = function (metric) { return function (run) { var v = statOf(run, metric, p); return v === null ? null : v * 1000; }; };
       var otps = function (run) { return aggOf(run, "output_tokens_per_second"); };
       var rps = function (run) { return aggOf(run, "requests_per_second"); };
-      var conc = function (run) { return run.concurrency; };
-      var concurrencies = [];
-      list.forEach(function (s) { s.runs.forEach(function (r) { concurrencies.push(r.concurrency); }); });
+      // Open loop (every shown run has an arrival rate): the load axis is the request rate, not the concurrency.
+      var shownRuns = [];
+      list.forEach(function (s) { shownRuns = shownRuns.concat(s.runs); });
+      var openLoop = shownRuns.length > 0 && shownRuns.every(function (r) { return C.runRate(r) !== null; });
+      var conc = openLoop ? loadOf : function (run) { return run.concurrency; };
+      var concurrencies = shownRuns.map(conc);
+      var loadName = openLoop ? "request rate" : "concurrency";
+      var loadAxisTitle = openLoop ? "request rate (req/s)" : "concurrency";
+      syncMetricOptions(shownRuns);
 
       setText(curveTitles.ttft, "TTFT " + p + " vs output tokens/s");
       setText(curveTitles.tpot, "TPOT " + p + " vs output tokens/s");
       setText(curveTitles.e2e, "E2E latency " + p + " vs requests/s");
       var m = metricDef(state.metric);
-      setText(curveTitles.metric, metricTitle() + " vs concurrency");
+      setText(curveTitles.errors, "Error rate vs " + loadName);
+      setText(curveTitles.metric, metricTitle() + " vs " + loadName);
+      if (canvases.errors) canvases.errors.setAttribute("aria-label", "Error rate against " + loadName);
+      if (canvases.metric) canvases.metric.setAttribute("aria-label", "Chosen metric against " + loadName);
 
       if (charts.ttft) charts.ttft.options.scales.y.title.text = "TTFT " + p + " (ms)";
       if (charts.tpot) charts.tpot.options.scales.y.title.text = "TPOT " + p + " (ms)";
       if (charts.e2e) charts.e2e.options.scales.y.title.text = "E2E " + p + " (ms)";
-      if (charts.errors) charts.errors.options.scales.x = concurrencyAxis(concurrencies);
+      if (charts.errors) charts.errors.options.scales.x = concurrencyAxis(concurrencies, loadAxisTitle);
       if (charts.metric) {
-        charts.metric.options.scales.x = concurrencyAxis(concurrencies);
+        charts.metric.options.scales.x = concurrencyAxis(concurrencies, loadAxisTitle);
         charts.metric.options.scales.y.title.text = metricTitle() + " (" + m.unit + ")";
       }
       setDatasets(charts.ttft, curveDatasets(list, otps, ms("ttft")));
@@ -797,6 +841,9 @@
       { key: "experiment", label: "Experiment", text: true, get: function (r) { return r.$name; } },
       { key: "scenario", label: "Scenario", text: true, get: function (r) { return r.scenario; } },
       { key: "concurrency", label: "Concurrency", get: function (r) { return r.concurrency; }, fmt: String },
+      // Open-loop runs only: shown when some shown run has an arrival rate.
+      { key: "request_rate", label: "Rate", unit: "req/s", showUnit: true, optional: true, get: function (r) { return C.runRate(r); },
+        fmt: C.fmtRequestRate, exact: function (v) { return fmtExact(v, "req/s"); } },
       { key: "requests", label: "Requests", get: function (r) { var v = aggOf(r, "num_requests"); return v === null ? aggOf(r, "num_completed") : v; }, fmt: String },
       { key: "errors", label: "Errors", get: function (r) { return aggOf(r, "num_errors"); }, fmt: String },
       { key: "error_rate", label: "Error rate", unit: "%", showUnit: true, get: function (r) { return aggOf(r, "error_rate"); }, fmt: fmtPercent, exact: function (v) { return fmtExact(v * 100, "%"); } },
@@ -821,9 +868,17 @@
       };
     }
 
-    function renderTableHead() {
+    // The columns to show for these rows: optional ones (the rate) only when some row has a value.
+    function shownColumns(rows) {
+      return COLUMNS.filter(function (col) {
+        if (!col.optional) return true;
+        return rows.some(function (r) { var v = col.get(r); return v !== null && v !== undefined; });
+      });
+    }
+
+    function renderTableHead(columns) {
       var tr = el("tr");
-      COLUMNS.forEach(function (col) {
+      columns.forEach(function (col) {
         var th = el("th", { scope: "col", className: col.text ? "" : "num", "data-col": col.key });
         var sorted = state.sort && state.sort.key === col.key;
         th.setAttribute("aria-sort", sorted ? (state.sort.dir > 0 ? "ascending" : "descending") : "none");
@@ -868,15 +923,16 @@
     }
 
     function renderTable() {
-      renderTableHead();
       var rows = tableRows();
+      var columns = shownColumns(rows);
+      renderTableHead(columns);
       var compare = state.selected.length > 1;
       var frag = document.createDocumentFragment();
       rows.forEach(function (run) {
-        var tr = el("tr", { tabindex: "0", "data-exp": String(run.$id), "data-key": String(run.key), "aria-label": "Details of " + run.scenario + " at concurrency " + run.concurrency });
+        var tr = el("tr", { tabindex: "0", "data-exp": String(run.$id), "data-key": String(run.key), "aria-label": "Details of " + run.scenario + " at " + C.runLoadText(run) });
         if (run.partial) tr.classList.add("partial");
         if (state.drill && state.drill.id === run.$id && state.drill.key === run.key) tr.classList.add("is-open");
-        COLUMNS.forEach(function (col) {
+        columns.forEach(function (col) {
           var v = col.get(run);
           var td = el("td", { className: col.text ? (col.key === "scenario" ? "scenario" : "rv-exp") : "num", "data-col": col.key });
           if (col.text) {
@@ -930,7 +986,7 @@
       var agg = run.aggregated || {};
       drill.hidden = false;
       drill.removeAttribute("data-loaded");
-      drillTitle.textContent = run.scenario + " · concurrency " + run.concurrency;
+      drillTitle.textContent = run.scenario + " · " + C.runLoadText(run) + (C.runRate(run) !== null ? " (≤" + run.concurrency + " in flight)" : "");
       drillNote.textContent = (s.name || s.id) + (run.partial ? " · partial run" : "");
       var facts = document.createDocumentFragment();
       function fact(label, value) {
@@ -946,6 +1002,8 @@
       fact("Duration", isNum(agg.run_duration) ? fmtExact(agg.run_duration, "s") : "—");
       fact("Output tokens/s", fmtRate(agg.output_tokens_per_second));
       fact("Requests/s", fmtRate(agg.requests_per_second));
+      if (C.runRate(run) !== null) fact("Arrival rate", fmtExact(C.runRate(run), "req/s") + " · ≤" + run.concurrency + " in flight");
+      if (hasStat(run, "schedule_lag")) fact("Schedule lag p50 / p99", fmtMs(statOf(run, "schedule_lag", "p50")) + " / " + fmtMs(statOf(run, "schedule_lag", "p99")) + " ms");
       fact("TTFT p50 / p99", fmtMs(statOf(run, "ttft", "p50")) + " / " + fmtMs(statOf(run, "ttft", "p99")) + " ms");
       fact("E2E p50 / p99", fmtMs(statOf(run, "e2e_latency", "p50")) + " / " + fmtMs(statOf(run, "e2e_latency", "p99")) + " ms");
       if (agg.tokens_estimated) fact("Tokens", "estimated");
@@ -1200,8 +1258,9 @@
     var folder = detail && detail.experiment_folder ? String(detail.experiment_folder) : (m.experimentFolder || "");
     var name = folder ? baseName(folder) : "this benchmark";
     var runs = (m.runs || []).map(function (r) {
-      return { key: String(r.scenario) + "@" + String(r.concurrency), scenario: r.scenario, concurrency: r.concurrency, partial: !!r.partial, aggregated: r };
-    }).sort(function (a, b) { return String(a.scenario).localeCompare(String(b.scenario)) || a.concurrency - b.concurrency; });
+      var rate = C.runRate(r);
+      return { key: String(r.scenario) + "@" + String(r.concurrency) + (rate !== null ? "@" + rate : ""), scenario: r.scenario, concurrency: r.concurrency, partial: !!r.partial, aggregated: r };
+    }).sort(function (a, b) { return String(a.scenario).localeCompare(String(b.scenario)) || byLoad(a, b); });
     var final = detail && detail.status ? String(detail.status) : "completed";
     var reasons = [];
     if (final !== "completed") reasons.push("the benchmark " + final + " before the end of the sweep");
