@@ -29,7 +29,11 @@ class Gunicorn:
             self.output.append(line)
             if match := re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", line):
                 self.port = int(match.group(1))
-                self._wait_ready()
+                try:
+                    self._wait_ready()
+                except BaseException:  # never leave a server behind when the test fails here
+                    self.kill()
+                    raise
                 return
         self.proc.kill()
         pytest.fail("gunicorn did not start:\n" + "".join(self.output))
