@@ -25,7 +25,6 @@ class EventDashboard(Dashboard):
         self.bus.add_listener(self.state.apply)
         self.context = dict(context or {})
         self.status: dict = {**IDLE_STATUS, **self.context}
-        self.history: list[dict] = []
         self.run_name = ""
         self.runs_done = 0
 
@@ -90,7 +89,7 @@ class EventDashboard(Dashboard):
         if fields.get("status") in FINAL_STATUSES:
             self.bus.publish(events.BENCHMARK_COMPLETED, {
                 "status": fields["status"],
-                "runs": len(self.history),
+                "runs": len(self.state.history),
                 "experiment_folder": self.context.get("experiment_folder"),
             })
 
@@ -99,13 +98,12 @@ class EventDashboard(Dashboard):
         self.bus.publish(events.LOG, {"message": str(message), "level": level})
 
     def add_historical_data(self, data: dict) -> None:
-        """Publish `run_completed` with the run's aggregated metrics."""
-        self.history.append(data)
+        """Publish `run_completed` with the run's aggregated metrics (the state keeps them)."""
         self.bus.publish(events.RUN_COMPLETED, data)
 
     def get_historical_data(self) -> list[dict]:
         """Aggregated metrics of the runs completed so far."""
-        return list(self.history)
+        return list(self.state.history)
 
 
 class StreamingDashboard(EventDashboard):
