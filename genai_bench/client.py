@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 
 import gevent
 import orjson
+from gevent.monkey import get_original
 from geventhttpclient import HTTPClient
+from geventhttpclient.connectionpool import ConnectionPool
 
 from genai_bench.protocol import (
     ERROR_CONNECTION,
@@ -19,12 +21,14 @@ from genai_bench.protocol import (
     ERROR_TIMEOUT,
     RequestRecord,
 )
+from genai_bench.receive_times import ReceiveTimedSocket
 from genai_bench.tokenizer import Tokenizer
 
 ENDPOINT_PATHS = {"chat": "/chat/completions", "completions": "/completions"}
 # Backends known to accept ignore_eos, which forces the requested output length.
 IGNORE_EOS_BACKENDS = frozenset({"vllm", "sglang"})
 MAX_ERROR_BODY = 4096
+_select_without_yield = get_original("select", "select")
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,50 @@ class Target:
             self.api_base,
             concurrency=concurrency,
             connection_timeout=self.connect_timeout,
-            network_timeout=self.request_timeout,
+            network_timeout=None,  # the per-request gevent.Timeout bounds every read; a per-recv one costs a timer each chunk
         )
+
+    def new_receive_timed_client(self) -> tuple[HTTPClient, ReceiveTimedPool | None]:
+        """A one-connection client whose pool says when response bytes arrived (plain HTTP; None over TLS)."""
+        http = self.new_http_client()
+        if http.ssl or http.use_proxy:
+            return http, None
+        # HTTPClient builds its pool itself; this one differs only in its socket class and liveness check.
+        pool = ReceiveTimedPool(http.host, http.port, http.host, http.port, size=1, network_timeout=None,
+                                connection_timeout=self.connect_timeout)
+        http._connection_pool.close()
+        http._connection_pool = pool
+        return http, pool
+
+
+class ReceiveTimedPool(ConnectionPool):
+    """geventhttpclient's connection pool, with sockets that know when their bytes arrived and a liveness check
+    that never yields to the hub.
+
+    The pool's own check calls gevent's select(), which always yields: other users then run between a request's
+    start time and its send, and that wait would count as the server's latency.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.current: ReceiveTimedSocket | None = None  # the socket handed out last (one request at a time)
+
+    def get_socket(self) -> ReceiveTimedSocket:
+        """A live keep-alive connection, or a new one."""
+        self.current = super().get_socket()
+        return self.current
+
+    def _create_tcp_socket(self, family: int, socktype: int, protocol: int) -> ReceiveTimedSocket:
+        return ReceiveTimedSocket(family, socktype, protocol)
+
+    def _is_socket_alive(self, sock: ReceiveTimedSocket | None) -> bool:
+        if sock is None or sock.fileno() < 0:
+            return False
+        try:
+            # An idle keep-alive connection has nothing to read: a readable one was closed by the server.
+            return not _select_without_yield([sock], [], [], 0.0)[0]
+        except (OSError, ValueError):
+            return False
 
 
 class StreamState:
@@ -102,13 +148,26 @@ def chunk_text(choice: dict) -> str:
 
 
 class OpenAIStreamingClient:
-    """Sends streaming completion requests over one keep-alive connection and times them at the socket."""
+    """Sends streaming completion requests over one keep-alive connection and times them at the socket.
+
+    Chunks are timed by when the kernel received their bytes (not when this busy loop got to read them), so the
+    client's own load does not add to TTFT and inter-token latency.
+    """
 
     def __init__(self, target: Target, tokenizer: Tokenizer) -> None:
         self.target = target
         self.tokenizer = tokenizer
-        self.http = target.new_http_client()
+        self.http, self.pool = target.new_receive_timed_client()
         self.headers = target.headers()
+
+    def connect(self) -> None:
+        """Open the keep-alive connection ahead of the first request, so no request's latency includes connecting."""
+        if self.pool is None:
+            return
+        try:
+            self.pool.return_socket(self.pool.get_socket())
+        except OSError:
+            pass  # the first request meets the same error and records it
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -143,9 +202,11 @@ class OpenAIStreamingClient:
     def _read_stream(self, response, record: RequestRecord, state: StreamState) -> None:
         chunk_times = record.chunk_times
         pieces = state.pieces
+        sock = self.pool.current if self.pool is not None else None
         while True:
             line = response.readline(b"\n")
-            now = perf_counter()
+            # readline reads the socket only when no whole line is buffered, so the latest read brought this line.
+            now = sock.received_at if sock is not None else perf_counter()
             if not line:
                 break
             if not line.startswith(b"data:"):

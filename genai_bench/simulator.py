@@ -2,6 +2,7 @@
 
 import hmac
 import http
+import io
 import itertools
 import json
 import random
@@ -15,6 +16,7 @@ import gevent
 from gevent.lock import BoundedSemaphore
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
+from genai_bench.receive_times import ANCILLARY_SPACE, enable_receive_timestamps, received_at
 from genai_bench.tokenizer import Tokenizer, builtin_tokenizer
 
 StartResponse = Callable[..., Any]
@@ -27,6 +29,8 @@ _SSE_HEADERS = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cac
 _DONE = b"data: [DONE]\n\n"
 _MAX_BODY = 64 * 1024 * 1024
 _POOL_SIZE = 4096
+# The WSGI environ key under which the handler passes the kernel's receive time of a request (perf_counter seconds).
+RECEIVED_AT_KEY = "genai_bench.received_at"
 
 
 def _opt(default: Any, help_text: str) -> Any:
@@ -59,9 +63,10 @@ class SimulatorConfig:
     cut_off_rate: float = _opt(0.0, "Quirk: share of streams ended cleanly with [DONE] but no finish_reason.")
     reasoning_tokens: int = _opt(0, "Quirk: the first N chat output tokens come in delta.reasoning_content.")
     api_key: str = _opt("", "When set, require 'Authorization: Bearer <key>' (401 otherwise).")
-    timing_header: bool = _opt(False, "Add X-Simulator-Arrival (this server's perf_counter when it took the request; "
-                                      "comparable across processes on one Linux machine) to streamed responses, so "
-                                      "a benchmark can tell the server's intake queue from the client's delays.")
+    timing_header: bool = _opt(False, "Add X-Simulator-Arrival (perf_counter when the request reached this machine, "
+                                      "which its delays count from) and X-Simulator-Taken (when this server got to "
+                                      "it) to streamed responses; perf_counter is comparable across processes on one "
+                                      "Linux machine, so a benchmark can split its timing error by cause.")
     seed: int | None = _opt(None, "Seed of the random generator behind output text, jitter and faults.")
     spin_ms: float = _opt(1.0, "Last stretch before the first and last token spent yielding instead of "
                                "timer-sleeping, for sub-ms TTFT/E2E (0 = no busy-yield, ~0.5 ms late).")
@@ -262,15 +267,16 @@ class SimulatorApp:
         ).encode()
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        """Answer one HTTP request."""
-        arrival = time.perf_counter()
+        """Answer one HTTP request, timed from the moment its bytes reached this machine when the server knows it."""
+        taken = time.perf_counter()
+        arrival = environ.get(RECEIVED_AT_KEY) or taken
         try:
-            return self._route(environ, start_response, arrival)
+            return self._route(environ, start_response, arrival, taken)
         except _ApiError as err:
             start_response(_status_line(err.status), _JSON_HEADERS)
             return [_error_body(err.status, err.message)]
 
-    def _route(self, environ: dict, start_response: StartResponse, arrival: float) -> Iterable[bytes]:
+    def _route(self, environ: dict, start_response: StartResponse, arrival: float, taken: float) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
         if path == "/health":
             start_response("200 OK", _JSON_HEADERS)
@@ -288,7 +294,8 @@ class SimulatorApp:
             status = self._rng.choice(self.config.error_codes)
             raise _ApiError(status, f"simulated error {status}")
         if plan.stream:
-            timing = [("X-Simulator-Arrival", f"{arrival:.6f}")] if self.config.timing_header else []
+            timing = [("X-Simulator-Arrival", f"{arrival:.6f}"), ("X-Simulator-Taken", f"{taken:.6f}")
+                      ] if self.config.timing_header else []
             start_response("200 OK", _SSE_HEADERS + timing)
             return self._stream(plan, arrival)
         return self._complete(plan, arrival, start_response)
@@ -501,8 +508,50 @@ def make_simulator_app(config: SimulatorConfig, tokenizer: Tokenizer | None = No
     return SimulatorApp(config, tokenizer)
 
 
+class _StampedReader(io.RawIOBase):
+    """Reads a connection with recvmsg() and keeps the kernel's receive time of each request's first bytes.
+
+    A server that handles requests one at a time on one core takes a burst of simultaneous requests in turn; timing
+    each from when its bytes arrived, not from when the loop got to it, keeps that queue out of the simulated delays.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.sock = sock
+        self.stamped = enable_receive_timestamps(sock)
+        self.request_received_at: float | None = None  # set by the first read of each request
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.stamped:
+            nbytes, ancillary, _, _ = self.sock.recvmsg_into([buffer], ANCILLARY_SPACE)
+        else:
+            nbytes, ancillary = self.sock.recv_into(buffer), []
+        if nbytes and self.request_received_at is None:
+            self.request_received_at = received_at(ancillary)
+        return nbytes
+
+
 class _FastHandler(WSGIHandler):
-    """A pywsgi handler tuned for many small streamed writes: no Nagle, no access-log formatting, lean sends."""
+    """A pywsgi handler tuned for many small streamed writes: no Nagle, no access-log formatting, lean sends;
+    it passes each request's kernel receive time to the app."""
+
+    def __init__(self, sock: socket.socket, address: Any, server: Any) -> None:
+        self.reader = _StampedReader(sock)
+        super().__init__(sock, address, server, rfile=io.BufferedReader(self.reader))
+
+    def handle_one_request(self) -> Any:
+        # A request already buffered with the previous one (pipelining) gets no stamp of its own: the app then
+        # times it from when it was taken, which is when a one-at-a-time server can first act on it.
+        self.reader.request_received_at = None
+        return super().handle_one_request()
+
+    def get_environ(self) -> dict:
+        environ = super().get_environ()
+        environ[RECEIVED_AT_KEY] = self.reader.request_received_at
+        return environ
 
     def handle(self) -> None:
         # Nagle would hold each small chunk until the previous one is ACKed, and delayed ACKs take up to 40 ms.
@@ -538,6 +587,8 @@ class SimulatorServer:
         """Bind and start serving from the gevent hub; returns self."""
         if not self._server.started:
             self._server.start()
+            # Turning stamps on early makes the kernel stamp packets before the first connection is accepted.
+            enable_receive_timestamps(self._server.socket)
         return self
 
     @property

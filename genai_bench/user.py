@@ -182,6 +182,7 @@ class OpenAIUser(User):
     def on_start(self) -> None:
         """Open this user's keep-alive connection."""
         self.client = OpenAIStreamingClient(self.context.target, self.context.tokenizer)
+        self.client.connect()
 
     def on_stop(self) -> None:
         """Close this user's connection."""

@@ -1,7 +1,9 @@
 """The streaming client against the real simulator: timestamps, token counts, and every server quirk of §5."""
 
 import json
+import time
 
+import gevent
 import pytest
 
 from genai_bench.client import OpenAIStreamingClient, Target
@@ -130,3 +132,23 @@ def test_payload_forces_length_and_user_values_win():
 ])
 def test_path_accepts_api_base_with_or_without_v1(base, path):
     assert Target(api_base=base, model="m").path == path
+
+
+def test_chunks_are_timed_when_they_arrive_even_while_the_client_is_busy(cli):
+    """A client at full CPU reads late; its TTFT still comes from when the first token's bytes arrived."""
+    process = cli("simulate", "--port", "0", "--ttft-ms", "100", "--itl-ms", "80", "--jitter-ms", "0")
+    url = process.wait_for(r"at (http://127\.0\.0\.1:\d+)/v1").group(1)
+    tokenizer = builtin_tokenizer()
+    client = OpenAIStreamingClient(Target(api_base=url, model="m"), tokenizer)
+    client.connect()
+    record = RequestRecord("D", 1, 10, 2)
+    sender = gevent.spawn(client.send, record, PromptSampler(tokenizer, seed=3).prompt(10))
+    gevent.sleep(0.02)  # the request is out; its first token is due 100 ms after it was sent, the second at 180 ms
+    busy_until = record.start + 0.15
+    while time.perf_counter() < busy_until:  # no yield: the first token arrives while nobody reads
+        pass
+    sender.join(timeout=10)
+    client.close()
+    assert record.ok, record.error_message
+    assert 0.095 <= record.first_token - record.start < 0.13  # read at 150 ms
+    assert 0.075 <= record.chunk_times[1] - record.chunk_times[0] < 0.085

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import json
+import re
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -337,3 +339,27 @@ def test_config_validates_and_documents_every_field():
         SimulatorConfig(error_rate=1.5)
     with pytest.raises(ValueError, match="itl_ms"):
         SimulatorConfig(itl_ms=-1)
+
+
+def test_tokens_are_timed_from_arrival_even_when_the_server_is_busy(start_simulator):
+    """A burst of simultaneous requests is taken in turn; none of them may start its TTFT late because of that."""
+    server = start_simulator(ttft_ms=150.0, itl_ms=1.0, timing_header=True, seed=1)
+    gevent.sleep(0.1)  # when no socket had stamps on, the kernel turns them on in deferred work; let it run
+    body = json.dumps({"model": "m", "stream": True, "max_tokens": 2,
+                       "messages": [{"role": "user", "content": "hi"}]}).encode()
+    connection = socket.create_connection(("127.0.0.1", server.port))
+    sent = time.perf_counter()
+    connection.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    busy_until = sent + 0.08
+    while time.perf_counter() < busy_until:  # the server's loop is busy: it cannot take the request for 80 ms
+        pass
+    answer = b""
+    while b'"content":"' not in answer.replace(b'"content":""', b""):
+        answer += connection.recv(65536)
+    first = time.perf_counter()
+    connection.close()
+    headers = dict(re.findall(rb"(X-Simulator-\w+): ([\d.]+)", answer))
+    assert float(headers[b"X-Simulator-Taken"]) - sent >= 0.075
+    assert float(headers[b"X-Simulator-Arrival"]) - sent < 0.02
+    assert 0.145 <= first - sent < 0.2  # TTFT from arrival, not 80 ms later
