@@ -159,6 +159,7 @@ class OpenAIStreamingClient:
         self.tokenizer = tokenizer
         self.http, self.pool = target.new_receive_timed_client()
         self.headers = target.headers()
+        self.path = target.path
 
     def connect(self) -> None:
         """Open the keep-alive connection ahead of the first request, so no request's latency includes connecting."""
@@ -181,7 +182,7 @@ class OpenAIStreamingClient:
         record.start = perf_counter()
         try:
             with gevent.Timeout(self.target.request_timeout):
-                response = self.http.request("POST", self.target.path, body=body, headers=self.headers)
+                response = self.http.request("POST", self.path, body=body, headers=self.headers)
                 record.status_code = response.status_code
                 if response.status_code != 200:
                     record.fail(str(response.status_code), _error_message(response.read(MAX_ERROR_BODY)), perf_counter())
@@ -200,43 +201,59 @@ class OpenAIStreamingClient:
         return record
 
     def _read_stream(self, response, record: RequestRecord, state: StreamState) -> None:
-        chunk_times = record.chunk_times
-        pieces = state.pieces
         sock = self.pool.current if self.pool is not None else None
+        # One line per read until the first line shows plain LF line ends; then one whole event (data line and
+        # blank line) per read, which halves the reads. CRLF streams stay line by line.
+        separator = b"\n"
         while True:
-            line = response.readline(b"\n")
-            # readline reads the socket only when no whole line is buffered, so the latest read brought this line.
+            block = response.readline(separator)
+            # readline reads the socket only when no whole line is buffered, so the latest read brought this block.
             now = sock.received_at if sock is not None else perf_counter()
-            if not line:
+            if not block:
                 break
-            if not line.startswith(b"data:"):
-                continue
-            data = line[5:].strip()
-            if data == b"[DONE]":
-                state.done = True
-                break
-            try:
-                chunk = orjson.loads(data)
-            except ValueError:  # orjson.JSONDecodeError is a ValueError
-                record.fail(ERROR_MALFORMED_CHUNK, f"chunk is not JSON: {data[:200]!r}", now)
-                return
-            choices = chunk.get("choices")
-            if choices:
-                choice = choices[0]
-                text = chunk_text(choice)
-                if text:
-                    if record.first_token is None:
-                        record.first_token = now
-                    chunk_times.append(now)
-                    pieces.append(text)
-                if choice.get("finish_reason"):
-                    state.finish_reason = choice["finish_reason"]
-            elif "error" in chunk:
-                record.fail(ERROR_INCOMPLETE_STREAM, f"server error mid-stream: {chunk['error']}"[:500], now)
-                return
-            if chunk.get("usage"):
-                state.usage = chunk["usage"]
+            if separator == b"\n":
+                if not block.endswith(b"\r\n"):
+                    separator = b"\n\n"
+                lines = (block,)
+            elif block.startswith(b"data:") and block.find(b"\n", 5) == len(block) - 2:
+                lines = (block,)  # the usual event: one data line
+            else:
+                lines = block.split(b"\n")
+            for line in lines:
+                if line.startswith(b"data:") and self._take_data(line[5:].strip(), now, record, state):
+                    if state.done:
+                        record.end = now
+                    return
         record.end = now
+
+    @staticmethod
+    def _take_data(data: bytes, now: float, record: RequestRecord, state: StreamState) -> bool:
+        """Account for one SSE data field; True when the stream is over ([DONE] or a failure)."""
+        if data == b"[DONE]":
+            state.done = True
+            return True
+        try:
+            chunk = orjson.loads(data)
+        except ValueError:  # orjson.JSONDecodeError is a ValueError
+            record.fail(ERROR_MALFORMED_CHUNK, f"chunk is not JSON: {data[:200]!r}", now)
+            return True
+        choices = chunk.get("choices")
+        if choices:
+            choice = choices[0]
+            text = chunk_text(choice)
+            if text:
+                if record.first_token is None:
+                    record.first_token = now
+                record.chunk_times.append(now)
+                state.pieces.append(text)
+            if choice.get("finish_reason"):
+                state.finish_reason = choice["finish_reason"]
+        elif "error" in chunk:
+            record.fail(ERROR_INCOMPLETE_STREAM, f"server error mid-stream: {chunk['error']}"[:500], now)
+            return True
+        if chunk.get("usage"):
+            state.usage = chunk["usage"]
+        return False
 
     def _finish(self, record: RequestRecord, state: StreamState, prompt: str) -> None:
         if state.finish_reason is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,7 +40,13 @@ class RequestMetrics:
     schedule_lag: float | None = None
     ttft_from_schedule: float | None = None
     e2e_latency_from_schedule: float | None = None
-    itl: list[float] = field(default_factory=list)
+
+    @property
+    def itl(self) -> list[float]:
+        """Inter-token latencies; derived when asked (run end, run files), so the hot path never loops over chunks."""
+        if self.ttft is None:
+            return []
+        return inter_token_latencies(self.record.chunk_times, self.record.num_output_tokens)
 
     def to_dict(self, clock_offset: float = 0.0, time_unit: str = "s") -> dict:
         """The record's fields plus its metrics, times in `time_unit`."""
@@ -75,7 +81,6 @@ def request_metrics(record: RequestRecord) -> RequestMetrics:
         metrics.tpot = output_latency / tokens_after_first
         metrics.output_inference_speed = 1.0 / metrics.tpot
         metrics.output_throughput = tokens_after_first / output_latency
-    metrics.itl = inter_token_latencies(record.chunk_times, record.num_output_tokens)
     return metrics
 
 
@@ -104,9 +109,9 @@ def describe(values: list[float] | np.ndarray, stats: tuple[str, ...] = STAT_NAM
     return {name: out[name] for name in stats}
 
 
-def histogram(values: list[float], bins: int = 20) -> dict[str, list]:
+def histogram(values: list[float] | np.ndarray, bins: int = 20) -> dict[str, list]:
     """Bin edges and counts of non-empty `values`."""
-    low, high = min(values), max(values)
+    low, high = float(np.min(values)), float(np.max(values))
     # Near-identical values would give bins narrower than float precision allows.
     high = max(high, low + abs(low) * 1e-6 + 1e-9)
     counts, edges = np.histogram(values, bins=bins, range=(low, high))
@@ -221,7 +226,8 @@ class MetricsCollector:
         self.concurrency = concurrency
         self.run_start = start
         self.requests: list[RequestMetrics] = []
-        self.recent: deque[RequestMetrics] = deque(maxlen=self.live_window)
+        # The latest values of each live metric, kept per metric so a tick reads them without touching requests.
+        self.recent: dict[str, deque[float]] = {name: deque(maxlen=self.live_window) for name in LIVE_METRICS}
         self.completed = 0
         self.errors = 0
         self.output_tokens = 0
@@ -231,8 +237,11 @@ class MetricsCollector:
         """Take one finished request; cheap enough for the hot path."""
         metrics = request_metrics(record)
         self.requests.append(metrics)
-        self.recent.append(metrics)
         if record.ok:
+            for name, values in self.recent.items():
+                value = getattr(metrics, name)
+                if value is not None:
+                    values.append(value)
             self.completed += 1
             self.output_tokens += record.num_output_tokens
         else:
@@ -248,7 +257,6 @@ class MetricsCollector:
     def live_snapshot(self, now: float) -> dict:
         """Live statistics over the recent window plus run-so-far counters (called on a timer, not per request)."""
         elapsed = max(now - self.run_start, 0.0)
-        recent_ok = [m for m in self.recent if m.record.ok]
         return {
             "scenario": self.scenario,
             "concurrency": self.concurrency,
@@ -259,20 +267,18 @@ class MetricsCollector:
             "error_codes": dict(self.error_codes),
             "requests_per_second": _rate(self.completed, elapsed),
             "output_tokens_per_second": _rate(self.output_tokens, elapsed),
-            "window": len(recent_ok),
-            "stats": {
-                name: describe([v for m in recent_ok if (v := getattr(m, name)) is not None], LIVE_STATS)
-                for name in LIVE_METRICS
-            },
+            "window": len(self.recent["e2e_latency"]),
+            "stats": {name: describe(np.fromiter(values, dtype=float, count=len(values)), LIVE_STATS)
+                      for name, values in self.recent.items()},
         }
 
     def histograms(self, metric_names: tuple[str, ...] = ("ttft", "e2e_latency")) -> dict[str, dict]:
         """Histogram (bin edges and counts) of each metric over the recent window."""
         out = {}
         for name in metric_names:
-            values = [v for m in self.recent if m.record.ok and (v := getattr(m, name)) is not None]
+            values = self.recent[name]
             if values:
-                out[name] = histogram(values, self.histogram_bins)
+                out[name] = histogram(np.fromiter(values, dtype=float, count=len(values)), self.histogram_bins)
         return out
 
     def finish_run(self, warmup_ratio: float, cooldown_ratio: float, partial: bool = False) -> RunStatistics:

@@ -152,3 +152,49 @@ def test_chunks_are_timed_when_they_arrive_even_while_the_client_is_busy(cli):
     assert record.ok, record.error_message
     assert 0.095 <= record.first_token - record.start < 0.13  # read at 150 ms
     assert 0.075 <= record.chunk_times[1] - record.chunk_times[0] < 0.085
+
+
+def _chunk(text: str, finish: str | None = None, usage: dict | None = None) -> dict:
+    return {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish}], "usage": usage}
+
+
+SSE_EVENTS = [_chunk("Hel"), _chunk("lo"), _chunk("", "length"),
+              {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 2}}]
+
+
+@pytest.fixture
+def canned_sse_server():
+    """A real HTTP server on 127.0.0.1:0 that streams the given SSE body bytes."""
+    from gevent.pywsgi import WSGIServer
+
+    servers = []
+
+    def serve(body: bytes) -> str:
+        def app(environ, start_response):
+            environ["wsgi.input"].read()
+            start_response("200 OK", [("Content-Type", "text/event-stream")])
+            return [body]
+
+        server = WSGIServer(("127.0.0.1", 0), app, log=None)
+        server.start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield serve
+    for server in servers:
+        server.stop()
+
+
+@pytest.mark.parametrize("style", ["crlf", "comments-and-fields", "lf"])
+def test_sse_line_endings_and_extra_fields_are_parsed(canned_sse_server, style):
+    datas = [b"data: " + json.dumps(event).encode() for event in SSE_EVENTS] + [b"data: [DONE]"]
+    if style == "crlf":
+        body = b"".join(d + b"\r\n\r\n" for d in datas)
+    elif style == "comments-and-fields":
+        body = b": keep-alive\n\n" + b"".join(b"event: message\nid: %d\n" % i + d + b"\n\n" for i, d in enumerate(datas))
+    else:
+        body = b"".join(d + b"\n\n" for d in datas)
+    record = send(canned_sse_server(body), out=2, inp=7)
+    assert record.ok, record.error_message
+    assert (record.num_input_tokens, record.num_output_tokens, record.tokens_estimated) == (7, 2, False)
+    assert len(record.chunk_times) == 2 and record.first_token == record.chunk_times[0] <= record.end

@@ -92,13 +92,14 @@ def test_collector_live_snapshot_and_histograms():
     collector = MetricsCollector(live_window=5)
     collector.begin_run("D(50,11)", 2, start=0.0)
     for i in range(8):
-        collector.record(record(start=float(i), first=i + 0.2, end=i + 1.2))
+        collector.record(record(start=float(i), first=i + 0.1 * (i + 1), end=i + 1.2))
     collector.record(record(error="503"))
     live = collector.live_snapshot(now=10.0)
     assert live["completed"] == 8 and live["errors"] == 1
     assert live["requests_per_second"] == pytest.approx(0.8)
-    assert live["window"] == 4  # 5 most recent, one of which failed
+    assert live["window"] == 5  # the 5 most recent successful requests (a failed one has no latencies)
     assert set(live["stats"]["ttft"]) == {"mean", "min", "max", "p50", "p90", "p99"}
+    assert live["stats"]["ttft"]["min"] == pytest.approx(0.4) and live["stats"]["ttft"]["max"] == pytest.approx(0.8)
     histogram = collector.histograms()["ttft"]
-    assert sum(histogram["counts"]) == 4 and len(histogram["edges"]) == len(histogram["counts"]) + 1
+    assert sum(histogram["counts"]) == 5 and len(histogram["edges"]) == len(histogram["counts"]) + 1
     assert math.isclose(live["error_rate"], 1 / 9)
