@@ -14,7 +14,7 @@ import click
 
 from genai_bench.config import BACKENDS, ENDPOINTS, EMBEDDED_MODEL, BenchmarkConfig, ConfigError
 from genai_bench.scenarios import ScenarioError, parse_scenario
-from genai_bench.simulator import SimulatorConfig, SimulatorServer
+from genai_bench.simulator import SimulatorConfig, SimulatorServer, SimulatorWorkers, run_simulator_worker
 from genai_bench.tokenizer import TokenizerError
 
 USAGE_ERRORS = (ConfigError, ScenarioError, TokenizerError)
@@ -253,8 +253,10 @@ def simulator_options(command: Callable) -> Callable:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (127.0.0.1 keeps it private).")
 @click.option("--port", default=8082, type=int, show_default=True, help="Port to listen on (0 picks a free one).")
+@click.option("--workers", default=1, type=int, show_default=True,
+              help="Processes serving the port (SO_REUSEPORT, Linux): more take bursts of requests in parallel.")
 @simulator_options
-def simulate(host: str, port: int, **options: Any) -> None:
+def simulate(host: str, port: int, workers: int, **options: Any) -> None:
     """Serve the embedded OpenAI-compatible simulated LLM server until Ctrl-C."""
     configure_logging()
     for spec in dataclasses.fields(SimulatorConfig):
@@ -267,15 +269,32 @@ def simulate(host: str, port: int, **options: Any) -> None:
         config = SimulatorConfig(**options)
     except ValueError as exc:
         raise ConfigError(f"simulate: {exc}") from None
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
     try:
-        server = SimulatorServer(config, host=host, port=port).start()
+        server = SimulatorServer(config, host=host, port=port, shared_port=workers > 1).start()
+        extra = SimulatorWorkers(config, host, server.port, workers) if workers > 1 else None
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port") from None
-    click.echo(f"Simulator serving model {options['model']!r} at {server.url}/v1 (Ctrl-C to stop)")
+    processes = f", {workers} processes" if workers > 1 else ""
+    click.echo(f"Simulator serving model {options['model']!r} at {server.url}/v1{processes} (Ctrl-C to stop)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()
+    finally:
+        if extra is not None:
+            extra.stop()
+
+
+@main.command("simulate-worker", hidden=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", required=True, type=int, help="The port the parent simulator serves.")
+@click.option("--parent-pid", default=None, type=int, help="The parent's pid: the worker exits when it is gone.")
+def simulate_worker(host: str, port: int, parent_pid: int | None) -> None:
+    """One extra process of `simulate --workers N`, started by it; reads the simulator config from stdin."""
+    configure_logging()
+    run_simulator_worker(host, port, parent_pid)
 
 
 def load_folders(folders: tuple[str, ...]) -> list:

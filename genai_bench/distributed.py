@@ -16,7 +16,6 @@ One run, as the master drives it (message names without the "genai_bench:" prefi
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import json
 import logging
@@ -39,6 +38,7 @@ from locust.runners import STATE_INIT, MasterRunner, WorkerRunner
 from genai_bench.client import Target
 from genai_bench.config import ConfigError
 from genai_bench.monitor import ClientMonitor
+from genai_bench.processes import die_with_parent
 from genai_bench.protocol import RequestRecord
 from genai_bench.runner import Engine, RecordSink, RunDriver
 from genai_bench.sampling import PromptSampler
@@ -68,8 +68,6 @@ CONNECT_TIMEOUT = 60.0
 READY_TIMEOUT = 10.0
 DONE_TIMEOUT = 10.0
 EXIT_TIMEOUT = 5.0
-PARENT_POLL_INTERVAL = 0.5
-PR_SET_PDEATHSIG = 1
 
 
 class WorkerUser(OpenAIUser):
@@ -586,29 +584,10 @@ class WorkerNode:
             return False
 
 
-def _die_with_parent(parent_pid: int | None) -> None:
-    """Never outlive the master: the kernel signals us when it dies (Linux), and we poll in case it is not Linux."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (AttributeError, OSError):
-        pass
-    if parent_pid is None:
-        return
-    if os.getppid() != parent_pid:  # the master died before prctl took effect
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            gevent.sleep(PARENT_POLL_INTERVAL)
-        os._exit(1)
-
-    gevent.spawn(watch)
-
-
 def run_worker(master_host: str, master_port: int, index: int, parent_pid: int | None) -> int:
     """The `genai-bench worker` process: read settings from stdin, serve the master until it says quit."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the master decides
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     line = sys.stdin.readline()
     if not line:
         print("genai-bench worker: no settings on stdin (workers are started by `benchmark --num-workers`)",

@@ -1,21 +1,28 @@
 """An embedded OpenAI-compatible simulated LLM server with precise token timing and real-server quirks (§9)."""
 
+import heapq
 import hmac
 import http
 import io
 import itertools
 import json
+import os
 import random
+import signal
 import socket
+import subprocess
+import sys
 import time
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Iterable, Iterator
 
 import gevent
+from gevent.event import Event
 from gevent.lock import BoundedSemaphore
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
+from genai_bench.processes import die_with_parent
 from genai_bench.receive_times import ANCILLARY_SPACE, enable_receive_timestamps, received_at
 from genai_bench.tokenizer import Tokenizer, builtin_tokenizer
 
@@ -29,6 +36,10 @@ _SSE_HEADERS = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cac
 _DONE = b"data: [DONE]\n\n"
 _MAX_BODY = 64 * 1024 * 1024
 _POOL_SIZE = 4096
+# A deep backlog: a benchmark opens hundreds of connections at once, and overflow costs 1 s SYN retries.
+_BACKLOG = 4096
+# How long `simulate --workers N` waits for each extra process to listen.
+WORKER_START_TIMEOUT = 30.0
 # The WSGI environ key under which the handler passes the kernel's receive time of a request (perf_counter seconds).
 RECEIVED_AT_KEY = "genai_bench.received_at"
 
@@ -220,14 +231,50 @@ def _mid_chunk(rng: random.Random, n_chunks: int) -> int:
 
 
 def _sleep_until(deadline: float, spin: float = 0.0) -> None:
-    """Sleep until an absolute perf_counter deadline, never waking early."""
-    # libev's epoll backend rounds timer waits up to whole ms (0-1 ms late); yielding through the last `spin`
-    # seconds instead is exact but keeps the loop busy, so callers spend it only where precision shows.
+    """Sleep until an absolute perf_counter deadline, never waking early (libev timers: up to 1 ms late)."""
     while True:
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             return
         gevent.sleep(remaining - spin if remaining > spin else 0)
+
+
+class _PreciseClock:
+    """Wakes streams at their perf_counter deadlines to within a hub round, with one greenlet spinning for all.
+
+    libev's epoll backend rounds timer waits up to whole ms (0-1 ms late); yielding through the last `spin` seconds
+    instead is exact but keeps the loop busy. When each stream spun on its own, hundreds of first tokens due at once
+    filled every hub round with spinning greenlets and new requests waited behind them.
+    """
+
+    def __init__(self, spin: float) -> None:
+        self.spin = spin
+        self._due: list[tuple[float, int, Event]] = []
+        self._order = itertools.count()
+        self._spinner: gevent.Greenlet | None = None
+
+    def sleep_until(self, deadline: float) -> None:
+        """Return at `deadline`, not before, and (with a spin) within a hub round after it."""
+        _sleep_until(deadline, self.spin)  # the coarse part: timer sleeps until the last `spin` seconds
+        if self.spin <= 0 or time.perf_counter() >= deadline:
+            return
+        woken = Event()
+        heapq.heappush(self._due, (deadline, next(self._order), woken))
+        if self._spinner is None:
+            self._spinner = gevent.spawn(self._spin)
+        woken.wait()
+
+    def _spin(self) -> None:
+        try:
+            while self._due:
+                now = time.perf_counter()
+                while self._due and self._due[0][0] <= now:
+                    heapq.heappop(self._due)[2].set()
+                if self._due:
+                    remaining = self._due[0][0] - now
+                    gevent.sleep(remaining - self.spin if remaining > self.spin else 0)
+        finally:
+            self._spinner = None
 
 
 def _text_of(message_content: Any) -> str:
@@ -260,6 +307,7 @@ class SimulatorApp:
         pool = [self._rng.choice(words) for _ in range(_POOL_SIZE)]
         self._pool2 = pool + pool  # doubled, so any offset gives a contiguous slice of up to _POOL_SIZE tokens
         self._slots = BoundedSemaphore(config.max_concurrency) if config.max_concurrency else None
+        self._clock = _PreciseClock(config.spin_ms / 1000.0)
         self._ids = itertools.count(1)
         self._auth = f"Bearer {config.api_key}".encode() if config.api_key else b""
         self._models_body = json.dumps({"object": "list", "data": [
@@ -434,7 +482,6 @@ class SimulatorApp:
 
     def _stream(self, plan: _Plan, arrival: float) -> Iterator[bytes]:
         """The SSE body: role chunk, timed content chunks, finish, usage, [DONE]."""
-        spin = self.config.spin_ms / 1000.0
         frames = _Frames(plan.chat, self._response_id(plan), int(time.time()), plan.model)
         start = self._acquire_slot(arrival)
         try:
@@ -445,7 +492,10 @@ class SimulatorApp:
             for index, (deadline, first, end, reasoning) in enumerate(self._schedule(plan, start)):
                 # Absolute deadlines keep mid-stream timer lateness from accumulating (mean ITL stays exact);
                 # the first and last chunks, which fix TTFT and end-to-end latency, are timed to the microsecond.
-                _sleep_until(deadline, spin if index == 0 or index == last else 0.0)
+                if index == 0 or index == last:
+                    self._clock.sleep_until(deadline)
+                else:
+                    _sleep_until(deadline)
                 if index == plan.disconnect_after:
                     raise ConnectionResetError(104, "simulated disconnect")  # pywsgi closes it silently
                 text = b"".join(tokens[first:end]) if end - first > 1 else tokens[first]
@@ -474,7 +524,7 @@ class SimulatorApp:
                 last = deadline
                 if index == plan.disconnect_after:
                     break
-            _sleep_until(last, self.config.spin_ms / 1000.0)
+            self._clock.sleep_until(last)
             if plan.disconnect_after >= 0:
                 raise ConnectionResetError(104, "simulated disconnect")
         finally:
@@ -573,15 +623,30 @@ class _FastHandler(WSGIHandler):
         self.response_length += len(data)
 
 
+def _shared_listener(host: str, port: int) -> socket.socket:
+    """A listening socket that other processes may bind too (SO_REUSEPORT): the kernel spreads connections."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    listener.bind((host, port))
+    listener.listen(_BACKLOG)
+    return listener
+
+
 class SimulatorServer:
-    """The simulator served by gevent's WSGI server; binds on start() (port 0 picks a free port)."""
+    """The simulator served by gevent's WSGI server; binds on start() (port 0 picks a free port).
+
+    With `shared_port`, other processes can serve the same port (see SimulatorWorkers).
+    """
 
     def __init__(self, config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0,
-                 tokenizer: Tokenizer | None = None) -> None:
+                 tokenizer: Tokenizer | None = None, shared_port: bool = False) -> None:
         self.config = config or SimulatorConfig()
         self.app = make_simulator_app(self.config, tokenizer)
-        # A deep backlog: a benchmark opens hundreds of connections at once, and overflow costs 1 s SYN retries.
-        self._server = WSGIServer((host, port), self.app, log=None, handler_class=_FastHandler, backlog=4096)
+        if shared_port:
+            self._server = WSGIServer(_shared_listener(host, port), self.app, log=None, handler_class=_FastHandler)
+        else:
+            self._server = WSGIServer((host, port), self.app, log=None, handler_class=_FastHandler, backlog=_BACKLOG)
 
     def start(self) -> "SimulatorServer":
         """Bind and start serving from the gevent hub; returns self."""
@@ -614,3 +679,57 @@ class SimulatorServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class SimulatorWorkers:
+    """Extra simulator processes serving the same port as this one, so bursts of requests are taken in parallel.
+
+    One process takes a burst of simultaneous requests one at a time; on one core, hundreds of them arriving
+    together take longer to read than a short TTFT. The kernel (SO_REUSEPORT, Linux) spreads new connections over
+    every process listening on the port. Each worker gets the config on stdin and exits with this process.
+    """
+
+    def __init__(self, config: SimulatorConfig, host: str, port: int, count: int) -> None:
+        self.processes: list[subprocess.Popen] = []
+        for index in range(1, count):
+            settings = asdict(config)
+            if config.seed is not None:
+                settings["seed"] = config.seed + index
+            process = subprocess.Popen(
+                [sys.executable, "-m", "genai_bench", "simulate-worker", "--host", host, "--port", str(port),
+                 "--parent-pid", str(os.getpid())], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            process.stdin.write(json.dumps(settings).encode() + b"\n")
+            process.stdin.close()
+            self.processes.append(process)
+        for process in self.processes:
+            self._wait_listening(process)
+
+    def _wait_listening(self, process: subprocess.Popen) -> None:
+        with gevent.Timeout(WORKER_START_TIMEOUT, False):
+            line = process.stdout.readline()  # gevent's subprocess pipes are cooperative
+            if line.startswith(b"listening"):
+                return
+        self.stop()
+        raise OSError(f"a simulator worker did not start (exit code {process.poll()})")
+
+    def stop(self) -> None:
+        """End every worker process."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def run_simulator_worker(host: str, port: int, parent_pid: int | None) -> None:
+    """The `genai-bench simulate-worker` process: read the config from stdin, serve the shared port until told."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
+    die_with_parent(parent_pid)
+    settings = json.loads(sys.stdin.readline())
+    server = SimulatorServer(SimulatorConfig(**settings), host=host, port=port, shared_port=True).start()
+    sys.stdout.write("listening\n")
+    sys.stdout.flush()
+    server.serve_forever()

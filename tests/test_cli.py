@@ -3,6 +3,7 @@
 import json
 import socket
 
+import psutil
 import pytest
 
 from tests.conftest import run_cli
@@ -141,3 +142,23 @@ def test_serve_and_report_commands(tmp_path, cli, finished_experiment):
     assert json.loads((tmp_path / "r.json").read_text())["experiments"][0]["summary"]["run_count"] == 2
     bad = run_cli(tmp_path, "report", "--experiment-folder", str(tmp_path / "nothing"))
     assert bad.returncode == 2 and bad.stderr.startswith("Error: --experiment-folder")
+
+
+def test_simulate_workers_share_the_port_and_stop_together(tmp_path, cli):
+    process = cli("simulate", "--port", "0", "--workers", "2", "--ttft-ms", "1")
+    url = process.wait_for(r"at (http://127\.0\.0\.1:\d+)/v1, 2 processes").group(1)
+    from geventhttpclient import HTTPClient
+
+    ids = []
+    for _ in range(40):  # the kernel spreads new connections over both processes
+        client = HTTPClient.from_url(url)
+        response = client.post("/v1/completions", body=json.dumps({"prompt": "hi", "max_tokens": 1}),
+                               headers={"Content-Type": "application/json"})
+        ids.append(json.loads(response.read())["id"])
+        client.close()
+    assert len(set(ids)) < len(ids)  # each process numbers its own answers: one process alone never repeats an id
+    worker = psutil.Process(process.proc.pid).children()
+    assert len(worker) == 1 and "simulate-worker" in " ".join(worker[0].cmdline())
+    process.interrupt()
+    assert process.finish(timeout=15) in (0, 130)
+    worker[0].wait(timeout=10)  # the extra process ends with its parent
