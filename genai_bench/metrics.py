@@ -220,10 +220,11 @@ class MetricsCollector:
         self.histogram_bins = histogram_bins
         self.begin_run("", 0, 0.0)
 
-    def begin_run(self, scenario: str, concurrency: int, start: float) -> None:
+    def begin_run(self, scenario: str, concurrency: int, start: float, request_rate: float | None = None) -> None:
         """Forget the previous run and start counting a new one at perf_counter time `start`."""
         self.scenario = scenario
         self.concurrency = concurrency
+        self.request_rate = request_rate  # open loop: arrivals per second (concurrency is then the in-flight cap)
         self.run_start = start
         self.requests: list[RequestMetrics] = []
         # The latest values of each live metric, kept per metric so a tick reads them without touching requests.
@@ -260,6 +261,7 @@ class MetricsCollector:
         return {
             "scenario": self.scenario,
             "concurrency": self.concurrency,
+            "request_rate": self.request_rate,
             "elapsed": elapsed,
             "completed": self.completed,
             "errors": self.errors,

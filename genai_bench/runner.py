@@ -216,7 +216,7 @@ class SweepRunner:
         for index, (scenario, concurrency, rate) in enumerate(self.plan):
             if self.stopped:
                 break
-            self.dashboard.update_benchmark_status(**self._status("running", index, scenario, concurrency))
+            self.dashboard.update_benchmark_status(**self._status("running", index, scenario, concurrency, rate))
             result = self.run_one(scenario, concurrency, index, rate)
             self.results.append(result)
             self.on_run_complete(result)
@@ -237,7 +237,7 @@ class SweepRunner:
         started_at = time.time()
         self.dashboard.start_run(config.max_time_seconds, started_at, config.max_requests_per_run)
         start = perf_counter()
-        self.collector.begin_run(scenario.text, concurrency, start)
+        self.collector.begin_run(scenario.text, concurrency, start, request_rate)
         ticker = gevent.spawn(self._tick, driver, start)
         monitor = ClientMonitor(lambda message: self.dashboard.add_log_message(
             message if driver.measured_here else f"master process: {message}", "warning"))
@@ -283,7 +283,8 @@ class SweepRunner:
         live = self.collector.live_snapshot(now)
         self.dashboard.update_metrics_panels(live)
         self.dashboard.update_histogram_panel(
-            {"scenario": live["scenario"], "concurrency": live["concurrency"], "histograms": self.collector.histograms()}
+            {"scenario": live["scenario"], "concurrency": live["concurrency"], "request_rate": live["request_rate"],
+             "histograms": self.collector.histograms()}
         )
         self.dashboard.update_benchmark_progress_bars({
             "requests_done": self.collector.total,
@@ -294,7 +295,8 @@ class SweepRunner:
             "max_time": self.config.max_time_seconds,
         })
 
-    def _status(self, status: str, runs_done: int, scenario: Scenario | None = None, concurrency: int | None = None) -> dict:
+    def _status(self, status: str, runs_done: int, scenario: Scenario | None = None, concurrency: int | None = None,
+                request_rate: float | None = None) -> dict:
         total = len(self.plan)
         remaining = total - runs_done
         return {
@@ -302,6 +304,7 @@ class SweepRunner:
             "current_scenario": scenario.text if scenario else None,
             "traffic_scenario": scenario.text if scenario else None,
             "current_concurrency": concurrency,
+            "current_request_rate": request_rate,
             "current_iteration": min(runs_done + 1, total) if status == "running" else runs_done,
             "total_iterations": total,
             "total_scenarios": len(self.config.traffic_scenarios),

@@ -9,6 +9,7 @@ from genai_bench.events import Event
 
 IDLE_STATUS = {
     "status": "idle", "current_scenario": None, "traffic_scenario": None, "current_concurrency": None,
+    "current_request_rate": None,
     "current_iteration": 0, "total_iterations": 0, "total_scenarios": 0, "progress_percentage": 0.0,
     "start_time": None, "estimated_end_time": None, "error_message": None,
 }

@@ -213,3 +213,21 @@ def run_benchmark(base: Path, name: str = "exp", concurrencies=(1, 2), requests:
 def finished_experiment(tmp_path_factory) -> Path:
     """One finished two-run experiment folder, shared read-only by the tests that only read it."""
     return run_benchmark(tmp_path_factory.mktemp("experiments"))
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Debian's, no download) for the whole session: playwright's sync API allows one."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

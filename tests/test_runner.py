@@ -104,6 +104,13 @@ def test_open_loop_sends_on_schedule_and_counts_latency_from_it(tmp_path, start_
     stats = result.statistics.stats
     assert stats["e2e_latency_from_schedule"]["p50"] > stats["e2e_latency"]["p50"]
     assert (tmp_path / "exp" / "D20_10_text-to-text_num_concurrency_2_request_rate_20_time_60s.json").is_file()
+    # Live views know the run by its rate while it goes on, not only once it is done.
+    events = [json.loads(line) for line in (tmp_path / "exp" / "events.ndjson").read_text().splitlines()]
+    live = [e["data"] for e in events if e["event_type"] in ("metrics", "histogram", "run_started")]
+    live = [d.get("live_metrics", d) for d in live]
+    assert live and all(d["request_rate"] == 20.0 for d in live)
+    running = [e["data"] for e in events if e["event_type"] == "status" and e["data"]["status"] == "running"]
+    assert running[-1]["current_request_rate"] == 20.0 and running[-1]["current_concurrency"] == 2
 
 
 def test_closed_loop_runs_have_no_schedule_metrics(tmp_path, fast_simulator):

@@ -65,6 +65,7 @@ class EventDashboard(Dashboard):
         self.bus.publish(events.RUN_STARTED, {
             "scenario": self.status.get("current_scenario"),
             "concurrency": self.status.get("current_concurrency"),
+            "request_rate": self.status.get("current_request_rate"),
             "run_index": self.runs_done + 1,
             "total_runs": self.status.get("total_iterations", 0),
             "max_time": run_time,

@@ -377,6 +377,14 @@
   }
 
   // ---------------------------------------------------------------- header / status
+  // The current run's load: its concurrency, or for an open-loop run its arrival rate (concurrency is then the cap).
+  function showRunLoad(concurrency, requestRate) {
+    if (concurrency === undefined || concurrency === null) return;
+    var rate = C.runRate({ request_rate: requestRate });
+    setText("current-concurrency", rate !== null ? "r=" + C.fmtRequestRate(rate) + "/s (≤" + concurrency + " in flight)"
+      : String(concurrency));
+  }
+
   function applyStatus(data) {
     data = unwrap(data);
     if (!data) return;
@@ -392,7 +400,7 @@
     if (s.model) setText("model-name", String(s.model));
     if (s.experiment_folder) model.experimentFolder = String(s.experiment_folder);
     if (s.current_scenario || s.traffic_scenario) setText("current-scenario", String(s.current_scenario || s.traffic_scenario));
-    if (s.current_concurrency !== undefined && s.current_concurrency !== null) setText("current-concurrency", String(s.current_concurrency));
+    showRunLoad(s.current_concurrency, s.current_request_rate);
     if (!model.progress && isNum(s.current_iteration) && isNum(s.total_iterations) && s.total_iterations > 0) {
       setText("run-counter", s.current_iteration + " / " + s.total_iterations);
     }
@@ -421,7 +429,7 @@
     if (!data) return;
     model.runStarted = data;
     if (data.scenario) setText("current-scenario", String(data.scenario));
-    if (data.concurrency !== undefined) setText("current-concurrency", String(data.concurrency));
+    showRunLoad(data.concurrency, data.request_rate);
     if (isNum(data.run_index) && isNum(data.total_runs)) setText("run-counter", data.run_index + " / " + data.total_runs);
     setBar("run", 0);
     if (!model.done) {
@@ -504,7 +512,7 @@
     }
     if (context.length) setText("kpi-context", (model.done ? "Last run: " : "Current run: ") + context.join(" · "));
     if (live.scenario) setText("current-scenario", String(live.scenario));
-    if (live.concurrency !== undefined && live.concurrency !== null) setText("current-concurrency", String(live.concurrency));
+    showRunLoad(live.concurrency, live.request_rate);
     if (isNum(timestamp)) {
       setText("last-update", "last update " + fmtClock(timestamp));
       if (addPoint(pointFromMetrics(live, timestamp))) redrawTimeSeries();

@@ -137,23 +137,18 @@ CUSTOM_FRONTEND = textwrap.dedent("""
 """)
 
 
-def test_seed_custom_frontend_updates_from_the_websocket(tmp_path, cli):
-    from playwright.sync_api import sync_playwright
-
+def test_seed_custom_frontend_updates_from_the_websocket(tmp_path, cli, browser):
     process = cli("benchmark", "--enable-streaming", "--streaming-port", "0", "--num-concurrency", "2",
                   "--max-requests-per-run", "40", "--max-time-per-run", "0.5")
     port = process.wait_for(r"Live dashboard: http://127\.0\.0\.1:(\d+)/").group(1)
     page_file = tmp_path / "custom.html"
     page_file.write_text(CUSTOM_FRONTEND.replace("localhost:8080", f"localhost:{port}"))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            page.goto(page_file.as_uri())
-            page.wait_for_function("document.getElementById('metrics').textContent.startsWith('TTFT: ')",
-                                   timeout=20_000)
-            first = page.text_content("#metrics")
-            assert float(first.removeprefix("TTFT: ").removesuffix("s")) > 0
-        finally:
-            browser.close()
+    page = browser.new_page()
+    try:
+        page.goto(page_file.as_uri())
+        page.wait_for_function("document.getElementById('metrics').textContent.startsWith('TTFT: ')", timeout=20_000)
+        first = page.text_content("#metrics")
+        assert float(first.removeprefix("TTFT: ").removesuffix("s")) > 0
+    finally:
+        page.close()
     process.kill()

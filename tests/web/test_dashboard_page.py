@@ -160,3 +160,13 @@ def test_token_is_passed_on_every_request(start_benchmark, page):
     wait_series(page, 3)
     page.wait_for_function("window.genaiDashboard.connection() === 'live'")
     assert page.evaluate("typeof window.Chart") == "function"  # the vendored chart library loaded too
+
+
+def test_open_loop_run_is_shown_by_its_rate_while_it_runs(start_benchmark, page):
+    bench = start_benchmark(*SCENARIO, "--request-rate", "3", "--max-concurrency", "4", "--max-requests-per-run", "60",
+                            "--max-time-per-run", "1")
+    page.goto(bench.url)
+    wait_series(page, 2)
+    assert page.locator("#status-badge").inner_text().lower() == "running"
+    assert page.text_content("#current-concurrency") == "r=3/s (≤4 in flight)"
+    page.wait_for_function("document.getElementById('hist-ttft-context').textContent.includes('r=3/s')")
