@@ -92,7 +92,6 @@ class BenchmarkConfig:
             (all(r > 0 for r in self.request_rates), "--request-rate must be positive (requests per second)"),
             (self.max_concurrency > 0, "--max-concurrency must be positive"),
             (self.arrival in ("poisson", "constant"), "--arrival must be poisson or constant"),
-            (not (self.request_rates and self.num_workers), "--request-rate cannot be combined with --num-workers yet"),
             (0 <= self.streaming_port < 65536, "--streaming-port must be between 0 and 65535"),
             (not self.keep_serving or self.enable_streaming, "--keep-serving needs --enable-streaming"),
         ]

@@ -27,6 +27,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 import gevent
@@ -44,7 +45,7 @@ from genai_bench.runner import Engine, RecordSink, RunDriver
 from genai_bench.sampling import PromptSampler
 from genai_bench.scenarios import Scenario, parse_scenario
 from genai_bench.tokenizer import load_tokenizer
-from genai_bench.user import LeasedBudget, OpenAIUser, RequestBudget, RunContext
+from genai_bench.user import ArrivalSchedule, LeasedBudget, OpenAIUser, RequestBudget, RunContext
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ FLUSH_RECORDS = 200
 CONNECT_TIMEOUT = 60.0
 READY_TIMEOUT = 10.0
 DONE_TIMEOUT = 10.0
+# An open-loop run's first send is due this long after the master announces it, so every worker has heard of it.
+SCHEDULE_LEAD_SECONDS = 0.1
 EXIT_TIMEOUT = 5.0
 
 
@@ -130,9 +133,10 @@ class LocustCluster(Engine):
     """A Locust MasterRunner bound to 127.0.0.1 in this process and `num_workers` local worker processes."""
 
     def __init__(self, settings: WorkerSettings, num_workers: int, master_port: int = 0,
-                 log_message: Callable[[str, str], None] | None = None) -> None:
+                 log_message: Callable[[str, str], None] | None = None, arrival: str = "poisson") -> None:
         self.settings = settings
         self.num_workers = num_workers
+        self.arrival = arrival  # open-loop runs: poisson or constant
         self.requested_port = master_port
         self.log_message = log_message or (lambda message, level: log.warning(message))
         self.environment: Environment | None = None
@@ -259,11 +263,10 @@ class LocustCluster(Engine):
 
     def prepare(self, scenario: Scenario, concurrency: int, max_requests: int | None, on_record: RecordSink,
                 request_rate: float | None = None) -> ClusterRun:
-        """A run spread over the workers by Locust's dispatcher, with the budget leased from here (closed loop only)."""
-        if request_rate is not None:
-            raise ValueError("open-loop runs (--request-rate) need the in-process engine")
+        """A run spread over the workers by Locust's dispatcher, with the budget leased from here; in open loop each
+        worker sends its share of the arrival rate."""
         self.run_ids += 1
-        return ClusterRun(self, self.run_ids, scenario, concurrency, max_requests, on_record)
+        return ClusterRun(self, self.run_ids, scenario, concurrency, max_requests, on_record, request_rate)
 
     def live_nodes(self) -> list[str]:
         """Node ids of the workers taking part in runs."""
@@ -321,8 +324,9 @@ class ClusterRun(RunDriver):
     measured_here = False
 
     def __init__(self, cluster: LocustCluster, run_id: int, scenario: Scenario, concurrency: int,
-                 max_requests: int | None, on_record: RecordSink) -> None:
+                 max_requests: int | None, on_record: RecordSink, request_rate: float | None = None) -> None:
         self.cluster = cluster
+        self.request_rate = request_rate
         self.runner = cluster.runner
         self.run_id = run_id
         self.scenario = scenario
@@ -345,10 +349,26 @@ class ClusterRun(RunDriver):
         cluster.current = self
         users_per_worker = math.ceil(concurrency / max(len(self.nodes), 1))
         announcement = {"run": self.run_id, "scenario": self.scenario.text, "concurrency": concurrency,
-                        "limited": self.limit is not None, "users": users_per_worker}
-        for node in self.nodes:
-            self.runner.send_message(MSG_RUN, announcement, client_id=node)
+                        "limited": self.limit is not None, "users": users_per_worker, "workers": len(self.nodes),
+                        "request_rate": self.request_rate, "arrival": cluster.arrival,
+                        # perf_counter is CLOCK_MONOTONIC, one clock for every process here: a shared first send time
+                        "first_time": perf_counter() + SCHEDULE_LEAD_SECONDS}
+        shares = self._open_loop_shares()
+        for position, node in enumerate(self.nodes):
+            if shares is not None:
+                self.nodes[node].granted = shares[position]
+            self.runner.send_message(MSG_RUN, {**announcement, "position": position,
+                                               "budget": None if shares is None else shares[position]}, client_id=node)
         self.starter = gevent.spawn(self.runner.start, concurrency, spawn_rate)
+
+    def _open_loop_shares(self) -> list[int] | None:
+        """An open-loop run's request limit split evenly up front: each worker sends its share at rate/N, so the
+        run keeps its rate to the last request (leasing could leave the tail to one worker, at half the rate)."""
+        if not self.request_rate or self.limit is None:
+            return None
+        count = len(self.nodes)
+        self.remaining = 0
+        return [self.limit // count + (1 if position < self.limit % count else 0) for position in range(count)]
 
     def close(self) -> None:
         """Tell the workers to issue nothing more; each answers with its final issued count."""
@@ -501,15 +521,27 @@ class WorkerNode:
             self.monitor.stop()
         self.pending = []
         self.aborted = 0
-        if data["limited"]:
+        if data.get("budget") is not None:  # an open-loop share, granted whole
+            self.budget = RequestBudget(data["budget"])
+        elif data["limited"]:
             self.budget = LeasedBudget(lambda count: self._ask(run_id, count), data["users"])
         else:
             self.budget = RequestBudget(None)
         WorkerUser.context = RunContext(self.target, self.tokenizer, self.sampler, parse_scenario(data["scenario"]),
-                                        data["concurrency"], self.budget, self.rng)
+                                        data["concurrency"], self.budget, self.rng, self._schedule(data))
         self.run_id = run_id
         self.monitor = ClientMonitor(lambda message: self._send(MSG_LOG, {"message": message, "level": "warning"}))
         self.monitor.start()
+
+    def _schedule(self, run: dict) -> ArrivalSchedule | None:
+        """This worker's share of an open-loop run's arrivals: rate/N, evenly spaced ones offset by its position."""
+        rate = run.get("request_rate")
+        if not rate:
+            return None
+        first_time = run["first_time"]
+        if run["arrival"] == "constant":
+            first_time += run["position"] / rate
+        return ArrivalSchedule(rate / run["workers"], run["arrival"], self.rng, first_time)
 
     def _on_grant(self, msg: Any, **_: Any) -> None:
         if msg.data["run"] == self.run_id and isinstance(self.budget, LeasedBudget):

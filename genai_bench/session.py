@@ -111,7 +111,8 @@ class BenchmarkSession:
 
         settings = WorkerSettings.of(target, self.config.model_tokenizer, self.config.seed)
         return LocustCluster(settings, self.config.num_workers, self.config.master_port,
-                             log_message=lambda message, level: self.dashboard.add_log_message(message, level)).start()
+                             log_message=lambda message, level: self.dashboard.add_log_message(message, level),
+                             arrival=self.config.arrival).start()
 
     def _start_target(self) -> Target:
         config = self.config

@@ -135,17 +135,18 @@ class ArrivalSchedule:
 
     Each claimed request gets the next time on the schedule whether or not a user was free for it, so a server
     that falls behind shows up as schedule lag and as latency counted from the scheduled time (no coordinated
-    omission).
+    omission). `first_time` (perf_counter) starts the schedule at an agreed moment; N worker processes each running
+    rate/N from a shared start (evenly spaced ones offset by 1/rate each) add up to the whole run's schedule.
     """
 
-    def __init__(self, rate: float, arrival: str, rng: np.random.Generator) -> None:
+    def __init__(self, rate: float, arrival: str, rng: np.random.Generator, first_time: float | None = None) -> None:
         self.rate = rate
         self.poisson = arrival == "poisson"
         self.rng = rng
-        self.next_time: float | None = None
+        self.next_time = first_time
 
     def next_send_time(self) -> float:
-        """The perf_counter time at which the next request is due (the first is due now)."""
+        """The perf_counter time at which the next request is due (the first is due now, or at `first_time`)."""
         if self.next_time is None:
             self.next_time = perf_counter()
         due = self.next_time

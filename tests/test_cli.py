@@ -58,7 +58,6 @@ BAD_INPUTS = [
     (["--warmup-ratio", "1.5"], "--warmup-ratio"),
     (["--request-rate", "0"], "--request-rate"),
     (["--request-rate", "fast"], "--request-rate"),
-    (["--request-rate", "5", "--num-workers", "2"], "cannot be combined"),
     (["--model-tokenizer", "/nonexistent/dir/tokenizer.json"], "--model-tokenizer"),
     (["--api-base", f"http://127.0.0.1:{closed_port()}"], "is unreachable"),
     (["--no-such-option"], "no-such-option"),

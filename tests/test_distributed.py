@@ -141,6 +141,23 @@ def test_a_time_limited_run_drains_the_requests_in_flight_on_every_worker(tmp_pa
     assert [r.aborted for r in results] == [0, 0]
 
 
+def test_open_loop_on_workers_keeps_the_whole_runs_schedule(tmp_path, start_simulator):
+    # 21 requests due 50 ms apart (constant arrivals at 20/s), sent by two workers at 10/s each, interleaved:
+    # each worker gets its share of the limit up front (11 and 10), so neither sends the tail alone at half the rate.
+    server = start_simulator(ttft_ms=5.0, itl_ms=1.0)
+    session = make_session(tmp_path, server, request_rates=[20.0], arrival="constant", max_concurrency=4,
+                           max_requests_per_run=21, max_time_per_run=1.0)
+    try:
+        result = session.run(handle_signals=False).results[0]
+    finally:
+        session.close()
+    assert len(result.requests) == 21 and all(m.record.ok for m in result.requests)
+    scheduled = sorted(m.record.scheduled_start for m in result.requests)
+    assert [round(b - a, 6) for a, b in zip(scheduled, scheduled[1:])] == [0.05] * 20
+    assert result.statistics.request_rate == 20.0
+    assert result.statistics.stats["schedule_lag"]["p50"] < 0.02
+
+
 def test_requests_still_in_flight_after_the_drain_are_recorded_as_aborted(tmp_path, start_simulator):
     server = start_simulator(ttft_ms=3000.0)
     session = make_session(tmp_path, server, concurrencies=[3], drain_timeout=0.2)
