@@ -212,3 +212,21 @@ def test_bad_worker_settings_are_one_line_errors(tmp_path):
     assert result.stderr.startswith(f"Error: --master-port {port} on 127.0.0.1 is not available")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "experiments").exists()
+
+
+def test_a_worker_dying_mid_run_is_reported_and_the_sweep_goes_on(tmp_path, start_simulator):
+    server = start_simulator(ttft_ms=20.0, itl_ms=2.0)
+    session = make_session(tmp_path, server, concurrencies=[4, 2], max_time_per_run=1.5 / 60)
+    session.start()
+    doomed = worker_processes(os.getpid())[1]
+    gevent.spawn_later(0.7, doomed.send_signal, signal.SIGKILL)
+    try:
+        outcome = session.run(handle_signals=False)
+    finally:
+        session.close()
+    first, second = outcome.results
+    assert first.statistics.num_completed > 0 and second.statistics.num_completed > 0
+    assert all(m.record.ok for m in second.requests)  # the survivor carries the next run alone
+    events = [json.loads(line) for line in (tmp_path / "exp" / "events.ndjson").read_text().splitlines()]
+    errors = [e["data"]["message"] for e in events if e["event_type"] == "log" and e["data"].get("level") == "error"]
+    assert any("exited unexpectedly" in message for message in errors), errors
