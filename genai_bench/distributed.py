@@ -354,6 +354,8 @@ class ClusterRun(RunDriver):
                         # perf_counter is CLOCK_MONOTONIC, one clock for every process here: a shared first send time
                         "first_time": perf_counter() + SCHEDULE_LEAD_SECONDS}
         shares = self._open_loop_shares()
+        if shares is not None:
+            self.remaining = 0  # all of it granted up front
         for position, node in enumerate(self.nodes):
             if shares is not None:
                 self.nodes[node].granted = shares[position]
@@ -367,7 +369,6 @@ class ClusterRun(RunDriver):
         if not self.request_rate or self.limit is None:
             return None
         count = len(self.nodes)
-        self.remaining = 0
         return [self.limit // count + (1 if position < self.limit % count else 0) for position in range(count)]
 
     def close(self) -> None:
