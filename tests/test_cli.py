@@ -111,8 +111,9 @@ def test_simulate_serves_until_interrupted(tmp_path, cli):
     assert process.finish(timeout=15) in (0, 130)
 
 
-def test_simulate_rejects_bad_settings_in_one_line(tmp_path):
-    result = run_cli(tmp_path, "simulate", "--port", "0", "--error-rate", "2")
+@pytest.mark.parametrize("args", [["--error-rate", "2"], ["--workers", "0"]], ids=["error-rate", "workers"])
+def test_simulate_rejects_bad_settings_in_one_line(tmp_path, args):
+    result = run_cli(tmp_path, "simulate", "--port", "0", *args)
     assert result.returncode == 2 and result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
 
 

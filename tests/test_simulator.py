@@ -363,3 +363,25 @@ def test_tokens_are_timed_from_arrival_even_when_the_server_is_busy(start_simula
     assert float(headers[b"X-Simulator-Taken"]) - sent >= 0.075
     assert float(headers[b"X-Simulator-Arrival"]) - sent < 0.02
     assert 0.145 <= first - sent < 0.2  # TTFT from arrival, not 80 ms later
+
+
+def test_precise_clock_wakes_every_stream_at_its_deadline_with_one_spinner():
+    """Hundreds of first tokens due at once: each stream wakes at its deadline, never before, and one greenlet spins."""
+    from genai_bench.simulator import _PreciseClock
+
+    clock = _PreciseClock(spin=0.002)
+    base = time.perf_counter() + 0.03
+    deadlines = [base + i * 1e-5 for i in range(300)]
+    woke: dict[int, float] = {}
+    spinners = set()
+
+    def stream(index: int) -> None:
+        clock.sleep_until(deadlines[index])
+        woke[index] = time.perf_counter()
+        spinners.add(id(clock._spinner))
+
+    gevent.joinall([gevent.spawn(stream, i) for i in range(len(deadlines))], timeout=10)
+    lateness = [woke[i] - deadlines[i] for i in range(len(deadlines))]
+    assert min(lateness) >= 0.0
+    assert len(spinners - {id(None)}) <= 1
+    assert clock._spinner is None and not clock._due  # nothing left waiting once everyone is woken
