@@ -73,7 +73,7 @@ class Target:
         if self.backend in IGNORE_EOS_BACKENDS:
             body["ignore_eos"] = True
         body.update(self.additional_params)
-        return json.dumps(body).encode()
+        return orjson.dumps(body)
 
     def new_http_client(self, concurrency: int = 1) -> HTTPClient:
         """A keep-alive connection pool to the server."""

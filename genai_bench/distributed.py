@@ -42,7 +42,7 @@ from genai_bench.monitor import ClientMonitor
 from genai_bench.processes import die_with_parent
 from genai_bench.protocol import RequestRecord
 from genai_bench.runner import Engine, RecordSink, RunDriver
-from genai_bench.sampling import PromptSampler
+from genai_bench.sampling import BUILD_AHEAD_SECONDS, PromptSampler, UpcomingRequests
 from genai_bench.scenarios import Scenario, parse_scenario
 from genai_bench.tokenizer import load_tokenizer
 from genai_bench.user import ArrivalSchedule, LeasedBudget, OpenAIUser, RequestBudget, RunContext
@@ -499,6 +499,7 @@ class WorkerNode:
         self.runner: WorkerRunner | None = None
         self.run_id: int | None = None
         self.budget: RequestBudget | None = None
+        self.requests: UpcomingRequests | None = None
         self.monitor: ClientMonitor | None = None
         self.pending: list[list] = []
         self.aborted = 0
@@ -528,8 +529,12 @@ class WorkerNode:
             self.budget = LeasedBudget(lambda count: self._ask(run_id, count), data["users"])
         else:
             self.budget = RequestBudget(None)
-        WorkerUser.context = RunContext(self.target, self.tokenizer, self.sampler, parse_scenario(data["scenario"]),
-                                        data["concurrency"], self.budget, self.rng, self._schedule(data))
+        scenario = parse_scenario(data["scenario"])
+        self._close_requests()
+        self.requests = UpcomingRequests(self.sampler, scenario, self.rng.spawn(1)[0], data["users"])
+        self.requests.build_ahead(BUILD_AHEAD_SECONDS)
+        WorkerUser.context = RunContext(self.target, self.tokenizer, self.requests, scenario, data["concurrency"],
+                                        self.budget, self._schedule(data))
         self.run_id = run_id
         self.monitor = ClientMonitor(lambda message: self._send(MSG_LOG, {"message": message, "level": "warning"}))
         self.monitor.start()
@@ -543,6 +548,11 @@ class WorkerNode:
         if run["arrival"] == "constant":
             first_time += run["position"] / rate
         return ArrivalSchedule(rate / run["workers"], run["arrival"], self.rng, first_time)
+
+    def _close_requests(self) -> None:
+        if self.requests is not None:
+            self.requests.close()
+            self.requests = None
 
     def _on_grant(self, msg: Any, **_: Any) -> None:
         if msg.data["run"] == self.run_id and isinstance(self.budget, LeasedBudget):
@@ -566,6 +576,7 @@ class WorkerNode:
             self.aborted += self.budget.in_flight
             runner.user_greenlets.kill(block=True)
         self.budget.run_over.set()
+        self._close_requests()
         health = self.monitor.stop().to_dict() if self.monitor is not None else None
         self.monitor = None
         records, self.pending = self.pending, []

@@ -20,7 +20,7 @@ from genai_bench.dashboard import Dashboard
 from genai_bench.metrics import MetricsCollector, RequestMetrics, RunStatistics
 from genai_bench.monitor import ClientMonitor
 from genai_bench.protocol import RequestRecord
-from genai_bench.sampling import PromptSampler
+from genai_bench.sampling import BUILD_AHEAD_SECONDS, PromptSampler, UpcomingRequests
 from genai_bench.scenarios import Scenario
 from genai_bench.tokenizer import Tokenizer
 from genai_bench.user import ArrivalSchedule, OpenAIUser, RequestBudget, RunContext
@@ -120,6 +120,7 @@ class LocalRun(RunDriver):
 
     def __init__(self, context: RunContext, on_record: RecordSink) -> None:
         self.budget = context.budget
+        self.requests = context.requests
         self.exhausted = self.budget.exhausted
         environment = Environment(user_classes=[OpenAIUser.bind(context)])
         environment.events.request.add_listener(lambda context=None, **_: on_record(context["record"]))
@@ -145,6 +146,7 @@ class LocalRun(RunDriver):
             self.runner.quit()
         finally:
             self.budget.run_over.set()
+            self.requests.close()
         return aborted
 
 
@@ -163,8 +165,11 @@ class LocalEngine(Engine):
                 request_rate: float | None = None) -> LocalRun:
         """A LocalRunner run with its own exact budget (and arrival schedule in open loop)."""
         schedule = ArrivalSchedule(request_rate, self.arrival, self.rng) if request_rate else None
-        context = RunContext(self.target, self.tokenizer, self.sampler, scenario, concurrency,
-                             RequestBudget(max_requests), self.rng, schedule)
+        depth = concurrency if max_requests is None else min(concurrency, max_requests)
+        requests = UpcomingRequests(self.sampler, scenario, self.rng.spawn(1)[0], depth)
+        requests.build_ahead(BUILD_AHEAD_SECONDS)
+        context = RunContext(self.target, self.tokenizer, requests, scenario, concurrency,
+                             RequestBudget(max_requests), schedule)
         return LocalRun(context, on_record)
 
 

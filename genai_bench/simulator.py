@@ -1,5 +1,6 @@
 """An embedded OpenAI-compatible simulated LLM server with precise token timing and real-server quirks (§9)."""
 
+import collections
 import heapq
 import hmac
 import http
@@ -158,10 +159,38 @@ class _Plan:
 
     @property
     def prompt_tokens(self) -> int:
-        """Counted on first use, so tokenizing the prompt stays off the TTFT path unless prefill time needs it."""
+        """Counted on first use (or earlier by an _IdleCounter), so tokenizing stays off the TTFT path."""
         if isinstance(self.prompt, str):
             self.prompt = self.count_tokens(self.prompt)
         return self.prompt
+
+
+class _IdleCounter:
+    """Counts the prompt tokens of planned requests while the event loop has nothing else to do.
+
+    A usage chunk needs the prompt's token count (~0.1-0.2 ms of tokenizing). Counted when the stream ends, it lands
+    in the same instant as the other streams of a closed-loop burst ending and their next requests arriving, and
+    delays when those are taken; counted in idle moments mid-stream, it delays nothing. A plan whose stream ends
+    before an idle moment came counts itself then.
+    """
+
+    def __init__(self) -> None:
+        self._pending: collections.deque[_Plan] = collections.deque()
+        self._worker: gevent.Greenlet | None = None
+
+    def submit(self, plan: _Plan) -> None:
+        """Count `plan`'s prompt at the next idle moment."""
+        self._pending.append(plan)
+        if self._worker is None:
+            self._worker = gevent.spawn(self._work)
+
+    def _work(self) -> None:
+        try:
+            while self._pending:
+                gevent.idle()  # returns when no I/O or timer callback is waiting
+                self._pending.popleft().prompt_tokens
+        finally:
+            self._worker = None
 
 
 class _Frames:
@@ -308,6 +337,7 @@ class SimulatorApp:
         self._pool2 = pool + pool  # doubled, so any offset gives a contiguous slice of up to _POOL_SIZE tokens
         self._slots = BoundedSemaphore(config.max_concurrency) if config.max_concurrency else None
         self._clock = _PreciseClock(config.spin_ms / 1000.0)
+        self._counter = _IdleCounter()
         self._ids = itertools.count(1)
         self._auth = f"Bearer {config.api_key}".encode() if config.api_key else b""
         self._models_body = json.dumps({"object": "list", "data": [
@@ -411,6 +441,8 @@ class SimulatorApp:
                      output_tokens=limit, reasoning_tokens=min(cfg.reasoning_tokens, limit) if chat else 0)
         self._maybe_stop_early(plan, body)
         self._inject_faults(plan)
+        if isinstance(prompt, str) and (plan.include_usage or not stream):
+            self._counter.submit(plan)
         return plan
 
     def _maybe_stop_early(self, plan: _Plan, body: dict) -> None:

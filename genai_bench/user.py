@@ -13,7 +13,7 @@ from locust import User, constant, task
 
 from genai_bench.client import OpenAIStreamingClient, Target
 from genai_bench.protocol import ERROR_ABORTED, RequestRecord
-from genai_bench.sampling import PromptSampler
+from genai_bench.sampling import UpcomingRequests
 from genai_bench.scenarios import Scenario
 from genai_bench.tokenizer import Tokenizer
 
@@ -156,15 +156,14 @@ class ArrivalSchedule:
 
 @dataclass
 class RunContext:
-    """What every user of one run shares: target, scenario, sampler, budget."""
+    """What every user of one run shares: target, scenario, its upcoming requests, budget."""
 
     target: Target
     tokenizer: Tokenizer
-    sampler: PromptSampler
+    requests: UpcomingRequests
     scenario: Scenario
     concurrency: int
     budget: RequestBudget
-    rng: np.random.Generator
     schedule: ArrivalSchedule | None = None  # open loop (--request-rate); None: back-to-back requests
 
 
@@ -196,13 +195,13 @@ class OpenAIUser(User):
         if not context.budget.take():
             context.budget.wait_for_run_end()
             return
-        input_tokens, output_tokens = context.scenario.sample(context.rng)
-        prompt = context.sampler.prompt(input_tokens)
-        record = RequestRecord(context.scenario.text, context.concurrency, input_tokens, output_tokens)
+        request = context.requests.next()
+        record = RequestRecord(context.scenario.text, context.concurrency, request.num_input_tokens,
+                               request.max_output_tokens)
         if context.schedule is not None and not self._wait_for_send_time(record):
             return
         try:
-            self.client.send(record, prompt)
+            self.client.send(record, request.prompt)
         except gevent.GreenletExit:
             # The run ended while this request was in flight: keep it, as aborted, with its real latency.
             record.fail(ERROR_ABORTED, "request still in flight when the run's drain time ran out", perf_counter())

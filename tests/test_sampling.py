@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gevent
 import numpy as np
 import pytest
 from tokenizers import Tokenizer as HFTokenizer
@@ -239,3 +240,41 @@ def test_builtin_tokenizer_fits_the_corpus() -> None:
     assert 2048 <= tokenizer.vocab_size <= 4096
     ids = np.array(tokenizer.encode(text))
     assert ids.max() < tokenizer.vocab_size
+
+
+def upcoming(seed: int, depth: int = 8, text: str = "U(20,300)/(1,10)") -> sampling.UpcomingRequests:
+    return sampling.UpcomingRequests(PromptSampler(builtin_tokenizer(), seed=0), parse_scenario(text),
+                                     np.random.default_rng(seed), depth)
+
+
+def test_upcoming_requests_keep_draw_order_however_far_ahead_they_were_built() -> None:
+    built_ahead, on_the_spot = upcoming(5), upcoming(5)
+    built_ahead.build_ahead(10.0)
+    assert built_ahead.ready == 8
+    ahead = [built_ahead.next() for _ in range(20)]  # the first 8 from the queue, the rest idle-built or on the spot
+    on_demand = [on_the_spot._draw() for _ in range(20)]
+    built_ahead.close()
+    assert ahead == on_demand
+    assert all(builtin_tokenizer().count(r.prompt) == r.num_input_tokens for r in ahead)
+    assert ahead != [upcoming(6)._draw() for _ in range(20)]
+
+
+def test_upcoming_requests_refill_in_idle_moments_up_to_their_depth() -> None:
+    requests = upcoming(1, depth=5)
+    first = requests.next()  # starts the builder
+    gevent.sleep(0.5)  # an idle loop: the builder fills the queue, then waits for the next take
+    assert requests.ready == 5
+    requests.next()
+    gevent.sleep(0.5)
+    assert requests.ready == 5
+    requests.close()
+    gevent.sleep(0)
+    assert requests.ready == 0 and requests._builder.dead
+    assert first.num_input_tokens >= 20
+
+
+def test_upcoming_requests_stop_at_their_text_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sampling, "MAX_QUEUED_CHARS", 1)
+    requests = upcoming(2, depth=50)
+    requests.build_ahead(10.0)
+    assert requests.ready == 1  # one prompt is already over a 1-character budget

@@ -385,3 +385,20 @@ def test_precise_clock_wakes_every_stream_at_its_deadline_with_one_spinner():
     assert min(lateness) >= 0.0
     assert len(spinners - {id(None)}) <= 1
     assert clock._spinner is None and not clock._due  # nothing left waiting once everyone is woken
+
+
+def test_idle_counter_counts_prompts_when_nothing_else_is_waiting():
+    """Usage chunks need prompt counts; they are made in idle moments, not when the stream's last token is due."""
+    from genai_bench.simulator import _IdleCounter, _Plan
+
+    tokenizer = builtin_tokenizer()
+    prompts = [f"prompt number {i} " * (i + 1) for i in range(20)]
+    plans = [_Plan(chat=True, model="m", stream=True, include_usage=True, prompt=p, count_tokens=tokenizer.count,
+                   output_tokens=5, reasoning_tokens=0) for p in prompts]
+    counter = _IdleCounter()
+    for plan in plans:
+        counter.submit(plan)
+    assert all(isinstance(plan.prompt, str) for plan in plans)  # nothing counted until the loop is idle
+    gevent.sleep(0.2)
+    assert [plan.prompt for plan in plans] == [tokenizer.count(p) for p in prompts]
+    assert counter._worker is None  # the worker ends with the queue
