@@ -13,6 +13,7 @@ from typing import Any, Callable
 import click
 
 from genai_bench.config import BACKENDS, ENDPOINTS, EMBEDDED_MODEL, BenchmarkConfig, ConfigError
+from genai_bench.processes import freeze_long_lived_objects
 from genai_bench.scenarios import ScenarioError, parse_scenario
 from genai_bench.simulator import SimulatorConfig, SimulatorServer, SimulatorWorkers, run_simulator_worker
 from genai_bench.tokenizer import TokenizerError
@@ -277,6 +278,7 @@ def simulate(host: str, port: int, workers: int, **options: Any) -> None:
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another --port") from None
     processes = f", {workers} processes" if workers > 1 else ""
+    freeze_long_lived_objects()
     click.echo(f"Simulator serving model {options['model']!r} at {server.url}/v1{processes} (Ctrl-C to stop)")
     try:
         server.serve_forever()

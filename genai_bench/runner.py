@@ -23,13 +23,15 @@ from genai_bench.protocol import RequestRecord
 from genai_bench.sampling import BUILD_AHEAD_SECONDS, PromptSampler, UpcomingRequests
 from genai_bench.scenarios import Scenario
 from genai_bench.tokenizer import Tokenizer
-from genai_bench.user import ArrivalSchedule, OpenAIUser, RequestBudget, RunContext
+from genai_bench.user import ArrivalSchedule, OpenAIUser, RequestBudget, RunContext, StartLine
 
 log = logging.getLogger(__name__)
 # When the user stops the benchmark, in-flight requests get this long to finish before they are aborted.
 INTERRUPT_DRAIN_SECONDS = 5.0
 # Spawn every user at once unless --spawn-rate asks for a ramp.
 INSTANT_SPAWN_RATE = 1_000_000.0
+# Longest a user spawned at once waits for the others to connect before its first request.
+START_LINE_TIMEOUT = 5.0
 
 
 def run_label(scenario: Scenario, concurrency: int, request_rate: float | None) -> str:
@@ -119,6 +121,7 @@ class LocalRun(RunDriver):
     """One run on a Locust LocalRunner: the users fire `events.request` here, with the record in the context."""
 
     def __init__(self, context: RunContext, on_record: RecordSink) -> None:
+        self.context = context
         self.budget = context.budget
         self.requests = context.requests
         self.exhausted = self.budget.exhausted
@@ -127,7 +130,9 @@ class LocalRun(RunDriver):
         self.runner = environment.create_local_runner()
 
     def start(self, concurrency: int, spawn_rate: float) -> None:
-        """Start the users (LocalRunner spawns them in the background)."""
+        """Start the users (LocalRunner spawns them in the background); spawned at once, they start together."""
+        if spawn_rate >= INSTANT_SPAWN_RATE:
+            self.context.start_line = StartLine(concurrency, START_LINE_TIMEOUT)
         self.runner.start(concurrency, spawn_rate=spawn_rate)
 
     def close(self) -> None:

@@ -19,11 +19,13 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Iterable, Iterator
 
 import gevent
+import httptools
+import orjson
 from gevent.event import Event
-from gevent.lock import BoundedSemaphore
+from gevent.lock import BoundedSemaphore, Semaphore
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
-from genai_bench.processes import die_with_parent
+from genai_bench.processes import die_with_parent, freeze_long_lived_objects
 from genai_bench.receive_times import ANCILLARY_SPACE, enable_receive_timestamps, received_at
 from genai_bench.tokenizer import Tokenizer, builtin_tokenizer
 
@@ -36,11 +38,16 @@ _JSON_HEADERS = [("Content-Type", "application/json")]
 _SSE_HEADERS = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")]
 _DONE = b"data: [DONE]\n\n"
 _MAX_BODY = 64 * 1024 * 1024
+# The limits of the stdlib header parser pywsgi used before.
+_MAX_HEADERS = 100
+_MAX_HEADER_LINE = 65536
 _POOL_SIZE = 4096
 # A deep backlog: a benchmark opens hundreds of connections at once, and overflow costs 1 s SYN retries.
 _BACKLOG = 4096
 # How long `simulate --workers N` waits for each extra process to listen.
 WORKER_START_TIMEOUT = 30.0
+# How far ahead of a first or last token's deadline a request's intake waits for it (about one intake's CPU time).
+INTAKE_HORIZON = 0.0003
 # The WSGI environ key under which the handler passes the kernel's receive time of a request (perf_counter seconds).
 RECEIVED_AT_KEY = "genai_bench.received_at"
 
@@ -241,12 +248,11 @@ def _usage_json(prompt_tokens: int, completion_tokens: int) -> bytes:
             % (prompt_tokens, completion_tokens, prompt_tokens + completion_tokens))
 
 
-def _chunk_spans(plan: _Plan, per_chunk: int) -> list[tuple[int, int, bool]]:
-    """(first token, end token, is reasoning) of each chunk; a chunk never mixes reasoning and content."""
-    spans = []
+def _chunk_spans(plan: _Plan, per_chunk: int) -> Iterator[tuple[int, int, bool]]:
+    """(first token, end token, is reasoning) of each chunk, in order; a chunk never mixes reasoning and content."""
     for lo, hi, reasoning in ((0, plan.reasoning_tokens, True), (plan.reasoning_tokens, plan.output_tokens, False)):
-        spans.extend((a, min(a + per_chunk, hi), reasoning) for a in range(lo, hi, per_chunk))
-    return spans
+        for first in range(lo, hi, per_chunk):
+            yield first, min(first + per_chunk, hi), reasoning
 
 
 def _chunk_count(plan: _Plan, per_chunk: int) -> int:
@@ -269,41 +275,71 @@ def _sleep_until(deadline: float, spin: float = 0.0) -> None:
 
 
 class _PreciseClock:
-    """Wakes streams at their perf_counter deadlines to within a hub round, with one greenlet spinning for all.
+    """Wakes streams at their perf_counter deadlines to within a hub round, with one greenlet timing them all.
 
     libev's epoll backend rounds timer waits up to whole ms (0-1 ms late); yielding through the last `spin` seconds
     instead is exact but keeps the loop busy. When each stream spun on its own, hundreds of first tokens due at once
-    filled every hub round with spinning greenlets and new requests waited behind them.
+    filled every hub round with spinning greenlets and new requests waited behind them. Every deadline is known here
+    from the moment a stream starts waiting, so work that can wait (a request's intake) can make way for it.
     """
 
     def __init__(self, spin: float) -> None:
         self.spin = spin
         self._due: list[tuple[float, int, Event]] = []
         self._order = itertools.count()
-        self._spinner: gevent.Greenlet | None = None
+        self._timer: gevent.Greenlet | None = None
+        self._earlier = Event()  # set when a deadline earlier than every other arrives
+        self._nothing_soon = Event()  # set while no deadline falls within INTAKE_HORIZON
+        self._nothing_soon.set()
+        self._way = Semaphore()  # one intake at a time waits for the clock; the rest queue behind it, woken once
 
     def sleep_until(self, deadline: float) -> None:
         """Return at `deadline`, not before, and (with a spin) within a hub round after it."""
-        _sleep_until(deadline, self.spin)  # the coarse part: timer sleeps until the last `spin` seconds
-        if self.spin <= 0 or time.perf_counter() >= deadline:
+        if self.spin <= 0:
+            _sleep_until(deadline)
             return
         woken = Event()
+        if not self._due or deadline < self._due[0][0]:
+            self._earlier.set()
         heapq.heappush(self._due, (deadline, next(self._order), woken))
-        if self._spinner is None:
-            self._spinner = gevent.spawn(self._spin)
+        if self._timer is None:
+            self._timer = gevent.spawn(self._wake_streams)
         woken.wait()
 
-    def _spin(self) -> None:
+    def make_way(self) -> None:
+        """Wait while a deadline falls within INTAKE_HORIZON, so that work that can wait does not make a token late.
+
+        A request's intake can wait (its delays count from the kernel's receive time); a first or last token cannot.
+        """
+        if not self._due_soon(time.perf_counter()):
+            return
+        with self._way:
+            while self._due_soon(time.perf_counter()):
+                self._nothing_soon.clear()
+                self._nothing_soon.wait()
+
+    def _due_soon(self, now: float) -> bool:
+        return bool(self._due) and self._due[0][0] - now <= INTAKE_HORIZON
+
+    def _wake_streams(self) -> None:
         try:
             while self._due:
                 now = time.perf_counter()
                 while self._due and self._due[0][0] <= now:
                     heapq.heappop(self._due)[2].set()
-                if self._due:
-                    remaining = self._due[0][0] - now
-                    gevent.sleep(remaining - self.spin if remaining > self.spin else 0)
+                if not self._due_soon(now):
+                    self._nothing_soon.set()  # after the woken streams: their wake-ups were scheduled first
+                if not self._due:
+                    break
+                remaining = self._due[0][0] - now
+                if remaining > self.spin:
+                    self._earlier.clear()
+                    self._earlier.wait(remaining - self.spin)  # a timer, cut short by an earlier deadline
+                else:
+                    gevent.sleep(0)
         finally:
-            self._spinner = None
+            self._timer = None
+            self._nothing_soon.set()
 
 
 def _text_of(message_content: Any) -> str:
@@ -343,6 +379,10 @@ class SimulatorApp:
         self._models_body = json.dumps({"object": "list", "data": [
             {"id": config.model, "object": "model", "created": int(time.time()), "owned_by": "genai-bench"}]}
         ).encode()
+
+    def make_way(self) -> None:
+        """Called as a request arrives, before any work on it: first and last tokens due within a moment go first."""
+        self._clock.make_way()
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         """Answer one HTTP request, timed from the moment its bytes reached this machine when the server knows it."""
@@ -397,7 +437,7 @@ class SimulatorApp:
             raise _ApiError(413, "request body too large")
         raw = environ["wsgi.input"].read(length) if length else environ["wsgi.input"].read()
         try:
-            body = json.loads(raw)
+            body = orjson.loads(raw)
         except ValueError:
             raise _ApiError(400, "request body is not valid JSON") from None
         if not isinstance(body, dict):
@@ -467,7 +507,7 @@ class SimulatorApp:
             plan.disconnect_after = n_chunks = _mid_chunk(rng, n_chunks)
         elif cfg.cut_off_rate and rng.random() < cfg.cut_off_rate:
             n_chunks = _mid_chunk(rng, n_chunks)
-            plan.output_tokens = _chunk_spans(plan, cfg.tokens_per_chunk)[n_chunks - 1][1]
+            plan.output_tokens = next(itertools.islice(_chunk_spans(plan, cfg.tokens_per_chunk), n_chunks - 1, None))[1]
             plan.reasoning_tokens = min(plan.reasoning_tokens, plan.output_tokens)
             plan.finish_reason = None
         if cfg.stall_rate and rng.random() < cfg.stall_rate:
@@ -597,9 +637,10 @@ class _StampedReader(io.RawIOBase):
     each from when its bytes arrived, not from when the loop got to it, keeps that queue out of the simulated delays.
     """
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, on_request: Callable[[], None] = lambda: None) -> None:
         super().__init__()
         self.sock = sock
+        self.on_request = on_request
         self.stamped = enable_receive_timestamps(sock)
         self.request_received_at: float | None = None  # set by the first read of each request
 
@@ -613,7 +654,73 @@ class _StampedReader(io.RawIOBase):
             nbytes, ancillary = self.sock.recv_into(buffer), []
         if nbytes and self.request_received_at is None:
             self.request_received_at = received_at(ancillary)
+            self.on_request()
         return nbytes
+
+
+class _RequestHead:
+    """A request's headers in the shape pywsgi's handler reads them (first value wins, names case-insensitive)."""
+
+    def __init__(self, pairs: list[tuple[str, str]], status: str = "") -> None:
+        self.status = status  # non-empty: pywsgi answers 400 with it
+        self._pairs = pairs
+        self._first: dict[str, str] = {}
+        for name, value in pairs:
+            self._first.setdefault(name.lower(), value)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of header `name`."""
+        return self._first.get(name.lower(), default)
+
+    getheader = get
+
+    def __delitem__(self, name: str) -> None:
+        name = name.lower()
+        self._pairs = [(n, v) for n, v in self._pairs if n.lower() != name]
+        self._first.pop(name, None)
+
+    @property
+    def typeheader(self) -> str | None:
+        """The Content-Type header."""
+        return self.get("content-type")
+
+    @property
+    def headers(self) -> list[str]:
+        """The raw header lines."""
+        return [f"{name}: {value}\r\n" for name, value in self._pairs]
+
+
+class _HeaderCollector:
+    """httptools' parser callbacks: gathers the header fields."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[str, str]] = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.pairs.append((name.decode("latin-1"), value.decode("latin-1")))
+
+
+def _read_head(request_line: str, rfile: Any) -> _RequestHead:
+    """Read a request's header lines and parse the head with httptools (llhttp), ~20x cheaper than pywsgi's parse
+    through the email package, which was a tenth of the simulator's work per request."""
+    lines = [request_line.rstrip("\r\n").encode("latin-1")]
+    for _ in range(_MAX_HEADERS + 1):
+        line = rfile.readline(_MAX_HEADER_LINE + 1)
+        if len(line) > _MAX_HEADER_LINE:
+            return _RequestHead([], "Header line too long")
+        if line in (b"\r\n", b"\n", b""):
+            break
+        lines.append(line.rstrip(b"\r\n"))  # bare-LF line ends are accepted, as pywsgi's own parser does
+    else:
+        return _RequestHead([], "Too many headers")
+    collector = _HeaderCollector()
+    try:
+        httptools.HttpRequestParser(collector).feed_data(b"\r\n".join(lines) + b"\r\n\r\n")
+    except httptools.HttpParserUpgrade:
+        pass  # the headers are complete; pywsgi decides what to do with an upgrade
+    except httptools.HttpParserError as exc:
+        return _RequestHead([], f"Invalid headers: {exc}")
+    return _RequestHead(collector.pairs)
 
 
 class _FastHandler(WSGIHandler):
@@ -621,7 +728,7 @@ class _FastHandler(WSGIHandler):
     it passes each request's kernel receive time to the app."""
 
     def __init__(self, sock: socket.socket, address: Any, server: Any) -> None:
-        self.reader = _StampedReader(sock)
+        self.reader = _StampedReader(sock, getattr(server.application, "make_way", lambda: None))
         super().__init__(sock, address, server, rfile=io.BufferedReader(self.reader))
 
     def handle_one_request(self) -> Any:
@@ -629,6 +736,13 @@ class _FastHandler(WSGIHandler):
         # times it from when it was taken, which is when a one-at-a-time server can first act on it.
         self.reader.request_received_at = None
         return super().handle_one_request()
+
+    def read_request(self, raw_requestline: str) -> Any:
+        self.raw_requestline = raw_requestline
+        return super().read_request(raw_requestline)
+
+    def MessageClass(self, rfile: Any, _seekable: int) -> _RequestHead:  # noqa: N802 (pywsgi's name)
+        return _read_head(self.raw_requestline, rfile)
 
     def get_environ(self) -> dict:
         environ = super().get_environ()
@@ -762,6 +876,7 @@ def run_simulator_worker(host: str, port: int, parent_pid: int | None) -> None:
     die_with_parent(parent_pid)
     settings = json.loads(sys.stdin.readline())
     server = SimulatorServer(SimulatorConfig(**settings), host=host, port=port, shared_port=True).start()
+    freeze_long_lived_objects()
     sys.stdout.write("listening\n")
     sys.stdout.flush()
     server.serve_forever()

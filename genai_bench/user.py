@@ -66,6 +66,29 @@ class RequestBudget:
             self.exhausted.set()
 
 
+class StartLine:
+    """Holds a run's first requests until all its users have opened their connections, then lets them go together.
+
+    Users spawned at once would otherwise send while others still connect: the server then takes connections and
+    requests in one long burst, and the first tokens of the earliest requests come due in the middle of it, as do the
+    reads this process owes them.
+    """
+
+    def __init__(self, users: int, timeout: float) -> None:
+        self.missing = users
+        self.timeout = timeout
+        self.open = Event()
+        if users <= 0:
+            self.open.set()
+
+    def arrive(self) -> None:
+        """This user is connected: wait (at most `timeout` seconds) for the rest."""
+        self.missing -= 1
+        if self.missing <= 0:
+            self.open.set()
+        self.open.wait(self.timeout)
+
+
 class LeasedBudget(RequestBudget):
     """A worker process's part of a run's request budget, leased from the master a few tickets at a time.
 
@@ -165,6 +188,7 @@ class RunContext:
     concurrency: int
     budget: RequestBudget
     schedule: ArrivalSchedule | None = None  # open loop (--request-rate); None: back-to-back requests
+    start_line: StartLine | None = None  # users spawned at once start together, once all are connected
 
 
 class OpenAIUser(User):
@@ -183,6 +207,8 @@ class OpenAIUser(User):
         """Open this user's keep-alive connection."""
         self.client = OpenAIStreamingClient(self.context.target, self.context.tokenizer)
         self.client.connect()
+        if self.context.start_line is not None:
+            self.context.start_line.arrive()
 
     def on_stop(self) -> None:
         """Close this user's connection."""

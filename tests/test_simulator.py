@@ -365,7 +365,7 @@ def test_tokens_are_timed_from_arrival_even_when_the_server_is_busy(start_simula
     assert 0.145 <= first - sent < 0.2  # TTFT from arrival, not 80 ms later
 
 
-def test_precise_clock_wakes_every_stream_at_its_deadline_with_one_spinner():
+def test_precise_clock_wakes_every_stream_at_its_deadline_with_one_timer():
     """Hundreds of first tokens due at once: each stream wakes at its deadline, never before, and one greenlet spins."""
     from genai_bench.simulator import _PreciseClock
 
@@ -378,13 +378,13 @@ def test_precise_clock_wakes_every_stream_at_its_deadline_with_one_spinner():
     def stream(index: int) -> None:
         clock.sleep_until(deadlines[index])
         woke[index] = time.perf_counter()
-        spinners.add(id(clock._spinner))
+        spinners.add(id(clock._timer))
 
     gevent.joinall([gevent.spawn(stream, i) for i in range(len(deadlines))], timeout=10)
     lateness = [woke[i] - deadlines[i] for i in range(len(deadlines))]
     assert min(lateness) >= 0.0
     assert len(spinners - {id(None)}) <= 1
-    assert clock._spinner is None and not clock._due  # nothing left waiting once everyone is woken
+    assert clock._timer is None and not clock._due  # nothing left waiting once everyone is woken
 
 
 def test_idle_counter_counts_prompts_when_nothing_else_is_waiting():

@@ -321,7 +321,8 @@ def test_replay_animates_the_live_view(served, folders, page):
 
     assert elapsed >= 0.7 * folders["slow_log_seconds"] / 100  # paced at 100x, not dumped at once
     steps = [n for i, n in enumerate(lengths) if i == 0 or n != lengths[i - 1]]
-    assert steps[0] == before and 0 in steps, steps  # the replay reset the charts
+    # The replay reset the charts (a busy machine may run the first 5 ms sample after the reset).
+    assert 0 in steps and set(steps[:steps.index(0)]) <= {before}, steps
     grown = steps[steps.index(0):]
     assert grown == sorted(grown) and grown[-1] == final > 3, steps
     assert len([n for n in grown if 0 < n < final]) >= 3, steps  # the chart grew while we watched
