@@ -116,3 +116,26 @@ def test_open_loop_sends_on_schedule_and_counts_latency_from_it(tmp_path, start_
 def test_closed_loop_runs_have_no_schedule_metrics(tmp_path, fast_simulator):
     stats = make_session(tmp_path, fast_simulator, max_requests_per_run=4).run().results[0].statistics
     assert stats.request_rate is None and stats.stats["schedule_lag"] is None
+
+
+
+def test_users_spawned_at_once_send_only_once_all_are_connected(tmp_path, fast_simulator, monkeypatch):
+    """Connecting while others already send would put connections and requests in one burst at the server."""
+    from genai_bench.client import OpenAIStreamingClient
+
+    seen = []
+    connect, send = OpenAIStreamingClient.connect, OpenAIStreamingClient.send
+
+    def recorded_connect(self):
+        connect(self)
+        seen.append("connected")
+
+    def recorded_send(self, record, prompt):
+        seen.append("send")
+        return send(self, record, prompt)
+
+    monkeypatch.setattr(OpenAIStreamingClient, "connect", recorded_connect)
+    monkeypatch.setattr(OpenAIStreamingClient, "send", recorded_send)
+    result = make_session(tmp_path, fast_simulator, concurrencies=[40], max_requests_per_run=40).run().results[0]
+    assert result.statistics.num_completed == 40
+    assert seen == ["connected"] * 40 + ["send"] * 40

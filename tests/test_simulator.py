@@ -402,3 +402,40 @@ def test_idle_counter_counts_prompts_when_nothing_else_is_waiting():
     gevent.sleep(0.2)
     assert [plan.prompt for plan in plans] == [tokenizer.count(p) for p in prompts]
     assert counter._worker is None  # the worker ends with the queue
+
+
+def test_intake_makes_way_for_a_first_token_due_within_the_horizon():
+    """A request's intake can wait (its delays count from arrival); a token due in a moment goes first."""
+    from genai_bench.simulator import INTAKE_HORIZON, _PreciseClock
+
+    clock = _PreciseClock(spin=0.001)
+    order = []
+
+    def stream() -> None:
+        clock.sleep_until(time.perf_counter() + INTAKE_HORIZON / 2)
+        order.append("token")
+
+    def intake() -> None:
+        clock.make_way()
+        order.append("intake")
+
+    gevent.joinall([gevent.spawn(stream), gevent.spawn(intake), gevent.spawn(intake)], timeout=5)
+    assert order == ["token", "intake", "intake"]
+    started = time.perf_counter()
+    clock.make_way()  # nothing due: no wait
+    assert time.perf_counter() - started < INTAKE_HORIZON
+
+
+@pytest.mark.parametrize("raw, status", [
+    (b"GET /v1/models HTTP/1.1\nHost: t\n\n", b"200"),  # bare LF line ends are accepted
+    (b"GET /v1/models HTTP/1.1\r\nHost: t\r\nX-A: 1\r\nx-a: 2\r\n\r\n", b"200"),
+    (b"GET /v1/models HTTP/1.1\r\nHost: t\r\nno colon here\r\n\r\n", b"400"),
+    (b"GET /v1/models HTTP/1.1\r\nHost: t\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n", b"400"),
+    (b"GET /v1/models HTTP/1.1\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(101)) + b"\r\n", b"400"),
+])
+def test_request_heads_are_parsed_strictly_by_httptools(serve, raw, status):
+    server = serve()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as connection:
+        connection.sendall(raw)
+        assert connection.recv(64).split(b" ")[1] == status
+
