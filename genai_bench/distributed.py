@@ -39,7 +39,7 @@ from locust.runners import STATE_INIT, MasterRunner, WorkerRunner
 from genai_bench.client import Target
 from genai_bench.config import ConfigError
 from genai_bench.monitor import ClientMonitor
-from genai_bench.processes import die_with_parent, freeze_long_lived_objects
+from genai_bench.processes import die_with_parent
 from genai_bench.protocol import RequestRecord
 from genai_bench.runner import Engine, RecordSink, RunDriver
 from genai_bench.sampling import BUILD_AHEAD_SECONDS, PromptSampler, UpcomingRequests
@@ -640,7 +640,6 @@ def run_worker(master_host: str, master_port: int, index: int, parent_pid: int |
     settings = WorkerSettings(**json.loads(line))
     node = WorkerNode(settings, index)
     runner = node.connect(master_host, master_port)
-    freeze_long_lived_objects()
     runner.greenlet.join()
     return 0
 

@@ -33,10 +33,11 @@ def die_with_parent(parent_pid: int | None) -> None:
 
 
 def freeze_long_lived_objects() -> None:
-    """Exempt every object alive now (modules, tokenizer, corpus, web app) from future garbage collections.
+    """Exempt every object alive now (modules, tokenizer, word pools) from future garbage collections.
 
-    A full collection walks every tracked object; with what start-up leaves behind it stalls the event loop for about
-    10 ms, long enough to hold back a burst of first tokens. Objects frozen here are still freed by reference counting.
+    Used by the simulator's processes: a full collection walks every tracked object, and with what start-up leaves
+    behind it stalled the loop for about 10 ms in the middle of a burst of first tokens. Objects frozen here are still
+    freed by reference counting.
     """
     gc.collect()
     gc.freeze()

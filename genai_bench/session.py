@@ -17,7 +17,6 @@ from genai_bench.config import BenchmarkConfig, ConfigError
 from genai_bench.dashboard import Dashboard, MultiDashboard
 from genai_bench.events import EventBus
 from genai_bench.metrics import MetricsCollector
-from genai_bench.processes import freeze_long_lived_objects
 from genai_bench.results import EVENTS_FILE, EventLogWriter, ExperimentWriter, default_folder_name
 from genai_bench.runner import RunResult, SweepRunner
 from genai_bench.sampling import PromptSampler
@@ -139,7 +138,6 @@ class BenchmarkSession:
         self.runner = SweepRunner(self.config, target, self.tokenizer, sampler, self.collector, self.dashboard,
                                   on_run_complete=self.writer.write_run, engine=self.cluster)
         self.writer.write_metadata(self.metadata(end_time=None))
-        freeze_long_lived_objects()
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
         handlers = [gevent.signal_handler(sig, self.stop) for sig in signals]
         try:
