@@ -41,14 +41,14 @@ class PromptSampler:
     def __init__(self, tokenizer: Tokenizer, seed: int | None = None, corpus_path: Path | None = None) -> None:
         self.tokenizer = tokenizer
         self._rng = np.random.default_rng(seed)
-        self._ids = _tokenize_corpus(tokenizer, corpus_path or CORPUS_PATH)
+        self._text, self._ends = _tokenize_corpus(tokenizer, corpus_path or CORPUS_PATH)
         self._filler = _pick_filler(tokenizer)
 
     def prompt(self, num_tokens: int, rng: np.random.Generator | None = None) -> str:
         """Text whose token count under the sampler's tokenizer is exactly `num_tokens` (placed by `rng` if given)."""
         if num_tokens < 1:
             raise ValueError(f"num_tokens must be positive, got {num_tokens}")
-        start = int((rng or self._rng).integers(len(self._ids)))
+        start = int((rng or self._rng).integers(len(self._ends)))
         length = num_tokens
         for _ in range(_MAX_RESIZES):
             text = self._window(start, length)
@@ -66,11 +66,19 @@ class PromptSampler:
         return SampledRequest(self.prompt(num_in, rng), num_in, num_out)
 
     def _window(self, start: int, length: int) -> str:
+        """The corpus text of tokens start..start+length-1: a slice, not a decode (the text around each token is kept).
+
+        A window may run past the end of the corpus and repeat it, for long prompts.
+        """
         if length <= 0:
             return ""
-        # mode="wrap" lets a window run past the end of the corpus (and repeat it for long prompts).
-        ids = np.take(self._ids, np.arange(start, start + length), mode="wrap")
-        return self.tokenizer.decode(ids.tolist())
+        begin = self._char_end(start - 1) if start > 0 else 0
+        return _cyclic_slice(self._text, begin, self._char_end(start + length - 1))
+
+    def _char_end(self, position: int) -> int:
+        """Where token `position` of the endlessly repeated corpus ends, in characters."""
+        laps, index = divmod(position, len(self._ends))
+        return laps * len(self._text) + self._ends[index]
 
     def _pad_to(self, start: int, length: int, num_tokens: int) -> str:
         """Shrink the window until it fits, then pad with single-token filler words to the exact count."""
@@ -165,21 +173,34 @@ class UpcomingRequests:
             self._taken.wait()
 
 
-def _tokenize_corpus(tokenizer: Tokenizer, corpus_path: Path) -> np.ndarray:
+def _tokenize_corpus(tokenizer: Tokenizer, corpus_path: Path) -> tuple[str, list[int]]:
+    """The corpus text (paragraphs, each ending in a newline) and where each of its tokens ends, in characters."""
     lines = [line for line in corpus_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not lines:
         raise ValueError(f"corpus {corpus_path} is empty")
-    # A newline between paragraphs keeps byte-level BPE from merging across them; tokenizers that
-    # drop whitespace give it no ids at all, which is fine.
-    separator = tokenizer.encode("\n")
-    parts: list[list[int]] = []
-    for ids in tokenizer.encode_batch(lines):
-        parts.append(ids)
-        parts.append(separator)
-    ids = np.fromiter((i for part in parts for i in part), dtype=np.int64)
-    if ids.size == 0:
+    # Each paragraph is encoded on its own and followed by the newline's tokens, so byte-level BPE never merges across
+    # paragraphs; tokenizers that drop whitespace give the newline no tokens at all, which is fine.
+    newline = tokenizer.encode("\n")
+    ends: list[int] = []
+    offset = 0
+    for line, (ids, line_ends) in zip(lines, tokenizer.encode_batch_with_ends(lines)):
+        ends.extend(offset + end for end in line_ends)
+        offset += len(line) + 1
+        ends.extend([offset] * len(newline))
+    if not ends:
         raise ValueError(f"corpus {corpus_path} encodes to no tokens")
-    return ids
+    return "".join(line + "\n" for line in lines), ends
+
+
+def _cyclic_slice(text: str, begin: int, end: int) -> str:
+    """text[begin:end] of `text` repeated endlessly."""
+    size = len(text)
+    laps, begin = divmod(begin, size)
+    end -= laps * size
+    if end <= size:
+        return text[begin:end]
+    whole, rest = divmod(end, size)
+    return text[begin:] + text * (whole - 1) + text[:rest]
 
 
 def _pick_filler(tokenizer: Tokenizer) -> str:

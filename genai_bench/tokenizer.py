@@ -33,6 +33,10 @@ class Tokenizer:
         """Token ids of each text, encoded in one native call."""
         return [e.ids for e in self._backend.encode_batch(texts, add_special_tokens=False)]
 
+    def encode_batch_with_ends(self, texts: list[str]) -> list[tuple[list[int], list[int]]]:
+        """Token ids of each text and, for each token, the character offset where it ends."""
+        return [(e.ids, [end for _, end in e.offsets]) for e in self._backend.encode_batch(texts, add_special_tokens=False)]
+
     def count(self, text: str) -> int:
         """Number of tokens in `text` (encoded without offsets, which is faster)."""
         return len(self._backend.encode_batch_fast([text], add_special_tokens=False)[0].ids)
