@@ -118,7 +118,9 @@ def main() -> None:
 @click.option("--experiment-base-dir", default="experiments", show_default=True, help="Where experiment folders go.")
 @click.option("--experiment-folder-name", default=None, help="Folder name (default <backend>_<task>_<model>_<time>).")
 @click.option("--metrics-time-unit", default="s", type=click.Choice(["s", "ms"]), show_default=True, help="Time unit in the run files.")
-@click.option("--spawn-rate", default=None, type=float, help="Users started per second (default: all at once).")
+@click.option("--spawn-rate", default=None, type=float,
+              help="Users started per second (default: all at once, each run sending its first requests once every "
+                   "user is connected).")
 @click.option("--num-workers", default=0, type=int, show_default=True,
               help="Run the users in this many local Locust worker processes under a master here (0: in this process).")
 @click.option("--master-port", default=0, type=int, show_default=True,
