@@ -123,7 +123,6 @@ class LocalRun(RunDriver):
     def __init__(self, context: RunContext, on_record: RecordSink) -> None:
         self.context = context
         self.budget = context.budget
-        self.requests = context.requests
         self.exhausted = self.budget.exhausted
         environment = Environment(user_classes=[OpenAIUser.bind(context)])
         environment.events.request.add_listener(lambda context=None, **_: on_record(context["record"]))
@@ -151,7 +150,7 @@ class LocalRun(RunDriver):
             self.runner.quit()
         finally:
             self.budget.run_over.set()
-            self.requests.close()
+            self.context.requests.close()
         return aborted
 
 

@@ -637,7 +637,7 @@ class _StampedReader(io.RawIOBase):
     each from when its bytes arrived, not from when the loop got to it, keeps that queue out of the simulated delays.
     """
 
-    def __init__(self, sock: socket.socket, on_request: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, sock: socket.socket, on_request: Callable[[], None]) -> None:
         super().__init__()
         self.sock = sock
         self.on_request = on_request
@@ -728,7 +728,7 @@ class _FastHandler(WSGIHandler):
     it passes each request's kernel receive time to the app."""
 
     def __init__(self, sock: socket.socket, address: Any, server: Any) -> None:
-        self.reader = _StampedReader(sock, getattr(server.application, "make_way", lambda: None))
+        self.reader = _StampedReader(sock, server.application.make_way)
         super().__init__(sock, address, server, rfile=io.BufferedReader(self.reader))
 
     def handle_one_request(self) -> Any:
