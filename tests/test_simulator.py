@@ -432,6 +432,8 @@ def test_intake_makes_way_for_a_first_token_due_within_the_horizon():
     (b"GET /v1/models HTTP/1.1\r\nHost: t\r\nno colon here\r\n\r\n", b"400"),
     (b"GET /v1/models HTTP/1.1\r\nHost: t\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n", b"400"),
     (b"GET /v1/models HTTP/1.1\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(101)) + b"\r\n", b"400"),
+    # Both lengths at once is how requests are smuggled past proxies: refused, as llhttp does.
+    (b"POST /v1/models HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", b"400"),
 ])
 def test_request_heads_are_parsed_strictly_by_httptools(serve, raw, status):
     server = serve()
@@ -439,3 +441,19 @@ def test_request_heads_are_parsed_strictly_by_httptools(serve, raw, status):
         connection.sendall(raw)
         assert connection.recv(64).split(b" ")[1] == status
 
+
+
+def test_chunked_request_bodies_are_read(serve):
+    """A chunked request body (no Content-Length) is decoded by pywsgi from the heads httptools parsed."""
+    server = serve()
+    body = json.dumps(chat_body(max_tokens=3, stream=False)).encode()
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as connection:
+        connection.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                           b"Transfer-Encoding: chunked\r\n\r\n" + chunked)
+        answer = b""
+        while b'"total_tokens"' not in answer:
+            data = connection.recv(65536)
+            assert data, answer
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 200") and b'"completion_tokens": 3' in answer
