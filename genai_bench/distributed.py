@@ -1,6 +1,6 @@
 """Scale-out on Locust's own engine: a MasterRunner in the benchmark process, N local WorkerRunner processes.
 
-The master never sees Locust `events.request`: each worker forwards its finished requests as batched custom messages,
+The master never sees a worker's users: each worker forwards its finished requests as batched custom messages,
 and the master hands them to the same record path the in-process mode uses (collector → dashboards → events, run
 files), so everything downstream is identical. Request limits stay exact: the master holds each run's budget and
 leases it to the workers a few requests at a time (never more than is left). perf_counter is CLOCK_MONOTONIC, shared
@@ -494,7 +494,6 @@ class WorkerNode:
         self.sampler = PromptSampler(self.tokenizer, seed=seed)
         self.rng = np.random.default_rng(seed)
         self.environment = Environment(user_classes=[WorkerUser])
-        self.environment.events.request.add_listener(self._on_request)
         self.environment.events.test_stopping.add_listener(self._on_test_stopping)
         self.runner: WorkerRunner | None = None
         self.run_id: int | None = None
@@ -534,7 +533,7 @@ class WorkerNode:
         self.requests = UpcomingRequests(self.sampler, scenario, self.rng.spawn(1)[0], data["users"])
         self.requests.build_ahead(BUILD_AHEAD_SECONDS)
         WorkerUser.context = RunContext(self.target, self.tokenizer, self.requests, scenario, data["concurrency"],
-                                        self.budget, self._schedule(data))
+                                        self.budget, self._on_record, self._schedule(data))
         self.run_id = run_id
         self.monitor = ClientMonitor(lambda message: self._send(MSG_LOG, {"message": message, "level": "warning"}))
         self.monitor.start()
@@ -590,10 +589,10 @@ class WorkerNode:
         if self.budget is not None and self.run_id is not None:
             self.aborted = self.budget.in_flight  # Locust's stop is about to kill these
 
-    def _on_request(self, context: dict | None = None, **_: Any) -> None:
-        if self.run_id is None or not context:
+    def _on_record(self, record: RequestRecord) -> None:
+        if self.run_id is None:
             return
-        self.pending.append(context["record"].to_wire())
+        self.pending.append(record.to_wire())
         if len(self.pending) >= FLUSH_RECORDS or self.budget.exhausted.is_set():
             self.flush()
 

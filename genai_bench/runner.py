@@ -118,14 +118,13 @@ class Engine(ABC):
 
 
 class LocalRun(RunDriver):
-    """One run on a Locust LocalRunner: the users fire `events.request` here, with the record in the context."""
+    """One run on a Locust LocalRunner: the users hand each finished request to the run's record sink."""
 
-    def __init__(self, context: RunContext, on_record: RecordSink) -> None:
+    def __init__(self, context: RunContext) -> None:
         self.context = context
         self.budget = context.budget
         self.exhausted = self.budget.exhausted
         environment = Environment(user_classes=[OpenAIUser.bind(context)])
-        environment.events.request.add_listener(lambda context=None, **_: on_record(context["record"]))
         self.runner = environment.create_local_runner()
 
     def start(self, concurrency: int, spawn_rate: float) -> None:
@@ -173,8 +172,8 @@ class LocalEngine(Engine):
         requests = UpcomingRequests(self.sampler, scenario, self.rng.spawn(1)[0], depth)
         requests.build_ahead(BUILD_AHEAD_SECONDS)
         context = RunContext(self.target, self.tokenizer, requests, scenario, concurrency,
-                             RequestBudget(max_requests), schedule)
-        return LocalRun(context, on_record)
+                             RequestBudget(max_requests), on_record, schedule)
+        return LocalRun(context)
 
 
 class SweepRunner:

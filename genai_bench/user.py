@@ -187,6 +187,7 @@ class RunContext:
     scenario: Scenario
     concurrency: int
     budget: RequestBudget
+    on_record: Callable[[RequestRecord], None]  # every finished request, ok or not (our one statistics store)
     schedule: ArrivalSchedule | None = None  # open loop (--request-rate); None: back-to-back requests
     start_line: StartLine | None = None  # users spawned at once start together, once all are connected
 
@@ -246,12 +247,7 @@ class OpenAIUser(User):
         return True
 
     def _report(self, record: RequestRecord) -> None:
+        # Our own sink, not Locust's events.request: that would also feed Locust's RequestStats, a second
+        # statistics store nobody reads.
         self.context.budget.release()
-        self.environment.events.request.fire(
-            request_type="POST",
-            name=record.scenario,
-            response_time=(record.end - record.start) * 1000.0,
-            response_length=record.num_output_tokens,
-            exception=None if record.ok else RuntimeError(f"{record.error_code}: {record.error_message}"),
-            context={"record": record},
-        )
+        self.context.on_record(record)
