@@ -47,23 +47,11 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
 
 
-def run_file_name(scenario_name: str, task: str, concurrency: int, max_time_seconds: float,
-                  request_rate: float | None = None) -> str:
-    """Upstream genai-bench's run file name, e.g. D100_100_text-to-text_num_concurrency_8_time_60s.json.
-
-    Open-loop runs add their rate: ..._num_concurrency_256_request_rate_5_time_60s.json.
-    """
-    rate = "" if request_rate is None else f"_request_rate_{request_rate:g}"
-    return f"{scenario_name}_{task}_num_concurrency_{concurrency}{rate}_time_{int(round(max_time_seconds))}s.json"
-
-
 class ExperimentWriter:
     """Writes one experiment folder: metadata at the start and end, a run file as soon as each run ends."""
 
-    def __init__(self, folder: Path, task: str, max_time_seconds: float, time_unit: str, clock_offset: float) -> None:
+    def __init__(self, folder: Path, time_unit: str, clock_offset: float) -> None:
         self.folder = Path(folder)
-        self.task = task
-        self.max_time_seconds = max_time_seconds
         self.time_unit = time_unit
         self.clock_offset = clock_offset
         self.run_files: list[Path] = []
@@ -73,9 +61,8 @@ class ExperimentWriter:
         return write_json_atomic(self.folder / METADATA_FILE, metadata)
 
     def write_run(self, result) -> Path:
-        """Write the run file of a finished run (a runner.RunResult)."""
-        name = run_file_name(result.scenario.name, self.task, result.concurrency, self.max_time_seconds,
-                             result.statistics.request_rate)
+        """Write the run file of a finished run (a runner.RunResult), named by its run key like upstream's."""
+        name = result.run.key + ".json"
         document = {
             "aggregated_metrics": result.statistics.to_dict(self.time_unit),
             "individual_request_metrics": [m.to_dict(self.clock_offset, self.time_unit) for m in result.requests],
