@@ -8,10 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import gevent
+from flask import Flask
 from gevent.event import Event as GeventEvent
 from gevent.pywsgi import WSGIServer
-
-from flask import Flask
 
 from genai_bench.events import EventBus
 from genai_bench.results import ExperimentLibrary
