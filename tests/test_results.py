@@ -13,7 +13,7 @@ from genai_bench.results import (
     run_file_name,
     write_json_atomic,
 )
-from tests.conftest import run_benchmark
+from tests.support.servers import run_benchmark
 
 
 def test_run_file_names_follow_upstream():

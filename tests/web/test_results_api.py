@@ -8,7 +8,7 @@ import pytest
 from geventhttpclient import HTTPClient
 
 from genai_bench.deployment import results_server
-from tests.conftest import SSEReader
+from tests.support.sse import SSEReader
 
 
 @pytest.fixture
