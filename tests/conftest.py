@@ -1,5 +1,5 @@
-"""Fixtures shared by every test: simulators, child processes, a finished experiment, the browser. Helpers live in
-tests/support."""
+"""Fixtures shared by every test: simulators, child processes, a finished experiment, the browser; and the `slow`
+marker on every test that starts a child process or the browser. Helpers live in tests/support."""
 
 from __future__ import annotations
 
@@ -9,6 +9,16 @@ import pytest
 from genai_bench.simulator import SimulatorConfig, SimulatorServer
 from tests.support.processes import ChildProcess, genai_bench_command, run_genai_bench
 from tests.support.servers import run_benchmark
+
+# A test using any of these (directly or through another fixture) starts a child process or the browser.
+SLOW_FIXTURES = {"child_processes", "run_cli", "browser", "worker_sessions"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture
 def start_simulator():

@@ -6,6 +6,10 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 XSS_MODEL = "<script>alert(1)</script>"
 KPI_IDS = ("kpi-ttft-p50", "kpi-ttft-p99", "kpi-tpot-p50", "kpi-tpot-p99", "kpi-e2e-p50", "kpi-e2e-p99",
            "kpi-output-tps", "kpi-rps", "kpi-error-rate")

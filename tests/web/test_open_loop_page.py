@@ -11,6 +11,8 @@ import pytest
 
 from tests.support.processes import run_genai_bench, serve_experiments
 
+pytestmark = pytest.mark.slow
+
 READY = "document.getElementById('results-root').dataset.ready === 'true'"
 SCHEDULE_METRICS = ["schedule_lag", "ttft_from_schedule", "e2e_latency_from_schedule"]
 

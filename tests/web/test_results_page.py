@@ -14,6 +14,8 @@ import pytest
 
 from tests.support.processes import ChildProcess, genai_bench_command, serve_experiments
 
+pytestmark = pytest.mark.slow
+
 XSS_MODEL = "<img src=x onerror=alert(1)>"
 # About 0.35 s per request on the embedded simulator (40 ms TTFT + 39 tokens x 8 ms).
 COMMON = ("--traffic-scenario", "D(100,40)", "--max-requests-per-run", "8", "--max-time-per-run", "0.5")
