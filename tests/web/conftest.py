@@ -1,5 +1,5 @@
-"""Fixtures for the web tests: a real `genai-bench benchmark --enable-streaming` child process and a fresh browser
-page."""
+"""Fixtures for the web tests: the Flask app in process (test_client), a real `genai-bench benchmark
+--enable-streaming` child process, and a fresh browser page."""
 
 from __future__ import annotations
 
@@ -8,6 +8,37 @@ import pytest
 from tests.support.processes import genai_bench_command
 
 STARTUP_TIMEOUT = 20.0
+
+
+@pytest.fixture
+def live_app():
+    """Build a live dashboard app (bus, state, Flask app; no socket) -> (publisher, test client)."""
+    from genai_bench.events import EventBus
+    from genai_bench.streaming import EventDashboard
+    from genai_bench.web import create_app
+
+    def build(token: str | None = None):
+        publisher = EventDashboard(EventBus(), context={"model": "test-model"})
+        return publisher, create_app(publisher.bus, publisher.state, token=token).test_client()
+
+    return build
+
+
+@pytest.fixture
+def serve_app(finished_experiment):
+    """Build the `genai-bench serve` app over some folders (the finished experiment by default) -> test client."""
+    from genai_bench.events import EventBus
+    from genai_bench.results import ExperimentLibrary
+    from genai_bench.state import DashboardState
+    from genai_bench.web import create_app
+
+    def build(*folders):
+        bus, state = EventBus(), DashboardState()
+        bus.add_listener(state.apply)
+        library = ExperimentLibrary(list(folders or [finished_experiment]))
+        return create_app(bus, state, library, mode="serve").test_client()
+
+    return build
 
 
 @pytest.fixture
