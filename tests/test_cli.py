@@ -6,13 +6,13 @@ import socket
 import psutil
 import pytest
 
-from tests.conftest import run_cli
+from tests.support.servers import free_port, http_json
 
 QUICK = ("--max-requests-per-run", "6", "--max-time-per-run", "0.5")
 
 
-def test_benchmark_without_api_base_runs_the_embedded_simulator_and_writes_results(tmp_path):
-    result = run_cli(tmp_path, "benchmark", "--num-concurrency", "1,2", *QUICK, "--experiment-folder-name", "exp")
+def test_benchmark_without_api_base_runs_the_embedded_simulator_and_writes_results(tmp_path, run_cli):
+    result = run_cli("benchmark", "--num-concurrency", "1,2", *QUICK, "--experiment-folder-name", "exp")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("No --api-base given: started the embedded simulator at http://127.0.0.1:")
@@ -24,9 +24,9 @@ def test_benchmark_without_api_base_runs_the_embedded_simulator_and_writes_resul
     assert run["aggregated_metrics"]["num_completed"] == 6
 
 
-def test_seed_example_command_runs_verbatim_against_a_server(tmp_path, start_simulator):
+def test_seed_example_command_runs_verbatim_against_a_server(tmp_path, start_simulator, run_cli):
     server = start_simulator(ttft_ms=1.0, itl_ms=0.0)
-    result = run_cli(tmp_path, "benchmark", "--api-backend", "openai", "--api-base", f"http://localhost:{server.port}",
+    result = run_cli("benchmark", "--api-backend", "openai", "--api-base", f"http://localhost:{server.port}",
                      "--api-key", "your-api-key", "--model", "gpt-3.5-turbo", "--task", "text-to-text",
                      "--max-time-per-run", "60", "--max-requests-per-run", "200", "--enable-streaming",
                      "--streaming-port", "0")
@@ -38,12 +38,6 @@ def test_seed_example_command_runs_verbatim_against_a_server(tmp_path, start_sim
     assert sorted(r["aggregated_metrics"]["concurrency"] for r in runs) == [1, 2, 4, 8]
     assert all(r["aggregated_metrics"]["num_requests"] == 200 for r in runs)
     assert "your-api-key" not in (folder / "experiment_metadata.json").read_text()
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 BAD_INPUTS = [
@@ -59,14 +53,14 @@ BAD_INPUTS = [
     (["--request-rate", "0"], "--request-rate"),
     (["--request-rate", "fast"], "--request-rate"),
     (["--model-tokenizer", "/nonexistent/dir/tokenizer.json"], "--model-tokenizer"),
-    (["--api-base", f"http://127.0.0.1:{closed_port()}"], "is unreachable"),
+    (["--api-base", f"http://127.0.0.1:{free_port()}"], "is unreachable"),
     (["--no-such-option"], "no-such-option"),
 ]
 
 
 @pytest.mark.parametrize("args,message", BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
-def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
-    result = run_cli(tmp_path, "benchmark", *args, timeout=60)
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message, run_cli):
+    result = run_cli("benchmark", *args, timeout=60)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: "), result.stderr
@@ -74,11 +68,11 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
     assert not (tmp_path / "experiments").exists()
 
 
-def test_busy_streaming_port_is_a_one_line_error(tmp_path):
+def test_busy_streaming_port_is_a_one_line_error(run_cli):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        result = run_cli(tmp_path, "benchmark", "--enable-streaming", "--streaming-port", str(busy.getsockname()[1]))
+        result = run_cli("benchmark", "--enable-streaming", "--streaming-port", str(busy.getsockname()[1]))
     assert result.returncode == 2
     assert result.stderr.startswith("Error: --streaming-port") and result.stderr.count("\n") == 1
 
@@ -89,8 +83,8 @@ def test_ctrl_c_writes_partial_results_and_exits_non_zero(tmp_path, cli):
     process.wait_for(r"^Experiment folder:")
     process.wait_for(r"\[run 1/2\].*requests")
     process.interrupt()
-    assert process.finish(timeout=30) == 130, process.output()
-    assert "partial" in process.output()
+    assert process.wait_exit(timeout=30) == 130, process.output
+    assert "partial" in process.output
     folder = tmp_path / "experiments" / "exp"
     metadata = json.loads((folder / "experiment_metadata.json").read_text())
     assert metadata["partial"] is True
@@ -101,19 +95,15 @@ def test_ctrl_c_writes_partial_results_and_exits_non_zero(tmp_path, cli):
 def test_simulate_serves_until_interrupted(tmp_path, cli):
     process = cli("simulate", "--port", "0", "--ttft-ms", "1", "--error-codes", "500,503")
     url = process.wait_for(r"at (http://127\.0\.0\.1:\d+)/v1").group(1)
-    from geventhttpclient import HTTPClient
-
-    client = HTTPClient.from_url(url)
-    body = json.loads(client.get("/v1/models").read())
-    client.close()
+    body = http_json(f"{url}/v1/models")[1]
     assert body["data"][0]["id"] == "genai-bench-sim"
     process.interrupt()
-    assert process.finish(timeout=15) in (0, 130)
+    assert process.wait_exit(timeout=15) in (0, 130)
 
 
 @pytest.mark.parametrize("args", [["--error-rate", "2"], ["--workers", "0"]], ids=["error-rate", "workers"])
-def test_simulate_rejects_bad_settings_in_one_line(tmp_path, args):
-    result = run_cli(tmp_path, "simulate", "--port", "0", *args)
+def test_simulate_rejects_bad_settings_in_one_line(args, run_cli):
+    result = run_cli("simulate", "--port", "0", *args)
     assert result.returncode == 2 and result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
 
 
@@ -121,44 +111,34 @@ def test_keep_serving_serves_results_until_ctrl_c(tmp_path, cli):
     process = cli("benchmark", "--enable-streaming", "--streaming-port", "0", "--keep-serving",
                   "--num-concurrency", "1", "--max-requests-per-run", "3", "--experiment-folder-name", "exp")
     url = process.wait_for(r"Serving the results at (http://\S+) until Ctrl-C").group(1)
-    from geventhttpclient import HTTPClient
-
-    client = HTTPClient.from_url(url)
-    listing = json.loads(client.get("/api/experiments").read())
-    client.close()
+    listing = http_json(url.rstrip("/") + "/api/experiments")[1]
     assert listing["experiments"][0]["run_count"] == 1
     process.interrupt()
-    assert process.finish(timeout=15) == 0
+    assert process.wait_exit(timeout=15) == 0
 
 
-def test_serve_and_report_commands(tmp_path, cli, finished_experiment):
+def test_serve_and_report_commands(tmp_path, cli, finished_experiment, run_cli):
     process = cli("serve", "--experiment-folder", str(finished_experiment), "--port", "0")
     process.wait_for(r"Serving 1 experiment\(s\) at http://127\.0\.0\.1:\d+/")
     process.interrupt()
-    assert process.finish(timeout=15) == 0
-    result = run_cli(tmp_path, "report", "--experiment-folder", str(finished_experiment), "--format", "json",
+    assert process.wait_exit(timeout=15) == 0
+    result = run_cli("report", "--experiment-folder", str(finished_experiment), "--format", "json",
                      "--output", str(tmp_path / "r.json"))
     assert result.returncode == 0 and result.stdout.startswith("Wrote ")
     assert json.loads((tmp_path / "r.json").read_text())["experiments"][0]["summary"]["run_count"] == 2
-    bad = run_cli(tmp_path, "report", "--experiment-folder", str(tmp_path / "nothing"))
+    bad = run_cli("report", "--experiment-folder", str(tmp_path / "nothing"))
     assert bad.returncode == 2 and bad.stderr.startswith("Error: --experiment-folder")
 
 
 def test_simulate_workers_share_the_port_and_stop_together(tmp_path, cli):
     process = cli("simulate", "--port", "0", "--workers", "2", "--ttft-ms", "1")
     url = process.wait_for(r"at (http://127\.0\.0\.1:\d+)/v1, 2 processes").group(1)
-    from geventhttpclient import HTTPClient
-
     ids = []
     for _ in range(40):  # the kernel spreads new connections over both processes
-        client = HTTPClient.from_url(url)
-        response = client.post("/v1/completions", body=json.dumps({"prompt": "hi", "max_tokens": 1}),
-                               headers={"Content-Type": "application/json"})
-        ids.append(json.loads(response.read())["id"])
-        client.close()
+        ids.append(http_json(f"{url}/v1/completions", "POST", {"prompt": "hi", "max_tokens": 1})[1]["id"])
     assert len(set(ids)) < len(ids)  # each process numbers its own answers: one process alone never repeats an id
-    worker = psutil.Process(process.proc.pid).children()
+    worker = psutil.Process(process.pid).children()
     assert len(worker) == 1 and "simulate-worker" in " ".join(worker[0].cmdline())
     process.interrupt()
-    assert process.finish(timeout=15) in (0, 130)
+    assert process.wait_exit(timeout=15) in (0, 130)
     worker[0].wait(timeout=10)  # the extra process ends with its parent

@@ -9,6 +9,7 @@ import socket
 
 import gevent
 import psutil
+import pytest
 
 from genai_bench.config import BenchmarkConfig
 from genai_bench.metrics import RunStatistics
@@ -17,7 +18,6 @@ from genai_bench.report import summary_table
 from genai_bench.scenarios import parse_scenario
 from genai_bench.session import BenchmarkSession
 from genai_bench.user import LeasedBudget
-from tests.conftest import run_cli
 
 WORKERS_LINE = r"^Users run in 2 Locust worker processes \(master at 127\.0\.0\.1:(\d+)\)$"
 
@@ -94,8 +94,8 @@ def test_workers_record_exactly_the_limit_in_the_local_shape_and_leave_no_proces
                   "--max-requests-per-run", "23", "--max-time-per-run", "1", "--experiment-folder-name", "exp",
                   "--seed", "3")
     process.wait_for(WORKERS_LINE)
-    workers = worker_processes(process.proc.pid)
-    assert process.finish(timeout=60) == 0, process.output()
+    workers = worker_processes(process.pid)
+    assert process.wait_exit(timeout=60) == 0, process.output
     assert_gone(workers)
 
     folder = tmp_path / "experiments" / "exp"
@@ -117,41 +117,45 @@ def test_workers_record_exactly_the_limit_in_the_local_shape_and_leave_no_proces
     local_shapes, shapes = event_shapes(finished_experiment), event_shapes(folder)
     assert set(local_shapes) - {"log"} <= set(shapes) <= set(local_shapes) | {"log"}
     assert all(shapes[kind] == local_shapes[kind] for kind in shapes if kind in local_shapes and kind != "log")
-    assert summary_table(runs) in process.output()  # the same summary, from the same records
+    assert summary_table(runs) in process.output  # the same summary, from the same records
     metadata = json.loads((folder / "experiment_metadata.json").read_text())
     assert metadata["num_workers"] == 2 and metadata["partial"] is False
 
 
-def make_session(tmp_path, server, **fields) -> BenchmarkSession:
-    settings = {"api_base": server.url, "traffic_scenarios": [parse_scenario("D(20,10)")], "concurrencies": [4],
-                "max_requests_per_run": 1000, "max_time_per_run": 0.005, "experiment_base_dir": str(tmp_path),
-                "experiment_folder_name": "exp", "seed": 7, "num_workers": 2}
-    return BenchmarkSession(BenchmarkConfig(**{**settings, **fields}))
+@pytest.fixture
+def worker_sessions(tmp_path):
+    """Build in-process sessions whose users run in 2 Locust worker processes; all are closed at teardown."""
+    sessions: list[BenchmarkSession] = []
+
+    def build(server, **fields) -> BenchmarkSession:
+        settings = {"api_base": server.url, "traffic_scenarios": [parse_scenario("D(20,10)")], "concurrencies": [4],
+                    "max_requests_per_run": 1000, "max_time_per_run": 0.005, "experiment_base_dir": str(tmp_path),
+                    "experiment_folder_name": "exp", "seed": 7, "num_workers": 2}
+        sessions.append(BenchmarkSession(BenchmarkConfig(**{**settings, **fields})))
+        return sessions[-1]
+
+    yield build
+    for session in sessions:
+        session.close()
 
 
-def test_a_time_limited_run_drains_the_requests_in_flight_on_every_worker(tmp_path, start_simulator):
+def test_a_time_limited_run_drains_the_requests_in_flight_on_every_worker(start_simulator, worker_sessions):
     # Each request takes ~0.5 s and the run may last 0.3 s: all 4 (two per worker) are recorded, completed.
     server = start_simulator(ttft_ms=100.0, itl_ms=40.0)
-    session = make_session(tmp_path, server, concurrencies=[4, 3])
-    try:
-        results = session.run(handle_signals=False).results
-    finally:
-        session.close()
+    session = worker_sessions(server, concurrencies=[4, 3])
+    results = session.run(handle_signals=False).results
     assert [len(r.requests) for r in results] == [4, 3]
     assert all(m.record.ok for r in results for m in r.requests)
     assert [r.aborted for r in results] == [0, 0]
 
 
-def test_open_loop_on_workers_keeps_the_whole_runs_schedule(tmp_path, start_simulator):
+def test_open_loop_on_workers_keeps_the_whole_runs_schedule(start_simulator, worker_sessions):
     # 21 requests due 50 ms apart (constant arrivals at 20/s), sent by two workers at 10/s each, interleaved:
     # each worker gets its share of the limit up front (11 and 10), so neither sends the tail alone at half the rate.
     server = start_simulator(ttft_ms=5.0, itl_ms=1.0)
-    session = make_session(tmp_path, server, request_rates=[20.0], arrival="constant", max_concurrency=4,
-                           max_requests_per_run=21, max_time_per_run=1.0)
-    try:
-        result = session.run(handle_signals=False).results[0]
-    finally:
-        session.close()
+    session = worker_sessions(server, request_rates=[20.0], arrival="constant", max_concurrency=4,
+                              max_requests_per_run=21, max_time_per_run=1.0)
+    result = session.run(handle_signals=False).results[0]
     assert len(result.requests) == 21 and all(m.record.ok for m in result.requests)
     scheduled = sorted(m.record.scheduled_start for m in result.requests)
     assert [round(b - a, 6) for a, b in zip(scheduled, scheduled[1:])] == [0.05] * 20
@@ -159,13 +163,10 @@ def test_open_loop_on_workers_keeps_the_whole_runs_schedule(tmp_path, start_simu
     assert result.statistics.stats["schedule_lag"]["p50"] < 0.02
 
 
-def test_requests_still_in_flight_after_the_drain_are_recorded_as_aborted(tmp_path, start_simulator):
+def test_requests_still_in_flight_after_the_drain_are_recorded_as_aborted(start_simulator, worker_sessions):
     server = start_simulator(ttft_ms=3000.0)
-    session = make_session(tmp_path, server, concurrencies=[3], drain_timeout=0.2)
-    try:
-        result = session.run(handle_signals=False).results[0]
-    finally:
-        session.close()
+    session = worker_sessions(server, concurrencies=[3], drain_timeout=0.2)
+    result = session.run(handle_signals=False).results[0]
     assert result.aborted == 3
     assert [m.record.error_code for m in result.requests] == [ERROR_ABORTED] * 3
     assert all(m.e2e_latency >= 0.2 for m in result.requests)
@@ -177,11 +178,11 @@ def test_ctrl_c_keeps_what_the_workers_measured_and_ends_them(tmp_path, cli, sta
                   "--traffic-scenario", "D(20,10)", "--max-requests-per-run", "100000", "--max-time-per-run", "1",
                   "--experiment-folder-name", "exp")
     process.wait_for(WORKERS_LINE)
-    workers = worker_processes(process.proc.pid)
+    workers = worker_processes(process.pid)
     process.wait_for(r"\[run 1/2\].*requests")
-    for pid in [process.proc.pid] + [w.pid for w in workers]:  # a terminal's Ctrl-C reaches the whole group
+    for pid in [process.pid] + [w.pid for w in workers]:  # a terminal's Ctrl-C reaches the whole group
         os.kill(pid, signal.SIGINT)
-    assert process.finish(timeout=30) == 130, process.output()
+    assert process.wait_exit(timeout=30) == 130, process.output
     assert_gone(workers)
     metadata = json.loads((tmp_path / "experiments" / "exp" / "experiment_metadata.json").read_text())
     run = json.loads((tmp_path / "experiments" / "exp" / metadata["run_files"][0]).read_text())
@@ -195,36 +196,33 @@ def test_workers_exit_when_the_master_dies(tmp_path, cli, start_simulator):
     process = cli("benchmark", "--api-base", server.url, "--num-workers", "2", "--num-concurrency", "4",
                   "--max-requests-per-run", "100000", "--max-time-per-run", "1")
     process.wait_for(WORKERS_LINE)
-    workers = worker_processes(process.proc.pid)
+    workers = worker_processes(process.pid)
     process.proc.kill()
     assert_gone(workers)
 
 
-def test_bad_worker_settings_are_one_line_errors(tmp_path):
-    result = run_cli(tmp_path, "benchmark", "--num-workers", "-1", timeout=60)
+def test_bad_worker_settings_are_one_line_errors(tmp_path, run_cli):
+    result = run_cli("benchmark", "--num-workers", "-1", timeout=60)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("Error: --num-workers must be 0")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run_cli(tmp_path, "benchmark", "--num-workers", "2", "--master-port", str(port), timeout=60)
+        result = run_cli("benchmark", "--num-workers", "2", "--master-port", str(port), timeout=60)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"Error: --master-port {port} on 127.0.0.1 is not available")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "experiments").exists()
 
 
-def test_a_worker_dying_mid_run_is_reported_and_the_sweep_goes_on(tmp_path, start_simulator):
+def test_a_worker_dying_mid_run_is_reported_and_the_sweep_goes_on(tmp_path, start_simulator, worker_sessions):
     server = start_simulator(ttft_ms=20.0, itl_ms=2.0)
-    session = make_session(tmp_path, server, concurrencies=[4, 2], max_time_per_run=1.5 / 60)
+    session = worker_sessions(server, concurrencies=[4, 2], max_time_per_run=1.5 / 60)
     session.start()
     doomed = worker_processes(os.getpid())[1]
     gevent.spawn_later(0.7, doomed.send_signal, signal.SIGKILL)
-    try:
-        outcome = session.run(handle_signals=False)
-    finally:
-        session.close()
+    outcome = session.run(handle_signals=False)
     first, second = outcome.results
     assert first.statistics.num_completed > 0 and second.statistics.num_completed > 0
     assert all(m.record.ok for m in second.requests)  # the survivor carries the next run alone

@@ -2,10 +2,16 @@
 
 import math
 
-import numpy as np
 import pytest
 
-from genai_bench.metrics import MetricsCollector, aggregate, describe, inter_token_latencies, request_metrics
+from genai_bench.metrics import (
+    MetricsCollector,
+    aggregate,
+    describe,
+    histogram,
+    inter_token_latencies,
+    request_metrics,
+)
 from genai_bench.protocol import RequestRecord
 
 
@@ -46,15 +52,24 @@ def test_error_keeps_real_latency_but_no_token_metrics():
     assert m.ttft is None and m.tpot is None
 
 
-def test_describe_uses_numpy_percentiles():
-    values = list(range(1, 101))
-    d = describe(values)
-    assert d["p50"] == pytest.approx(np.percentile(values, 50))
-    assert d["p99"] == pytest.approx(np.percentile(values, 99))
-    assert d["min"] == 1 and d["max"] == 100 and d["mean"] == pytest.approx(50.5)
-    assert d["stddev"] == pytest.approx(np.std(values))
-    assert d["p99"] <= d["max"]
+def test_describe_interpolates_percentiles_between_samples():
+    # Linear interpolation: the p-th percentile of n sorted values sits at position p/100 * (n - 1), here p * 0.03.
+    # p25: 0.75 -> 1 + 0.75 * (2 - 1) = 1.75   p50: 1.5 -> 2.5    p75: 2.25 -> 3.25
+    # p90: 2.7 -> 3.7    p95: 2.85 -> 3.85    p99: 2.97 -> 3.97
+    # mean 10 / 4 = 2.5; population stddev sqrt((1.5² + 0.5² + 0.5² + 1.5²) / 4) = sqrt(1.25) = 1.1180...
+    assert describe([4, 1, 3, 2]) == pytest.approx({
+        "mean": 2.5, "min": 1.0, "max": 4.0, "stddev": math.sqrt(1.25),
+        "p25": 1.75, "p50": 2.5, "p75": 3.25, "p90": 3.7, "p95": 3.85, "p99": 3.97,
+    })
+    assert list(describe([1, 2], ("p50", "max"))) == ["p50", "max"]  # only the asked-for names, in that order
+    assert describe([7.0]) == pytest.approx({"mean": 7.0, "min": 7.0, "max": 7.0, "stddev": 0.0, "p25": 7.0,
+                                             "p50": 7.0, "p75": 7.0, "p90": 7.0, "p95": 7.0, "p99": 7.0})
     assert describe([]) is None
+
+
+def test_histogram_bins_span_min_to_max_and_the_last_bin_holds_the_max():
+    # Four bins of 0.25 over [0, 1]: 0.0 and 0.1 in the first, 0.35 in the second, none in the third, 1.0 in the last.
+    assert histogram([0.0, 0.1, 0.35, 1.0], bins=4) == {"edges": [0.0, 0.25, 0.5, 0.75, 1.0], "counts": [2, 1, 0, 1]}
 
 
 def test_aggregate_counts_errors_and_rates():
@@ -98,8 +113,11 @@ def test_collector_live_snapshot_and_histograms():
     assert live["completed"] == 8 and live["errors"] == 1
     assert live["requests_per_second"] == pytest.approx(0.8)
     assert live["window"] == 5  # the 5 most recent successful requests (a failed one has no latencies)
-    assert set(live["stats"]["ttft"]) == {"mean", "min", "max", "p50", "p90", "p99"}
-    assert live["stats"]["ttft"]["min"] == pytest.approx(0.4) and live["stats"]["ttft"]["max"] == pytest.approx(0.8)
-    histogram = collector.histograms()["ttft"]
-    assert sum(histogram["counts"]) == 5 and len(histogram["edges"]) == len(histogram["counts"]) + 1
+    # TTFT of request i is 0.1 * (i + 1); the window holds requests 3..7: 0.4, 0.5, 0.6, 0.7, 0.8.
+    # p90 sits at position 0.9 * 4 = 3.6: 0.7 + 0.6 * 0.1 = 0.76; p99 at 3.96: 0.7 + 0.96 * 0.1 = 0.796.
+    assert live["stats"]["ttft"] == pytest.approx({"mean": 0.6, "min": 0.4, "max": 0.8, "p50": 0.6, "p90": 0.76,
+                                                   "p99": 0.796})
+    ttft_histogram = collector.histograms()["ttft"]
+    assert sum(ttft_histogram["counts"]) == 5
+    assert ttft_histogram["edges"][0] == pytest.approx(0.4) and ttft_histogram["edges"][-1] == pytest.approx(0.8)
     assert math.isclose(live["error_rate"], 1 / 9)

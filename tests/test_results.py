@@ -13,7 +13,7 @@ from genai_bench.results import (
     write_json_atomic,
 )
 from genai_bench.live_events import run_key
-from tests.conftest import run_benchmark
+from tests.support.servers import run_benchmark
 
 
 def test_run_keys_are_upstream_run_file_names():

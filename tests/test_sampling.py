@@ -11,7 +11,7 @@ from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
 
 from genai_bench import sampling
-from genai_bench.sampling import PromptSampler, SampledRequest
+from genai_bench.sampling import PromptSampler
 from genai_bench.scenarios import parse_scenario
 from genai_bench.tokenizer import CORPUS_PATH, Tokenizer, builtin_tokenizer, load_tokenizer
 
@@ -196,7 +196,6 @@ def test_unseeded_samplers_differ() -> None:
 
 def test_sample_matches_fixed_scenario(builtin_sampler: PromptSampler) -> None:
     request = builtin_sampler.sample(parse_scenario("D(100,50)"))
-    assert isinstance(request, SampledRequest)
     assert request.num_input_tokens == 100
     assert request.max_output_tokens == 50
     assert builtin_tokenizer().count(request.prompt) == 100

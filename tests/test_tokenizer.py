@@ -7,7 +7,6 @@ from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import decoders, models, pre_tokenizers, trainers
 
 from genai_bench.tokenizer import CORPUS_PATH, TokenizerError, builtin_tokenizer, load_tokenizer
-from tests.conftest import run_cli
 
 
 def build_tokenizer_json(path, vocab_size=1500):
@@ -49,9 +48,9 @@ def test_bad_tokenizer_paths_raise_one_line_errors(tmp_path, make, message):
     assert "\n" not in str(info.value)
 
 
-def test_benchmark_with_a_model_tokenizer(tmp_path):
+def test_benchmark_with_a_model_tokenizer(tmp_path, run_cli):
     path = build_tokenizer_json(tmp_path / "tok" / "tokenizer.json")
-    result = run_cli(tmp_path, "benchmark", "--model-tokenizer", str(path), "--traffic-scenario", "D(64,16)",
+    result = run_cli("benchmark", "--model-tokenizer", str(path), "--traffic-scenario", "D(64,16)",
                      "--num-concurrency", "2", "--max-requests-per-run", "4", "--experiment-folder-name", "exp")
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "experiments" / "exp"

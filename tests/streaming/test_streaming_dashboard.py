@@ -2,18 +2,16 @@
 
 import json
 import socket
-import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import websocket
-from geventhttpclient import HTTPClient
 
 from genai_bench.dashboard import Dashboard
 from genai_bench.streaming import StreamingDashboard
-from tests.conftest import REPO_ROOT, SSEReader
+from tests.support.servers import free_port, http_json, wait_until_listening
+from tests.support.sse import SSEReader
 
 SEED_EXAMPLE = '''
 from genai_bench.streaming import StreamingDashboard
@@ -29,65 +27,42 @@ asyncio.run(main())
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture
+def start_example(child_processes):
+    """Run the seed example (its port changed to a free one) as `python -c`; -> (child, port)."""
+
+    def start(code: str):
+        port = free_port()
+        return child_processes([sys.executable, "-c", code.replace("port=8080", f"port={port}")]), port
+
+    return start
 
 
-def wait_until_listening(port: int, process: subprocess.Popen, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail("example exited early:\n" + process.communicate()[0])
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    pytest.fail("example never listened:\n" + process.communicate()[0])
+def test_seed_programmatic_example_answers_while_it_sleeps(start_example):
+    process, port = start_example(SEED_EXAMPLE)
+    wait_until_listening(port, process)
+    status = http_json(f"http://127.0.0.1:{port}/api/status")[1]
+    assert status["status"] == "running" and status["current_scenario"] == "D(100,100)"
+    assert status["progress_percentage"] == 25.0
+    reader = SSEReader(f"http://127.0.0.1:{port}/events")
+    assert reader.events(1)[0]["data"]["data"]["status"] == "running"
+    reader.close()
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/ws", timeout=5)
+    assert json.loads(ws.recv())["data"]["current_scenario"] == "D(100,100)"
+    ws.close()
 
 
-def start_example(code: str, port: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code.replace("port=8080", f"port={port}")], cwd=REPO_ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def test_streaming_dashboard_implements_the_whole_interface():
-    assert issubclass(StreamingDashboard, Dashboard)
-    assert not StreamingDashboard.__abstractmethods__
-
-
-def test_seed_programmatic_example_answers_while_it_sleeps():
-    port = free_port()
-    process = start_example(SEED_EXAMPLE, port)
-    try:
-        wait_until_listening(port, process)
-        client = HTTPClient("127.0.0.1", port)
-        status = json.loads(client.get("/api/status").read())
-        client.close()
-        assert status["status"] == "running" and status["current_scenario"] == "D(100,100)"
-        assert status["progress_percentage"] == 25.0
-        reader = SSEReader(f"http://127.0.0.1:{port}/events")
-        assert reader.events(1)[0]["data"]["data"]["status"] == "running"
-        reader.close()
-        ws = websocket.create_connection(f"ws://127.0.0.1:{port}/ws", timeout=5)
-        assert json.loads(ws.recv())["data"]["current_scenario"] == "D(100,100)"
-        ws.close()
-    finally:
-        process.kill()
-        process.communicate()
-
-
-def test_seed_example_stops_cleanly():
-    port = free_port()
-    process = start_example(SEED_EXAMPLE.replace("asyncio.sleep(60)", "asyncio.sleep(0.5)"), port)
-    output, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, output
-    assert "Traceback" not in output and "never awaited" not in output
+def test_seed_example_stops_cleanly(start_example):
+    process, port = start_example(SEED_EXAMPLE.replace("asyncio.sleep(60)", "asyncio.sleep(0.5)"))
+    assert process.wait_exit(timeout=30) == 0, process.output
+    assert "Traceback" not in process.output and "never awaited" not in process.output
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=0.5)
+
+
+# Interface methods that publish nothing of their own (they feed others) or only read.
+SILENT_METHODS = {"create_benchmark_progress_task", "update_total_progress_bars", "handle_single_request",
+                  "reset_plot_metrics", "reset_panels", "get_historical_data"}
 
 
 def test_each_interface_call_publishes_its_event():
@@ -103,6 +78,9 @@ def test_each_interface_call_publishes_its_event():
         (lambda d: d.update_scatter_plot_panel([{"concurrency": 1}]), "scatter"),
         (lambda d: d.add_log_message("hello", "warning"), "log"),
     ]
+    # Every abstract method of the §7.1 interface that publishes something is exercised here.
+    called = {name for call, _ in calls for name in call.__code__.co_names}
+    assert called == set(Dashboard.__abstractmethods__) - SILENT_METHODS
     for call, event_type in calls:
         before = dashboard.bus.last_id
         call(dashboard)

@@ -1,24 +1,20 @@
-"""JSON endpoints, the error shape and the streaming token, over real HTTP."""
-
-import json
+"""JSON endpoints, the error shape and the streaming token through Flask's test client; the WebSocket's token over
+a real socket."""
 
 import pytest
 import websocket
-from geventhttpclient import HTTPClient
 
 
-def get(server, path, headers=None):
-    client = HTTPClient("127.0.0.1", server.port)
-    try:
-        response = client.get(path, headers=headers or {})
-        return response.status_code, response.read()
-    finally:
-        client.close()
+def get(client, path, headers=None):
+    """(status, body bytes) of a GET."""
+    with client.get(path, headers=headers or {}) as response:
+        return response.status_code, response.get_data()
 
 
-def get_json(server, path, headers=None):
-    status, body = get(server, path, headers)
-    return status, json.loads(body)
+def get_json(client, path, headers=None):
+    """(status, parsed JSON) of a GET."""
+    with client.get(path, headers=headers or {}) as response:
+        return response.status_code, response.get_json()
 
 
 def run_one(publisher):
@@ -29,28 +25,28 @@ def run_one(publisher):
     publisher.update_benchmark_status(status="completed")
 
 
-def test_rest_shapes(dashboard_server):
-    publisher, server = dashboard_server()
+def test_rest_shapes(live_app):
+    publisher, client = live_app()
     run_one(publisher)
-    assert get_json(server, "/healthz") == (200, {"status": "ok"})
-    status, body = get_json(server, "/api/status")
+    assert get_json(client, "/healthz") == (200, {"status": "ok"})
+    status, body = get_json(client, "/api/status")
     assert status == 200 and body["status"] == "completed" and body["model"] == "test-model"
-    assert get_json(server, "/api/metrics")[1]["live_metrics"]["requests_per_second"] == 2.0
-    assert get_json(server, "/api/historical-data") == (200, {"runs": []})  # no experiment folder behind this one
-    points = get_json(server, "/api/timeseries")[1]["points"]
+    assert get_json(client, "/api/metrics")[1]["live_metrics"]["requests_per_second"] == 2.0
+    assert get_json(client, "/api/historical-data") == (200, {"runs": []})  # no experiment folder behind this one
+    points = get_json(client, "/api/timeseries")[1]["points"]
     assert points[0]["ttft_p50"] == 0.04 and points[0]["ttft_p99"] == 0.09
-    state = get_json(server, "/api/state")[1]
+    state = get_json(client, "/api/state")[1]
     assert state["completed"]["status"] == "completed" and state["last_event_id"] == publisher.bus.last_id
     assert state["history"][0]["scenario"] == "D(10,10)"
-    buffered = get_json(server, "/api/events?since=2")[1]
+    buffered = get_json(client, "/api/events?since=2")[1]
     assert [e["id"] for e in buffered["events"]] == list(range(3, publisher.bus.last_id + 1))
     assert buffered["complete"] is True
 
 
 @pytest.mark.parametrize("path,status", [("/api/nope", 404), ("/api/events?since=x", 400)])
-def test_one_error_shape(dashboard_server, path, status):
-    _, server = dashboard_server()
-    code, body = get_json(server, path)
+def test_one_error_shape(live_app, path, status):
+    _, client = live_app()
+    code, body = get_json(client, path)
     assert code == status
     assert set(body) == {"error"} and body["error"]["code"] == status and body["error"]["message"]
 
@@ -60,14 +56,14 @@ PROTECTED = ["/", "/healthz", "/api/state", "/api/status", "/api/metrics", "/api
 
 
 @pytest.mark.parametrize("path", PROTECTED)
-def test_token_is_required_on_every_endpoint(dashboard_server, path):
-    publisher, server = dashboard_server(token="t0ken")
+def test_token_is_required_on_every_endpoint(live_app, path):
+    publisher, client = live_app(token="t0ken")
     publisher.bus.close() if path.startswith("/events") else None  # so the stream ends and the body can be read
-    assert get(server, path)[0] == 401
-    assert get(server, path, {"Authorization": "Bearer wrong"})[0] == 401
-    assert get(server, path, {"Authorization": "Bearer t0ken"})[0] == 200
+    assert get(client, path)[0] == 401
+    assert get(client, path, {"Authorization": "Bearer wrong"})[0] == 401
+    assert get(client, path, {"Authorization": "Bearer t0ken"})[0] == 200
     joiner = "&" if "?" in path else "?"
-    assert get(server, f"{path}{joiner}token=t0ken")[0] == 200
+    assert get(client, f"{path}{joiner}token=t0ken")[0] == 200
 
 
 def test_token_is_required_on_the_websocket(dashboard_server):
@@ -78,19 +74,19 @@ def test_token_is_required_on_the_websocket(dashboard_server):
     ws.close()
 
 
-def test_page_escapes_the_model_name(dashboard_server):
-    publisher, server = dashboard_server()
+def test_page_escapes_the_model_name(live_app):
+    publisher, client = live_app()
     publisher.context["model"] = "<script>alert(1)</script>"
     publisher.update_benchmark_status(status="running")
-    status, body = get(server, "/")
+    status, body = get(client, "/")
     assert status == 200
     assert b"<script>alert(1)</script>" not in body
     assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in body
 
 
-def test_api_key_never_appears_in_responses(dashboard_server):
-    publisher, server = dashboard_server()
+def test_api_key_never_appears_in_responses(live_app):
+    publisher, client = live_app()
     publisher.context["api_base"] = "http://127.0.0.1:9"
     run_one(publisher)
-    everything = b"".join(get(server, p)[1] for p in ["/api/state", "/api/status", "/api/events", "/"])
+    everything = b"".join(get(client, p)[1] for p in ["/api/state", "/api/status", "/api/events", "/"])
     assert b"Bearer" not in everything and b"api_key" not in everything

@@ -6,6 +6,10 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 XSS_MODEL = "<script>alert(1)</script>"
 KPI_IDS = ("kpi-ttft-p50", "kpi-ttft-p99", "kpi-tpot-p50", "kpi-tpot-p99", "kpi-e2e-p50", "kpi-e2e-p99",
            "kpi-output-tps", "kpi-rps", "kpi-error-rate")
@@ -129,7 +133,7 @@ def test_completed_state_and_one_table_row_per_run(start_benchmark, page):
 
 def test_page_keeps_its_content_when_the_server_dies(start_benchmark, page):
     bench = start_benchmark(*LONG_RUN)
-    folder = bench.wait_for(r"Experiment folder: (\S+)", 10)
+    folder = bench.wait_for(r"Experiment folder: (\S+)", 10).group(1)
     page.goto(bench.url)
     wait_series(page, 6)
     page.wait_for_function("document.querySelector('#kpi-ttft-p50 .kpi-value').textContent !== '—'")

@@ -5,13 +5,14 @@ the schedule metrics are offered in the metric selector."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import json
 from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import REPO_ROOT, ChildProcess
+from tests.support.processes import run_genai_bench, serve_experiments
+
+pytestmark = pytest.mark.slow
 
 READY = "document.getElementById('results-root').dataset.ready === 'true'"
 SCHEDULE_METRICS = ["schedule_lag", "ttft_from_schedule", "e2e_latency_from_schedule"]
@@ -20,25 +21,17 @@ SCHEDULE_METRICS = ["schedule_lag", "ttft_from_schedule", "e2e_latency_from_sche
 @pytest.fixture(scope="module")
 def open_loop_folder(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("open-loop")
-    command = [sys.executable, "-m", "genai_bench", "benchmark", "--request-rate", "2,6", "--max-requests-per-run", "6",
-               "--max-time-per-run", "0.3", "--experiment-base-dir", str(base), "--experiment-folder-name", "ol"]
-    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    done = run_genai_bench(base, "benchmark", "--request-rate", "2,6", "--max-requests-per-run", "6",
+                           "--max-time-per-run", "0.3", "--experiment-base-dir", str(base), "--experiment-folder-name", "ol")
     assert done.returncode == 0, f"open-loop benchmark failed:\n{done.stdout}\n{done.stderr}"
     folder = base / "ol"
     assert len(list(folder.glob("*_request_rate_*.json"))) == 2
     return folder
 
 
-class ServeProcess(ChildProcess):
-    def __init__(self, folder: Path) -> None:
-        super().__init__([sys.executable, "-m", "genai_bench", "serve", "--experiment-folder", str(folder),
-                          "--port", "0"])
-        self.url = self.wait_for(r"Serving \d+ experiment\(s\) at (http://\S+?/)", 20)
-
-
 @pytest.fixture(scope="module")
 def served(open_loop_folder):
-    server = ServeProcess(open_loop_folder)
+    server = serve_experiments([open_loop_folder])
     yield server
     server.stop()
 
@@ -50,7 +43,7 @@ def open_results(page, url: str) -> None:
     page.wait_for_timeout(150)   # let the charts draw
 
 
-def test_runs_are_labelled_and_placed_by_rate(page, served):
+def test_runs_are_labelled_and_placed_by_rate(page, served, open_loop_folder):
     open_results(page, served.url)
     view = "window.GenaiResults.current"
 
@@ -89,28 +82,26 @@ def test_runs_are_labelled_and_placed_by_rate(page, served):
     page.select_option("#rv-metric", "schedule_lag")
     page.wait_for_timeout(100)
     ys = page.evaluate(f"{view}.charts.metric.data.datasets[0].data.map(p => p.y)")
-    assert len(ys) == 2 and all(y >= 0 for y in ys)
+    lags = [json.loads(next(open_loop_folder.glob(f"*_request_rate_{rate}*.json")).read_text())
+            ["aggregated_metrics"]["stats"]["schedule_lag"]["p50"] for rate in (2, 6)]
+    assert ys == pytest.approx([lag * 1000 for lag in lags])  # the run files' p50, in ms
     assert page.text_content("#rv-fig-metric .rv-chart-title").startswith("Schedule lag")
 
 
-def test_closed_loop_experiment_has_no_rate_column_nor_schedule_metrics(page, tmp_path):
-    command = [sys.executable, "-m", "genai_bench", "benchmark", "--num-concurrency", "1,2", "--max-requests-per-run", "2",
-               "--max-time-per-run", "0.3", "--experiment-base-dir", str(tmp_path), "--experiment-folder-name", "cl"]
-    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+def test_closed_loop_experiment_has_no_rate_column_nor_schedule_metrics(page, tmp_path, run_cli, child_processes):
+    done = run_cli("benchmark", "--num-concurrency", "1,2", "--max-requests-per-run", "2", "--max-time-per-run", "0.3",
+                   "--experiment-base-dir", str(tmp_path), "--experiment-folder-name", "cl")
     assert done.returncode == 0, f"closed-loop benchmark failed:\n{done.stdout}\n{done.stderr}"
-    server = ServeProcess(tmp_path / "cl")
-    try:
-        open_results(page, server.url)
-        view = "window.GenaiResults.current"
-        assert sorted(page.evaluate(f"{view}.charts.errors.$pointLabels")) == ["c=1", "c=2"]
-        assert page.evaluate(f"{view}.charts.errors.options.scales.x.title.text") == "concurrency"
-        assert page.text_content("#rv-fig-errors .rv-chart-title") == "Error rate vs concurrency"
-        assert page.locator("#rv-table thead th[data-col=request_rate]").count() == 0
-        for key in SCHEDULE_METRICS:
-            assert page.evaluate("k => { const o = document.querySelector('#rv-metric option[value=' + k + ']');"
-                                 " return !o || (o.hidden && o.disabled); }", key)
-    finally:
-        server.stop()
+    server = serve_experiments([tmp_path / "cl"], child_processes)
+    open_results(page, server.url)
+    view = "window.GenaiResults.current"
+    assert sorted(page.evaluate(f"{view}.charts.errors.$pointLabels")) == ["c=1", "c=2"]
+    assert page.evaluate(f"{view}.charts.errors.options.scales.x.title.text") == "concurrency"
+    assert page.text_content("#rv-fig-errors .rv-chart-title") == "Error rate vs concurrency"
+    assert page.locator("#rv-table thead th[data-col=request_rate]").count() == 0
+    for key in SCHEDULE_METRICS:
+        assert page.evaluate("k => { const o = document.querySelector('#rv-metric option[value=' + k + ']');"
+                             " return !o || (o.hidden && o.disabled); }", key)
 
 
 def test_live_dashboard_labels_open_loop_runs_by_rate(start_benchmark, page):

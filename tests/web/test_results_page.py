@@ -6,16 +6,15 @@ Driven by headless Chromium."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import REPO_ROOT, ChildProcess
+from tests.support.processes import ChildProcess, genai_bench_command, serve_experiments
+
+pytestmark = pytest.mark.slow
 
 XSS_MODEL = "<img src=x onerror=alert(1)>"
 # About 0.35 s per request on the embedded simulator (40 ms TTFT + 39 tokens x 8 ms).
@@ -25,8 +24,8 @@ READY = "document.getElementById('results-root').dataset.ready === 'true'"
 
 
 def benchmark_command(base: Path, name: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "genai_bench", "benchmark", "--experiment-base-dir", str(base),
-            "--experiment-folder-name", name, *COMMON, *args]
+    return genai_bench_command("benchmark", "--experiment-base-dir", str(base), "--experiment-folder-name", name,
+                               *COMMON, *args)
 
 
 @pytest.fixture(scope="module")
@@ -38,18 +37,13 @@ def folders(tmp_path_factory) -> dict[str, Path]:
         "b": benchmark_command(base, "exp-b", "--num-concurrency", "1,2", "--server-version", "v2",
                                "--model", XSS_MODEL),
     }
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    procs = {key: subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True) for key, cmd in commands.items()}
+    children = {key: ChildProcess(command, cwd=base) for key, command in commands.items()}  # both at once
     try:
-        for key, proc in procs.items():
-            output, _ = proc.communicate(timeout=60)
-            assert proc.returncode == 0, f"benchmark {key} failed:\n{output}"
+        for key, child in children.items():
+            assert child.wait_exit(timeout=60) == 0, f"benchmark {key} failed:\n{child.output}"
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
+        for child in children.values():
+            child.stop()
     a, b = base / "exp-a", base / "exp-b"
     partial = base / "exp-partial"
     shutil.copytree(a, partial)
@@ -86,20 +80,9 @@ def fmt_ms(seconds: float) -> str:
     return f"{v:,.{digits}f}"
 
 
-class ServeProcess(ChildProcess):
-    """`genai-bench serve --port 0` on some folders; url: where it serves them."""
-
-    def __init__(self, folders: list[Path]) -> None:
-        command = [sys.executable, "-m", "genai_bench", "serve", "--port", "0"]
-        for folder in folders:
-            command += ["--experiment-folder", str(folder)]
-        super().__init__(command)
-        self.url = self.wait_for(r"Serving \d+ experiment\(s\) at (http://\S+?/)", 20)
-
-
 @pytest.fixture(scope="module")
 def served(folders):
-    server = ServeProcess([folders["a"], folders["b"], folders["partial"], folders["slow"]])
+    server = serve_experiments([folders["a"], folders["b"], folders["partial"], folders["slow"]])
     yield server
     server.stop()
 
@@ -243,11 +226,10 @@ def test_drill_down_shows_histograms_and_every_request(served, folders, page):
     assert page.locator("#rv-drill").is_hidden()
 
 
-def test_report_opens_from_disk_without_network(folders, tmp_path, browser):
+def test_report_opens_from_disk_without_network(folders, tmp_path, browser, run_cli):
     report = tmp_path / "report.html"
-    subprocess.run([sys.executable, "-m", "genai_bench", "report", "--experiment-folder", str(folders["a"]),
-                    "--format", "html", "--output", str(report)], cwd=REPO_ROOT, check=True, timeout=60,
-                   capture_output=True)
+    done = run_cli("report", "--experiment-folder", str(folders["a"]), "--format", "html", "--output", str(report))
+    assert done.returncode == 0, done.stderr
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     outside: list[str] = []
     context.route("**/*", lambda route: (outside.append(route.request.url), route.abort())

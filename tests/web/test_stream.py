@@ -8,7 +8,7 @@ import pytest
 import websocket
 
 from genai_bench import events
-from tests.conftest import SSEReader
+from tests.support.sse import SSEReader
 
 
 def publish_some(publisher, logs: int = 3) -> None:
