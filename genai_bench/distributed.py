@@ -21,7 +21,6 @@ import json
 import logging
 import math
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -39,7 +38,7 @@ from locust.runners import STATE_INIT, MasterRunner, WorkerRunner
 from genai_bench.client import Target
 from genai_bench.config import ConfigError
 from genai_bench.monitor import ClientMonitor
-from genai_bench.processes import die_with_parent
+from genai_bench.processes import end_children, follow_parent, spawn_child
 from genai_bench.protocol import RequestRecord
 from genai_bench.runner import Engine, RecordSink, RunDriver
 from genai_bench.sampling import BUILD_AHEAD_SECONDS, PromptSampler, UpcomingRequests
@@ -167,21 +166,15 @@ class LocustCluster(Engine):
         payload = json.dumps(dataclasses.asdict(self.settings)).encode() + b"\n"
         try:
             for index in range(self.num_workers):
-                self.workers.append(WorkerProcess(index, self._spawn(index, payload)))
+                process = spawn_child(["worker", "--master-host", MASTER_HOST, "--master-port", str(self.port),
+                                       "--index", str(index)], payload)
+                self.workers.append(WorkerProcess(index, process))
             self._wait_connected()
         except BaseException:
             self.close()
             raise
         self.watcher = gevent.spawn(self._watch_workers)
         return self
-
-    def _spawn(self, index: int, payload: bytes) -> subprocess.Popen:
-        command = [sys.executable, "-m", "genai_bench", "worker", "--master-host", MASTER_HOST,
-                   "--master-port", str(self.port), "--index", str(index), "--parent-pid", str(os.getpid())]
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
-        process.stdin.write(payload)
-        process.stdin.close()
-        return process
 
     def _wait_connected(self) -> None:
         deadline = gevent.Timeout(CONNECT_TIMEOUT)
@@ -230,22 +223,10 @@ class LocustCluster(Engine):
                 runner.send_message("quit")
             except Exception:  # shutting down: the processes are ended below either way
                 log.debug("could not send quit to the workers", exc_info=True)
-        for worker in self.workers:
-            self._end_process(worker.process)
+        end_children([worker.process for worker in self.workers], EXIT_TIMEOUT)
         if runner is not None:
             runner.greenlet.kill(block=True)
             runner.server.close(linger=0)
-
-    @staticmethod
-    def _end_process(process: subprocess.Popen) -> None:
-        for end in (None, process.terminate, process.kill):
-            if end is not None:
-                end()
-            try:
-                process.wait(timeout=EXIT_TIMEOUT if end is None else 2.0)
-                return
-            except subprocess.TimeoutExpired:
-                continue
 
     def _watch_workers(self) -> None:
         while True:
@@ -629,8 +610,7 @@ class WorkerNode:
 
 def run_worker(master_host: str, master_port: int, index: int, parent_pid: int | None) -> int:
     """The `genai-bench worker` process: read settings from stdin, serve the master until it says quit."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the master decides
-    die_with_parent(parent_pid)
+    follow_parent(parent_pid)
     line = sys.stdin.readline()
     if not line:
         print("genai-bench worker: no settings on stdin (workers are started by `benchmark --num-workers`)",

@@ -7,9 +7,7 @@ import http
 import io
 import itertools
 import json
-import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +23,7 @@ from gevent.event import Event
 from gevent.lock import BoundedSemaphore, Semaphore
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
-from genai_bench.processes import die_with_parent, freeze_long_lived_objects
+from genai_bench.processes import end_children, follow_parent, freeze_long_lived_objects, spawn_child
 from genai_bench.receive_times import ANCILLARY_SPACE, enable_receive_timestamps, received_at
 from genai_bench.tokenizer import Tokenizer, builtin_tokenizer
 
@@ -841,11 +839,8 @@ class SimulatorWorkers:
             settings = asdict(config)
             if config.seed is not None:
                 settings["seed"] = config.seed + index
-            process = subprocess.Popen(
-                [sys.executable, "-m", "genai_bench", "simulate-worker", "--host", host, "--port", str(port),
-                 "--parent-pid", str(os.getpid())], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-            process.stdin.write(json.dumps(settings).encode() + b"\n")
-            process.stdin.close()
+            process = spawn_child(["simulate-worker", "--host", host, "--port", str(port)],
+                                  json.dumps(settings).encode() + b"\n", stdout=subprocess.PIPE)
             self.processes.append(process)
         for process in self.processes:
             self._wait_listening(process)
@@ -860,20 +855,12 @@ class SimulatorWorkers:
 
     def stop(self) -> None:
         """End every worker process."""
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        end_children(self.processes)
 
 
 def run_simulator_worker(host: str, port: int, parent_pid: int | None) -> None:
     """The `genai-bench simulate-worker` process: read the config from stdin, serve the shared port until told."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
-    die_with_parent(parent_pid)
+    follow_parent(parent_pid)
     settings = json.loads(sys.stdin.readline())
     server = SimulatorServer(SimulatorConfig(**settings), host=host, port=port, shared_port=True).start()
     freeze_long_lived_objects()
