@@ -1,100 +1,40 @@
-"""Scale-out on Locust's own engine: a MasterRunner in the benchmark process, N local WorkerRunner processes.
-
-The master never sees a worker's users: each worker forwards its finished requests as batched custom messages,
-and the master hands them to the same record path the in-process mode uses (collector → dashboards → events, run
-files), so everything downstream is identical. Request limits stay exact: the master holds each run's budget and
-leases it to the workers a few requests at a time (never more than is left). perf_counter is CLOCK_MONOTONIC, shared
-by every process of one Linux host, so a worker's timestamps compare directly with the master's.
-
-One run, as the master drives it (message names without the "genai_bench:" prefix):
-  master → workers  run {run, scenario, concurrency, limited, users}; then Locust's own spawn (MasterRunner.start)
-  worker → master   want {run, count}        master → worker   grant {run, count, final}
-  worker → master   records {run, records, issued}  every 100 ms, every 200 records, and when the worker is spent
-  master → workers  close {run}              worker → master   closed {run, issued}   (time up or Ctrl-C)
-  master → workers  Locust's stop, then finish {run}   worker → master   done {run, records, issued, aborted, client}
-"""
+"""The master side of scale-out: a Locust MasterRunner in the benchmark process driving local worker processes,
+holding each run's request budget and feeding the workers' records to the run's record sink."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import math
-import os
 import socket
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any
 
 import gevent
-import numpy as np
 from gevent.event import Event
 from locust.env import Environment
-from locust.runners import STATE_INIT, MasterRunner, WorkerRunner
+from locust.runners import STATE_INIT, MasterRunner
 
-from genai_bench.client import Target
 from genai_bench.config import ConfigError
-from genai_bench.monitor import ClientMonitor
-from genai_bench.processes import end_children, follow_parent, spawn_child
+from genai_bench.distributed.messages import (Close, Closed, Done, Finish, Grant, Hello, Log, Records, RunAnnouncement,
+                                              Want, listen, send)
+from genai_bench.distributed.worker import WorkerSettings, WorkerUser
+from genai_bench.processes import end_children, spawn_child
 from genai_bench.protocol import RequestRecord
 from genai_bench.runner import Engine, RecordSink, RunDriver
-from genai_bench.sampling import BUILD_AHEAD_SECONDS, PromptSampler, UpcomingRequests
-from genai_bench.scenarios import Scenario, parse_scenario
-from genai_bench.tokenizer import load_tokenizer
-from genai_bench.user import ArrivalSchedule, LeasedBudget, OpenAIUser, RequestBudget, RunContext
+from genai_bench.scenarios import Scenario
 
 log = logging.getLogger(__name__)
 
 MASTER_HOST = "127.0.0.1"
-MSG_HELLO = "genai_bench:hello"
-MSG_RUN = "genai_bench:run"
-MSG_WANT = "genai_bench:want"
-MSG_GRANT = "genai_bench:grant"
-MSG_RECORDS = "genai_bench:records"
-MSG_CLOSE = "genai_bench:close"
-MSG_CLOSED = "genai_bench:closed"
-MSG_FINISH = "genai_bench:finish"
-MSG_DONE = "genai_bench:done"
-MSG_LOG = "genai_bench:log"
-
-# A worker sends its records at least this often, and at once when it holds this many or has nothing in flight.
-FLUSH_INTERVAL = 0.1
-FLUSH_RECORDS = 200
 # Bounded waits: workers connecting, workers reporting the end of a run, workers exiting.
 CONNECT_TIMEOUT = 60.0
 READY_TIMEOUT = 10.0
 DONE_TIMEOUT = 10.0
+EXIT_TIMEOUT = 5.0
 # An open-loop run's first send is due this long after the master announces it, so every worker has heard of it.
 SCHEDULE_LEAD_SECONDS = 0.1
-EXIT_TIMEOUT = 5.0
-
-
-class WorkerUser(OpenAIUser):
-    """The user class of worker processes; the master dispatches it by name, each worker binds it to its run."""
-
-    abstract = False
-
-
-@dataclass
-class WorkerSettings:
-    """What a worker needs to build its own target, tokenizer and sampler (sent on stdin: the API key stays off argv)."""
-
-    target: dict
-    model_tokenizer: str | None
-    seed: int | None
-
-    @staticmethod
-    def of(target: Target, model_tokenizer: str | None, seed: int | None) -> WorkerSettings:
-        """Settings for the workers of a benchmark against `target`."""
-        return WorkerSettings(dataclasses.asdict(target), model_tokenizer, seed)
-
-
-def worker_seed(seed: int | None, index: int) -> int | None:
-    """A distinct, reproducible seed per worker (the same seed everywhere would send the same prompts twice)."""
-    return None if seed is None else int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
 def _quiet_spawn_rate_advice(record: logging.LogRecord) -> bool:
@@ -113,9 +53,6 @@ def probe_port(host: str, port: int) -> None:
         except OSError as exc:
             raise ConfigError(f"--master-port {port} on {host} is not available ({exc.strerror or exc}); "
                               "pick another port or leave it out for a free one") from None
-
-
-# ---------------------------------------------------------------------------------------------------- master side
 
 
 @dataclass
@@ -160,10 +97,9 @@ class LocustCluster(Engine):
             raise ConfigError(f"--master-port {self.requested_port} on {MASTER_HOST} is not available; "
                               "pick another port or leave it out for a free one") from None
         self.port = self.runner.server.port
-        for message, handler in ((MSG_HELLO, self._on_hello), (MSG_WANT, self._on_want), (MSG_RECORDS, self._on_records),
-                                 (MSG_CLOSED, self._on_closed), (MSG_DONE, self._on_done), (MSG_LOG, self._on_log)):
-            self.runner.register_message(message, handler)
-        payload = json.dumps(dataclasses.asdict(self.settings)).encode() + b"\n"
+        listen(self.runner, {Hello: self._on_hello, Want: self._on_want, Records: self._on_records,
+                             Closed: self._on_closed, Done: self._on_done, Log: self._on_log})
+        payload = self.settings.to_line()
         try:
             for index in range(self.num_workers):
                 process = spawn_child(["worker", "--master-host", MASTER_HOST, "--master-port", str(self.port),
@@ -257,35 +193,38 @@ class LocustCluster(Engine):
         """The worker's index (its --index), for messages."""
         return next((w.index for w in self.workers if w.node_id == node_id), -1)
 
-    # message handlers (Locust calls them as handler(environment=..., msg=...))
+    # message handlers: (the message, the sending worker's node id)
 
-    def _on_hello(self, msg: Any, **_: Any) -> None:
-        index = msg.data["index"]
-        if 0 <= index < len(self.workers):
-            self.workers[index].node_id = msg.node_id
+    def _on_hello(self, hello: Hello, node: str) -> None:
+        if 0 <= hello.index < len(self.workers):
+            self.workers[hello.index].node_id = node
 
-    def _on_want(self, msg: Any, **_: Any) -> None:
-        if self.current is not None and self.current.run_id == msg.data["run"]:
-            self.current.on_want(msg.node_id, msg.data["count"])
+    def _run_of(self, run_id: int) -> ClusterRun | None:
+        """The current run when a message is about it (a late message of an earlier run is not)."""
+        return self.current if self.current is not None and self.current.run_id == run_id else None
+
+    def _on_want(self, want: Want, node: str) -> None:
+        if (run := self._run_of(want.run)) is not None:
+            run.on_want(node, want.count)
         else:
-            self.runner.send_message(MSG_GRANT, {"run": msg.data["run"], "count": 0, "final": True}, client_id=msg.node_id)
+            send(self.runner, Grant(want.run, 0, final=True), client_id=node)
 
-    def _on_records(self, msg: Any, **_: Any) -> None:
-        if self.current is not None and self.current.run_id == msg.data["run"]:
-            self.current.on_records(msg.node_id, msg.data["records"], msg.data["issued"])
+    def _on_records(self, records: Records, node: str) -> None:
+        if (run := self._run_of(records.run)) is not None:
+            run.on_records(node, records.records, records.issued)
         else:
-            log.warning("dropped %d records of an earlier run from worker %s", len(msg.data["records"]), msg.node_id)
+            log.warning("dropped %d records of an earlier run from worker %s", len(records.records), node)
 
-    def _on_closed(self, msg: Any, **_: Any) -> None:
-        if self.current is not None and self.current.run_id == msg.data["run"]:
-            self.current.on_closed(msg.node_id, msg.data["issued"])
+    def _on_closed(self, closed: Closed, node: str) -> None:
+        if (run := self._run_of(closed.run)) is not None:
+            run.on_closed(node, closed.issued)
 
-    def _on_done(self, msg: Any, **_: Any) -> None:
-        if self.current is not None and self.current.run_id == msg.data["run"]:
-            self.current.on_done(msg.node_id, msg.data)
+    def _on_done(self, done: Done, node: str) -> None:
+        if (run := self._run_of(done.run)) is not None:
+            run.on_done(node, done)
 
-    def _on_log(self, msg: Any, **_: Any) -> None:
-        self.log_message(f"worker {self.index_of(msg.node_id)}: {msg.data['message']}", msg.data.get("level", "warning"))
+    def _on_log(self, message: Log, node: str) -> None:
+        self.log_message(f"worker {self.index_of(node)}: {message.message}", message.level)
 
 
 @dataclass
@@ -296,7 +235,7 @@ class NodeState:
     issued: int = 0
     received: int = 0
     closed: bool = False
-    done: dict | None = None
+    done: Done | None = None
 
 
 class ClusterRun(RunDriver):
@@ -329,19 +268,20 @@ class ClusterRun(RunDriver):
         self.nodes = {node: NodeState() for node in cluster.live_nodes()}
         cluster.current = self
         users_per_worker = math.ceil(concurrency / max(len(self.nodes), 1))
-        announcement = {"run": self.run_id, "scenario": self.scenario.text, "concurrency": concurrency,
-                        "limited": self.limit is not None, "users": users_per_worker, "workers": len(self.nodes),
-                        "request_rate": self.request_rate, "arrival": cluster.arrival,
-                        # perf_counter is CLOCK_MONOTONIC, one clock for every process here: a shared first send time
-                        "first_time": perf_counter() + SCHEDULE_LEAD_SECONDS}
+        # perf_counter is CLOCK_MONOTONIC, one clock for every process here: a shared first send time
+        first_time = perf_counter() + SCHEDULE_LEAD_SECONDS
         shares = self._open_loop_shares()
         if shares is not None:
             self.remaining = 0  # all of it granted up front
         for position, node in enumerate(self.nodes):
             if shares is not None:
                 self.nodes[node].granted = shares[position]
-            self.runner.send_message(MSG_RUN, {**announcement, "position": position,
-                                               "budget": None if shares is None else shares[position]}, client_id=node)
+            announcement = RunAnnouncement(
+                run=self.run_id, scenario=self.scenario.text, concurrency=concurrency, limited=self.limit is not None,
+                users=users_per_worker, workers=len(self.nodes), request_rate=self.request_rate,
+                arrival=cluster.arrival, first_time=first_time, position=position,
+                budget=None if shares is None else shares[position])
+            send(self.runner, announcement, client_id=node)
         self.starter = gevent.spawn(self.runner.start, concurrency, spawn_rate)
 
     def _open_loop_shares(self) -> list[int] | None:
@@ -358,7 +298,7 @@ class ClusterRun(RunDriver):
             return
         self.closed = True
         for node in self.nodes:
-            self.runner.send_message(MSG_CLOSE, {"run": self.run_id}, client_id=node)
+            send(self.runner, Close(self.run_id), client_id=node)
         self._check()
 
     @property
@@ -375,7 +315,7 @@ class ClusterRun(RunDriver):
             self.runner.stop(send_stop_to_client=False)
             for node in self.nodes:
                 self.runner.send_message("stop", client_id=node)
-                self.runner.send_message(MSG_FINISH, {"run": self.run_id}, client_id=node)
+                send(self.runner, Finish(self.run_id), client_id=node)
             self._check_done()
             if not self.all_done.wait(timeout=DONE_TIMEOUT):
                 missing = sorted(self.cluster.index_of(n) for n, s in self.nodes.items() if s.done is None)
@@ -383,12 +323,12 @@ class ClusterRun(RunDriver):
                                          f"{DONE_TIMEOUT:.0f} s; their last requests are missing", "error")
         finally:
             self.cluster.current = None
-        return sum(s.done.get("aborted", 0) for s in self.nodes.values() if s.done)
+        return sum(s.done.aborted for s in self.nodes.values() if s.done)
 
     def client_health(self, health: dict) -> dict:
         """The master's figures, each worker's, and `saturated` from the workers: they time the requests."""
-        workers = [dict(s.done["client"], worker=self.cluster.index_of(n))
-                   for n, s in self.nodes.items() if s.done and s.done.get("client")]
+        workers = [dict(s.done.client, worker=self.cluster.index_of(n))
+                   for n, s in self.nodes.items() if s.done and s.done.client]
         workers.sort(key=lambda w: w["worker"])
         return {**health, "saturated": any(w.get("saturated") for w in workers),
                 "master_saturated": bool(health.get("saturated")), "workers": workers}
@@ -399,18 +339,18 @@ class ClusterRun(RunDriver):
         """Grant at most what is left, and at most a fair share of it, so no worker hoards the last requests."""
         state = self.nodes.get(node)
         if state is None or self.closed or self.remaining is None:
-            self.runner.send_message(MSG_GRANT, {"run": self.run_id, "count": 0, "final": True}, client_id=node)
+            send(self.runner, Grant(self.run_id, 0, final=True), client_id=node)
             return
         fair = max(1, math.ceil(self.remaining / max(len(self.nodes), 1)))
         granted = max(0, min(count, self.remaining, fair))
         self.remaining -= granted
         state.granted += granted
         final = self.remaining == 0
-        self.runner.send_message(MSG_GRANT, {"run": self.run_id, "count": granted, "final": final}, client_id=node)
+        send(self.runner, Grant(self.run_id, granted, final), client_id=node)
         if final:  # waiting users elsewhere give up now instead of asking again
             for other in self.nodes:
                 if other != node:
-                    self.runner.send_message(MSG_GRANT, {"run": self.run_id, "count": 0, "final": True}, client_id=other)
+                    send(self.runner, Grant(self.run_id, 0, final=True), client_id=other)
         self._check()
 
     def on_records(self, node: str, records: list, issued: int) -> None:
@@ -431,12 +371,12 @@ class ClusterRun(RunDriver):
             state.issued = max(state.issued, issued)
             self._check()
 
-    def on_done(self, node: str, data: dict) -> None:
+    def on_done(self, node: str, done: Done) -> None:
         """A worker's last records (aborted ones included) after Locust's stop."""
         if (state := self.nodes.get(node)) is None or state.done is not None:
             return
-        self.on_records(node, data["records"], data["issued"])
-        state.done = data
+        self.on_records(node, done.records, done.issued)
+        state.done = done
         self._check_done()
 
     def worker_lost(self, node: str) -> None:
@@ -459,166 +399,4 @@ class ClusterRun(RunDriver):
     def _check_done(self) -> None:
         if all(s.done is not None for s in self.nodes.values()):
             self.all_done.set()
-
-
-# ---------------------------------------------------------------------------------------------------- worker side
-
-
-class WorkerNode:
-    """One worker process: a Locust WorkerRunner whose users' records go to the master in batches."""
-
-    def __init__(self, settings: WorkerSettings, index: int) -> None:
-        self.index = index
-        self.target = Target(**settings.target)
-        self.tokenizer = load_tokenizer(settings.model_tokenizer)
-        seed = worker_seed(settings.seed, index)
-        self.sampler = PromptSampler(self.tokenizer, seed=seed)
-        self.rng = np.random.default_rng(seed)
-        self.environment = Environment(user_classes=[WorkerUser])
-        self.environment.events.test_stopping.add_listener(self._on_test_stopping)
-        self.runner: WorkerRunner | None = None
-        self.run_id: int | None = None
-        self.budget: RequestBudget | None = None
-        self.requests: UpcomingRequests | None = None
-        self.monitor: ClientMonitor | None = None
-        self.pending: list[list] = []
-        self.aborted = 0
-
-    def connect(self, master_host: str, master_port: int) -> WorkerRunner:
-        """Connect to the master (Locust's handshake) and say which worker this is."""
-        self.runner = self.environment.create_worker_runner(master_host, master_port)
-        for message, handler in ((MSG_RUN, self._on_run), (MSG_GRANT, self._on_grant), (MSG_CLOSE, self._on_close),
-                                 (MSG_FINISH, self._on_finish)):
-            self.runner.register_message(message, handler)
-        self.runner.greenlet.spawn(self._flusher)
-        self.runner.send_message(MSG_HELLO, {"index": self.index, "pid": os.getpid()})
-        return self.runner
-
-    # from the master
-
-    def _on_run(self, msg: Any, **_: Any) -> None:
-        data = msg.data
-        run_id = data["run"]
-        if self.monitor is not None:  # the previous run never finished (its master gave up on it)
-            self.monitor.stop()
-        self.pending = []
-        self.aborted = 0
-        if data.get("budget") is not None:  # an open-loop share, granted whole
-            self.budget = RequestBudget(data["budget"])
-        elif data["limited"]:
-            self.budget = LeasedBudget(lambda count: self._ask(run_id, count), data["users"])
-        else:
-            self.budget = RequestBudget(None)
-        scenario = parse_scenario(data["scenario"])
-        self._close_requests()
-        self.requests = UpcomingRequests(self.sampler, scenario, self.rng.spawn(1)[0], data["users"])
-        self.requests.build_ahead(BUILD_AHEAD_SECONDS)
-        WorkerUser.context = RunContext(self.target, self.tokenizer, self.requests, scenario, data["concurrency"],
-                                        self.budget, self._on_record, self._schedule(data))
-        self.run_id = run_id
-        self.monitor = ClientMonitor(lambda message: self._send(MSG_LOG, {"message": message, "level": "warning"}))
-        self.monitor.start()
-
-    def _schedule(self, run: dict) -> ArrivalSchedule | None:
-        """This worker's share of an open-loop run's arrivals: rate/N, evenly spaced ones offset by its position."""
-        rate = run.get("request_rate")
-        if not rate:
-            return None
-        first_time = run["first_time"]
-        if run["arrival"] == "constant":
-            first_time += run["position"] / rate
-        return ArrivalSchedule(rate / run["workers"], run["arrival"], self.rng, first_time)
-
-    def _close_requests(self) -> None:
-        if self.requests is not None:
-            self.requests.close()
-            self.requests = None
-
-    def _on_grant(self, msg: Any, **_: Any) -> None:
-        if msg.data["run"] == self.run_id and isinstance(self.budget, LeasedBudget):
-            self.budget.grant(msg.data["count"], msg.data["final"])
-
-    def _on_close(self, msg: Any, **_: Any) -> None:
-        if msg.data["run"] != self.run_id or self.budget is None:
-            return
-        self.budget.close()
-        self.flush()
-        self._send(MSG_CLOSED, {"run": self.run_id, "issued": self.budget.issued})
-
-    def _on_finish(self, msg: Any, **_: Any) -> None:
-        """After Locust's stop (messages arrive in order): send the last records, aborted ones included."""
-        if msg.data["run"] != self.run_id or self.budget is None:
-            return
-        runner = self.runner
-        if runner.spawning_greenlet is not None and not runner.spawning_greenlet.dead:
-            runner.spawning_greenlet.kill(block=True)  # a spawn that raced the stop
-        if len(runner.user_greenlets):
-            self.aborted += self.budget.in_flight
-            runner.user_greenlets.kill(block=True)
-        self.budget.run_over.set()
-        self._close_requests()
-        health = self.monitor.stop().to_dict() if self.monitor is not None else None
-        self.monitor = None
-        records, self.pending = self.pending, []
-        self._send(MSG_DONE, {"run": self.run_id, "records": records, "issued": self.budget.issued,
-                              "aborted": self.aborted, "client": health})
-        self.run_id = None
-
-    # from the users
-
-    def _on_test_stopping(self, **_: Any) -> None:
-        if self.budget is not None and self.run_id is not None:
-            self.aborted = self.budget.in_flight  # Locust's stop is about to kill these
-
-    def _on_record(self, record: RequestRecord) -> None:
-        if self.run_id is None:
-            return
-        self.pending.append(record.to_wire())
-        if len(self.pending) >= FLUSH_RECORDS or self.budget.exhausted.is_set():
-            self.flush()
-
-    def _ask(self, run_id: int, count: int) -> None:
-        self._send(MSG_WANT, {"run": run_id, "count": count})
-
-    # to the master
-
-    def flush(self) -> None:
-        """Send the records gathered so far."""
-        if not self.pending or self.run_id is None:
-            return
-        records, self.pending = self.pending, []
-        if not self._send(MSG_RECORDS, {"run": self.run_id, "records": records, "issued": self.budget.issued}):
-            self.pending = records + self.pending  # kept for the next try
-
-    def _flusher(self) -> None:
-        while True:
-            budget = self.budget
-            if budget is not None and not budget.exhausted.is_set():
-                budget.exhausted.wait(FLUSH_INTERVAL)  # wakes at once when the worker is spent, so the run ends promptly
-            else:
-                gevent.sleep(FLUSH_INTERVAL)
-            self.flush()
-
-    def _send(self, message: str, data: dict) -> bool:
-        try:
-            self.runner.send_message(message, data)
-            return True
-        except Exception:  # the master is gone or overloaded; the parent watch ends this process
-            log.exception("could not send %s to the master", message)
-            return False
-
-
-def run_worker(master_host: str, master_port: int, index: int, parent_pid: int | None) -> int:
-    """The `genai-bench worker` process: read settings from stdin, serve the master until it says quit."""
-    follow_parent(parent_pid)
-    line = sys.stdin.readline()
-    if not line:
-        print("genai-bench worker: no settings on stdin (workers are started by `benchmark --num-workers`)",
-              file=sys.stderr)
-        return 2
-    settings = WorkerSettings(**json.loads(line))
-    node = WorkerNode(settings, index)
-    runner = node.connect(master_host, master_port)
-    runner.greenlet.join()
-    return 0
 
