@@ -14,16 +14,28 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from functools import partial
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, dataclass_transform
 
 from locust.runners import Runner
 
+# Every message type's Locust name starts with this, so ours never clash with Locust's own or an extension's.
+PREFIX = "genai_bench:"
 
-@dataclass(frozen=True)
+
+@dataclass_transform(frozen_default=True)
 class Message:
-    """A message between the master and its workers; `name` is its Locust message type."""
+    """A message between the master and its workers; `name` is its Locust message type.
+
+    A subclass is a frozen dataclass of its payload, named once: `class Want(RunMessage, name="want")`.
+    """
 
     name: ClassVar[str]
+
+    def __init_subclass__(cls, name: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if name:
+            cls.name = PREFIX + name
+        dataclass(frozen=True)(cls)
 
     def to_dict(self) -> dict[str, Any]:
         """The data Locust sends (msgpack: plain values only)."""
@@ -35,21 +47,29 @@ class Message:
         return cls(**data)
 
 
-@dataclass(frozen=True)
-class Hello(Message):
+class Hello(Message, name="hello"):
     """worker → master, once connected: which worker this node is."""
 
-    name: ClassVar[str] = "genai_bench:hello"
     index: int
     pid: int
 
 
-@dataclass(frozen=True)
-class RunAnnouncement(Message):
+class Log(Message, name="log"):
+    """worker → master: a message for the dashboard's log."""
+
+    message: str
+    level: str = "warning"
+
+
+class RunMessage(Message):
+    """A message about one run (the master numbers them); a late one about an earlier run is ignored."""
+
+    run: int
+
+
+class RunAnnouncement(RunMessage, name="run"):
     """master → each worker, before Locust's spawn: the run and this worker's part in it."""
 
-    name: ClassVar[str] = "genai_bench:run"
-    run: int
     scenario: str
     concurrency: int
     limited: bool  # a request limit, leased a few requests at a time (closed loop)
@@ -62,79 +82,47 @@ class RunAnnouncement(Message):
     budget: int | None  # open loop with a limit: this worker's share, granted whole
 
 
-@dataclass(frozen=True)
-class Want(Message):
+class Want(RunMessage, name="want"):
     """worker → master: lease `count` more requests of the run's limit."""
 
-    name: ClassVar[str] = "genai_bench:want"
-    run: int
     count: int
 
 
-@dataclass(frozen=True)
-class Grant(Message):
+class Grant(RunMessage, name="grant"):
     """master → worker: `count` requests leased; `final` when none are left to ask for."""
 
-    name: ClassVar[str] = "genai_bench:grant"
-    run: int
     count: int
     final: bool
 
 
-@dataclass(frozen=True)
-class Records(Message):
+class Records(RunMessage, name="records"):
     """worker → master: finished requests (RequestRecord.to_wire) and how many the worker has issued so far."""
 
-    name: ClassVar[str] = "genai_bench:records"
-    run: int
     records: list
     issued: int
 
 
-@dataclass(frozen=True)
-class Close(Message):
+class Close(RunMessage, name="close"):
     """master → workers: issue nothing more in this run (time up or Ctrl-C)."""
 
-    name: ClassVar[str] = "genai_bench:close"
-    run: int
 
-
-@dataclass(frozen=True)
-class Closed(Message):
+class Closed(RunMessage, name="closed"):
     """worker → master: closed; `issued` is final."""
 
-    name: ClassVar[str] = "genai_bench:closed"
-    run: int
     issued: int
 
 
-@dataclass(frozen=True)
-class Finish(Message):
+class Finish(RunMessage, name="finish"):
     """master → workers, after Locust's stop: send the run's last records."""
 
-    name: ClassVar[str] = "genai_bench:finish"
-    run: int
 
-
-@dataclass(frozen=True)
-class Done(Message):
+class Done(RunMessage, name="done"):
     """worker → master: the run's last records, aborted ones included, and the worker's client health."""
 
-    name: ClassVar[str] = "genai_bench:done"
-    run: int
     records: list
     issued: int
     aborted: int
     client: dict | None
-
-
-@dataclass(frozen=True)
-class Log(Message):
-    """worker → master: a message for the dashboard's log."""
-
-    name: ClassVar[str] = "genai_bench:log"
-    message: str
-    level: str = "warning"
 
 
 def send(runner: Runner, message: Message, client_id: str | None = None) -> None:
