@@ -229,3 +229,14 @@ def test_a_worker_dying_mid_run_is_reported_and_the_sweep_goes_on(tmp_path, star
     events = [json.loads(line) for line in (tmp_path / "exp" / "events.ndjson").read_text().splitlines()]
     errors = [e["data"]["message"] for e in events if e["event_type"] == "log" and e["data"].get("level") == "error"]
     assert any("exited unexpectedly" in message for message in errors), errors
+
+
+def test_every_message_has_its_own_name_and_survives_the_wire():
+    """Each message type is told apart by its Locust name and comes back equal from its data (as msgpack sends it)."""
+    from genai_bench.distributed import messages
+
+    kinds = [k for k in vars(messages).values() if isinstance(k, type) and "name" in vars(k)]
+    assert len({kind.name for kind in kinds}) == len(kinds) == 10
+    assert all(kind.name.startswith("genai_bench:") for kind in kinds)
+    sample = messages.Done(run=3, records=[[1.0, 2.0]], issued=5, aborted=1, client={"saturated": False})
+    assert messages.Done.from_dict(json.loads(json.dumps(sample.to_dict()))) == sample

@@ -367,9 +367,9 @@ def test_tokens_are_timed_from_arrival_even_when_the_server_is_busy(start_simula
 
 def test_precise_clock_wakes_every_stream_at_its_deadline_with_one_timer():
     """Hundreds of first tokens due at once: each stream wakes at its deadline, never before, and one greenlet spins."""
-    from genai_bench.simulator import _PreciseClock
+    from genai_bench.simulator.clock import PreciseClock
 
-    clock = _PreciseClock(spin=0.002)
+    clock = PreciseClock(spin=0.002)
     base = time.perf_counter() + 0.03
     deadlines = [base + i * 1e-5 for i in range(300)]
     woke: dict[int, float] = {}
@@ -389,13 +389,14 @@ def test_precise_clock_wakes_every_stream_at_its_deadline_with_one_timer():
 
 def test_idle_counter_counts_prompts_when_nothing_else_is_waiting():
     """Usage chunks need prompt counts; they are made in idle moments, not when the stream's last token is due."""
-    from genai_bench.simulator import _IdleCounter, _Plan
+    from genai_bench.simulator.clock import IdleCounter
+    from genai_bench.simulator.responses import Plan
 
     tokenizer = builtin_tokenizer()
     prompts = [f"prompt number {i} " * (i + 1) for i in range(20)]
-    plans = [_Plan(chat=True, model="m", stream=True, include_usage=True, prompt=p, count_tokens=tokenizer.count,
-                   output_tokens=5, reasoning_tokens=0) for p in prompts]
-    counter = _IdleCounter()
+    plans = [Plan(chat=True, model="m", stream=True, include_usage=True, prompt=p, count_tokens=tokenizer.count,
+                  output_tokens=5, reasoning_tokens=0) for p in prompts]
+    counter = IdleCounter()
     for plan in plans:
         counter.submit(plan)
     assert all(isinstance(plan.prompt, str) for plan in plans)  # nothing counted until the loop is idle
@@ -406,9 +407,9 @@ def test_idle_counter_counts_prompts_when_nothing_else_is_waiting():
 
 def test_intake_makes_way_for_a_first_token_due_within_the_horizon():
     """A request's intake can wait (its delays count from arrival); a token due in a moment goes first."""
-    from genai_bench.simulator import INTAKE_HORIZON, _PreciseClock
+    from genai_bench.simulator.clock import INTAKE_HORIZON, PreciseClock
 
-    clock = _PreciseClock(spin=0.001)
+    clock = PreciseClock(spin=0.001)
     order = []
 
     def stream() -> None:

@@ -1,0 +1,402 @@
+"""The master side of scale-out: a Locust MasterRunner in the benchmark process driving local worker processes,
+holding each run's request budget and feeding the workers' records to the run's record sink."""
+
+from __future__ import annotations
+
+import logging
+import math
+import socket
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from time import perf_counter
+
+import gevent
+from gevent.event import Event
+from locust.env import Environment
+from locust.runners import STATE_INIT, MasterRunner
+
+from genai_bench.config import ConfigError
+from genai_bench.distributed.messages import (Close, Closed, Done, Finish, Grant, Hello, Log, Records, RunAnnouncement,
+                                              Want, listen, send)
+from genai_bench.distributed.worker import WorkerSettings, WorkerUser
+from genai_bench.processes import end_children, spawn_child
+from genai_bench.protocol import RequestRecord
+from genai_bench.runner import Engine, RecordSink, RunDriver
+from genai_bench.scenarios import Scenario
+
+log = logging.getLogger(__name__)
+
+MASTER_HOST = "127.0.0.1"
+# Bounded waits: workers connecting, workers reporting the end of a run, workers exiting.
+CONNECT_TIMEOUT = 60.0
+READY_TIMEOUT = 10.0
+DONE_TIMEOUT = 10.0
+EXIT_TIMEOUT = 5.0
+# An open-loop run's first send is due this long after the master announces it, so every worker has heard of it.
+SCHEDULE_LEAD_SECONDS = 0.1
+
+
+def _quiet_spawn_rate_advice(record: logging.LogRecord) -> bool:
+    """Every user at once is what we ask for, as in-process; Locust's advice against it is noise here."""
+    return "spawn rate is very high" not in record.getMessage()
+
+
+def probe_port(host: str, port: int) -> None:
+    """Raise ConfigError when `port` cannot be bound (0 always can)."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as zmq does, so TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"--master-port {port} on {host} is not available ({exc.strerror or exc}); "
+                              "pick another port or leave it out for a free one") from None
+
+
+@dataclass
+class WorkerProcess:
+    """A worker process the master started, and the Locust node id it connected with."""
+
+    index: int
+    process: subprocess.Popen
+    node_id: str | None = None
+    lost: bool = False
+
+
+class LocustCluster(Engine):
+    """A Locust MasterRunner bound to 127.0.0.1 in this process and `num_workers` local worker processes."""
+
+    def __init__(self, settings: WorkerSettings, num_workers: int, master_port: int = 0,
+                 log_message: Callable[[str, str], None] | None = None, arrival: str = "poisson") -> None:
+        self.settings = settings
+        self.num_workers = num_workers
+        self.arrival = arrival  # open-loop runs: poisson or constant
+        self.requested_port = master_port
+        self.log_message = log_message or (lambda message, level: log.warning(message))
+        self.environment: Environment | None = None
+        self.runner: MasterRunner | None = None
+        self.port: int | None = None
+        self.workers: list[WorkerProcess] = []
+        self.current: ClusterRun | None = None
+        self.run_ids = 0
+        self.closing = False
+        self.watcher: gevent.Greenlet | None = None
+
+    # lifecycle
+
+    def start(self) -> LocustCluster:
+        """Bind the master, start the workers and wait until every one is connected and ready."""
+        probe_port(MASTER_HOST, self.requested_port)
+        logging.getLogger("locust.runners").addFilter(_quiet_spawn_rate_advice)
+        self.environment = Environment(user_classes=[WorkerUser])
+        try:
+            self.runner = self.environment.create_master_runner(MASTER_HOST, self.requested_port)
+        except SystemExit:  # Locust exits when the port is taken; our probe lost a race
+            raise ConfigError(f"--master-port {self.requested_port} on {MASTER_HOST} is not available; "
+                              "pick another port or leave it out for a free one") from None
+        self.port = self.runner.server.port
+        listen(self.runner, {Hello: self._on_hello, Want: self._on_want, Records: self._on_records,
+                             Closed: self._on_closed, Done: self._on_done, Log: self._on_log})
+        payload = self.settings.to_line()
+        try:
+            for index in range(self.num_workers):
+                process = spawn_child(["worker", "--master-host", MASTER_HOST, "--master-port", str(self.port),
+                                       "--index", str(index)], payload)
+                self.workers.append(WorkerProcess(index, process))
+            self._wait_connected()
+        except BaseException:
+            self.close()
+            raise
+        self.watcher = gevent.spawn(self._watch_workers)
+        return self
+
+    def _wait_connected(self) -> None:
+        deadline = gevent.Timeout(CONNECT_TIMEOUT)
+        deadline.start()
+        try:
+            while not self._all_ready():
+                for worker in self.workers:
+                    if (code := worker.process.poll()) is not None:
+                        raise ConfigError(f"--num-workers: worker {worker.index} exited with code {code} before "
+                                          "connecting to the master (see its message above)")
+                gevent.sleep(0.02)
+        except gevent.Timeout as timeout:
+            if timeout is not deadline:
+                raise
+            raise ConfigError(f"--num-workers: the workers did not connect to the master at {MASTER_HOST}:{self.port} "
+                              f"within {CONNECT_TIMEOUT:.0f} s") from None
+        finally:
+            deadline.close()
+
+    def _all_ready(self) -> bool:
+        """Every live worker has said hello and is idle (Locust state "ready")."""
+        live = [w for w in self.workers if not w.lost]
+        if any(w.node_id is None or w.node_id not in self.runner.clients for w in live):
+            return False
+        return all(self.runner.clients[w.node_id].state == STATE_INIT for w in live)
+
+    def wait_ready(self) -> None:
+        """Before a run: every live worker is back to "ready" after the previous run's stop (bounded)."""
+        with gevent.Timeout(READY_TIMEOUT, False):
+            while not self._all_ready():
+                gevent.sleep(0.01)
+        if not any(w.node_id in self.runner.clients for w in self.workers if not w.lost):
+            raise RuntimeError("no Locust worker is left: every worker process has exited")
+
+    def close(self) -> None:
+        """Tell the workers to quit (Locust's quit), wait for them to exit (bounded), then make sure they are gone."""
+        if self.closing:
+            return
+        self.closing = True
+        if self.watcher is not None:
+            self.watcher.kill()
+        runner = self.runner
+        if runner is not None:
+            try:
+                runner.stop(send_stop_to_client=False)
+                runner.send_message("quit")
+            except Exception:  # shutting down: the processes are ended below either way
+                log.debug("could not send quit to the workers", exc_info=True)
+        end_children([worker.process for worker in self.workers], EXIT_TIMEOUT)
+        if runner is not None:
+            runner.greenlet.kill(block=True)
+            runner.server.close(linger=0)
+
+    def _watch_workers(self) -> None:
+        while True:
+            gevent.sleep(0.5)
+            for worker in self.workers:
+                if worker.lost or (code := worker.process.poll()) is None:
+                    continue
+                worker.lost = True
+                self.log_message(f"Locust worker {worker.index} exited unexpectedly (code {code}); "
+                                 "its requests still in flight are lost", "error")
+                if self.current is not None and worker.node_id is not None:
+                    self.current.worker_lost(worker.node_id)
+
+    # runs
+
+    def prepare(self, scenario: Scenario, concurrency: int, max_requests: int | None, on_record: RecordSink,
+                request_rate: float | None = None) -> ClusterRun:
+        """A run spread over the workers by Locust's dispatcher, with the budget leased from here; in open loop each
+        worker sends its share of the arrival rate."""
+        self.run_ids += 1
+        return ClusterRun(self, self.run_ids, scenario, concurrency, max_requests, on_record, request_rate)
+
+    def live_nodes(self) -> list[str]:
+        """Node ids of the workers taking part in runs."""
+        return [w.node_id for w in self.workers if not w.lost and w.node_id is not None]
+
+    def index_of(self, node_id: str) -> int:
+        """The worker's index (its --index), for messages."""
+        return next((w.index for w in self.workers if w.node_id == node_id), -1)
+
+    # message handlers: (the message, the sending worker's node id)
+
+    def _on_hello(self, hello: Hello, node: str) -> None:
+        if 0 <= hello.index < len(self.workers):
+            self.workers[hello.index].node_id = node
+
+    def _run_of(self, run_id: int) -> ClusterRun | None:
+        """The current run when a message is about it (a late message of an earlier run is not)."""
+        return self.current if self.current is not None and self.current.run_id == run_id else None
+
+    def _on_want(self, want: Want, node: str) -> None:
+        if (run := self._run_of(want.run)) is not None:
+            run.on_want(node, want.count)
+        else:
+            send(self.runner, Grant(want.run, 0, final=True), client_id=node)
+
+    def _on_records(self, records: Records, node: str) -> None:
+        if (run := self._run_of(records.run)) is not None:
+            run.on_records(node, records.records, records.issued)
+        else:
+            log.warning("dropped %d records of an earlier run from worker %s", len(records.records), node)
+
+    def _on_closed(self, closed: Closed, node: str) -> None:
+        if (run := self._run_of(closed.run)) is not None:
+            run.on_closed(node, closed.issued)
+
+    def _on_done(self, done: Done, node: str) -> None:
+        if (run := self._run_of(done.run)) is not None:
+            run.on_done(node, done)
+
+    def _on_log(self, message: Log, node: str) -> None:
+        self.log_message(f"worker {self.index_of(node)}: {message.message}", message.level)
+
+
+@dataclass
+class NodeState:
+    """What the master knows of one worker during one run."""
+
+    granted: int = 0
+    issued: int = 0
+    received: int = 0
+    closed: bool = False
+    done: Done | None = None
+
+
+class ClusterRun(RunDriver):
+    """One run over the cluster: the master's side of the budget, the record intake and the end-of-run handshake."""
+
+    measured_here = False
+
+    def __init__(self, cluster: LocustCluster, run_id: int, scenario: Scenario, concurrency: int,
+                 max_requests: int | None, on_record: RecordSink, request_rate: float | None = None) -> None:
+        self.cluster = cluster
+        self.request_rate = request_rate
+        self.runner = cluster.runner
+        self.run_id = run_id
+        self.scenario = scenario
+        self.concurrency = concurrency
+        self.limit = max_requests
+        self.remaining = max_requests  # not yet granted to any worker
+        self.on_record = on_record
+        self.closed = False
+        self.nodes: dict[str, NodeState] = {}
+        self.lost = 0  # granted to workers that died and never recorded
+        self.exhausted = Event()
+        self.all_done = Event()
+        self.starter: gevent.Greenlet | None = None
+
+    def start(self, concurrency: int, spawn_rate: float) -> None:
+        """Announce the run to every worker, then let Locust's master dispatch the users (in the background)."""
+        cluster = self.cluster
+        cluster.wait_ready()
+        self.nodes = {node: NodeState() for node in cluster.live_nodes()}
+        cluster.current = self
+        users_per_worker = math.ceil(concurrency / max(len(self.nodes), 1))
+        # perf_counter is CLOCK_MONOTONIC, one clock for every process here: a shared first send time
+        first_time = perf_counter() + SCHEDULE_LEAD_SECONDS
+        shares = self._open_loop_shares()
+        if shares is not None:
+            self.remaining = 0  # all of it granted up front
+        for position, node in enumerate(self.nodes):
+            if shares is not None:
+                self.nodes[node].granted = shares[position]
+            announcement = RunAnnouncement(
+                run=self.run_id, scenario=self.scenario.text, concurrency=concurrency, limited=self.limit is not None,
+                users=users_per_worker, workers=len(self.nodes), request_rate=self.request_rate,
+                arrival=cluster.arrival, first_time=first_time, position=position,
+                budget=None if shares is None else shares[position])
+            send(self.runner, announcement, client_id=node)
+        self.starter = gevent.spawn(self.runner.start, concurrency, spawn_rate)
+
+    def _open_loop_shares(self) -> list[int] | None:
+        """An open-loop run's request limit split evenly up front: each worker sends its share at rate/N, so the
+        run keeps its rate to the last request (leasing could leave the tail to one worker, at half the rate)."""
+        if not self.request_rate or self.limit is None:
+            return None
+        count = len(self.nodes)
+        return [self.limit // count + (1 if position < self.limit % count else 0) for position in range(count)]
+
+    def close(self) -> None:
+        """Tell the workers to issue nothing more; each answers with its final issued count."""
+        if self.closed:
+            return
+        self.closed = True
+        for node in self.nodes:
+            send(self.runner, Close(self.run_id), client_id=node)
+        self._check()
+
+    @property
+    def in_flight(self) -> int:
+        """Issued (as last reported by the workers) minus recorded."""
+        return max(0, sum(n.issued - n.received for n in self.nodes.values()))
+
+    def finish(self) -> int:
+        """Locust's stop on every worker (in-flight requests are recorded as aborted), then wait for their last records."""
+        if self.starter is not None:
+            self.starter.kill(block=True)
+        try:
+            # Master first: stopped, it does not re-dispatch users when the workers report they stopped.
+            self.runner.stop(send_stop_to_client=False)
+            for node in self.nodes:
+                self.runner.send_message("stop", client_id=node)
+                send(self.runner, Finish(self.run_id), client_id=node)
+            self._check_done()
+            if not self.all_done.wait(timeout=DONE_TIMEOUT):
+                missing = sorted(self.cluster.index_of(n) for n, s in self.nodes.items() if s.done is None)
+                self.cluster.log_message(f"worker(s) {missing} did not report the end of the run within "
+                                         f"{DONE_TIMEOUT:.0f} s; their last requests are missing", "error")
+        finally:
+            self.cluster.current = None
+        return sum(s.done.aborted for s in self.nodes.values() if s.done)
+
+    def client_health(self, health: dict) -> dict:
+        """The master's figures, each worker's, and `saturated` from the workers: they time the requests."""
+        workers = [dict(s.done.client, worker=self.cluster.index_of(n))
+                   for n, s in self.nodes.items() if s.done and s.done.client]
+        workers.sort(key=lambda w: w["worker"])
+        return {**health, "saturated": any(w.get("saturated") for w in workers),
+                "master_saturated": bool(health.get("saturated")), "workers": workers}
+
+    # from the workers
+
+    def on_want(self, node: str, count: int) -> None:
+        """Grant at most what is left, and at most a fair share of it, so no worker hoards the last requests."""
+        state = self.nodes.get(node)
+        if state is None or self.closed or self.remaining is None:
+            send(self.runner, Grant(self.run_id, 0, final=True), client_id=node)
+            return
+        fair = max(1, math.ceil(self.remaining / max(len(self.nodes), 1)))
+        granted = max(0, min(count, self.remaining, fair))
+        self.remaining -= granted
+        state.granted += granted
+        final = self.remaining == 0
+        send(self.runner, Grant(self.run_id, granted, final), client_id=node)
+        if final:  # waiting users elsewhere give up now instead of asking again
+            for other in self.nodes:
+                if other != node:
+                    send(self.runner, Grant(self.run_id, 0, final=True), client_id=other)
+        self._check()
+
+    def on_records(self, node: str, records: list, issued: int) -> None:
+        """Rebuild the records and feed them to the same path the in-process users feed."""
+        state = self.nodes.get(node)
+        if state is None:
+            return
+        for data in records:
+            self.on_record(RequestRecord.from_wire(data))
+        state.received += len(records)
+        state.issued = max(state.issued, issued)
+        self._check()
+
+    def on_closed(self, node: str, issued: int) -> None:
+        """A worker closed its budget: its issued count is final."""
+        if (state := self.nodes.get(node)) is not None:
+            state.closed = True
+            state.issued = max(state.issued, issued)
+            self._check()
+
+    def on_done(self, node: str, done: Done) -> None:
+        """A worker's last records (aborted ones included) after Locust's stop."""
+        if (state := self.nodes.get(node)) is None or state.done is not None:
+            return
+        self.on_records(node, done.records, done.issued)
+        state.done = done
+        self._check_done()
+
+    def worker_lost(self, node: str) -> None:
+        """A worker process died: count what it was granted and never recorded as lost, and stop waiting for it."""
+        state = self.nodes.pop(node, None)
+        if state is None:
+            return
+        self.lost += state.granted - state.received
+        self._check()
+        self._check_done()
+
+    def _check(self) -> None:
+        received = sum(s.received for s in self.nodes.values())
+        spent = self.limit is not None and self.remaining == 0 and received + self.lost >= self.limit
+        drained = self.closed and all(s.closed for s in self.nodes.values()) and \
+            received >= sum(s.issued for s in self.nodes.values())
+        if spent or drained:
+            self.exhausted.set()
+
+    def _check_done(self) -> None:
+        if all(s.done is not None for s in self.nodes.values()):
+            self.all_done.set()
+

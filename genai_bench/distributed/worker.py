@@ -1,0 +1,224 @@
+"""The worker side of scale-out: a `genai-bench worker` process running Locust's WorkerRunner, whose users lease
+their budget from the master and send it their finished requests in batches."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+import numpy as np
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+from genai_bench.client import Target
+from genai_bench.distributed.messages import (Close, Closed, Done, Finish, Grant, Hello, Log, Message, Records,
+                                              RunAnnouncement, Want, listen, send)
+from genai_bench.monitor import ClientMonitor
+from genai_bench.processes import follow_parent
+from genai_bench.protocol import RequestRecord
+from genai_bench.sampling import BUILD_AHEAD_SECONDS, PromptSampler, UpcomingRequests
+from genai_bench.scenarios import parse_scenario
+from genai_bench.tokenizer import load_tokenizer
+from genai_bench.user import ArrivalSchedule, LeasedBudget, OpenAIUser, RequestBudget, RunContext
+
+log = logging.getLogger(__name__)
+
+# A worker sends its records at least this often, and at once when it holds this many or has nothing in flight.
+FLUSH_INTERVAL = 0.1
+FLUSH_RECORDS = 200
+
+
+class WorkerUser(OpenAIUser):
+    """The user class of worker processes; the master dispatches it by name, each worker binds it to its run."""
+
+    abstract = False
+
+
+@dataclass
+class WorkerSettings:
+    """What a worker needs to build its own target, tokenizer and sampler (sent on stdin: the API key stays off argv)."""
+
+    target: dict
+    model_tokenizer: str | None
+    seed: int | None
+
+    @staticmethod
+    def of(target: Target, model_tokenizer: str | None, seed: int | None) -> WorkerSettings:
+        """Settings for the workers of a benchmark against `target`."""
+        return WorkerSettings(dataclasses.asdict(target), model_tokenizer, seed)
+
+    def to_line(self) -> bytes:
+        """The settings as the one line a worker reads from stdin."""
+        return json.dumps(dataclasses.asdict(self)).encode() + b"\n"
+
+    @staticmethod
+    def from_line(line: str) -> WorkerSettings:
+        """The settings from the line the master wrote."""
+        return WorkerSettings(**json.loads(line))
+
+
+def worker_seed(seed: int | None, index: int) -> int | None:
+    """A distinct, reproducible seed per worker (the same seed everywhere would send the same prompts twice)."""
+    return None if seed is None else int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+class WorkerNode:
+    """One worker process: a Locust WorkerRunner whose users' records go to the master in batches."""
+
+    def __init__(self, settings: WorkerSettings, index: int) -> None:
+        self.index = index
+        self.target = Target(**settings.target)
+        self.tokenizer = load_tokenizer(settings.model_tokenizer)
+        seed = worker_seed(settings.seed, index)
+        self.sampler = PromptSampler(self.tokenizer, seed=seed)
+        self.rng = np.random.default_rng(seed)
+        self.environment = Environment(user_classes=[WorkerUser])
+        self.environment.events.test_stopping.add_listener(self._on_test_stopping)
+        self.runner: WorkerRunner | None = None
+        self.run_id: int | None = None
+        self.budget: RequestBudget | None = None
+        self.requests: UpcomingRequests | None = None
+        self.monitor: ClientMonitor | None = None
+        self.pending: list[list] = []
+        self.aborted = 0
+
+    def connect(self, master_host: str, master_port: int) -> WorkerRunner:
+        """Connect to the master (Locust's handshake) and say which worker this is."""
+        self.runner = self.environment.create_worker_runner(master_host, master_port)
+        listen(self.runner, {RunAnnouncement: self._on_run, Grant: self._on_grant, Close: self._on_close,
+                             Finish: self._on_finish})
+        self.runner.greenlet.spawn(self._flusher)
+        send(self.runner, Hello(self.index, os.getpid()))
+        return self.runner
+
+    # from the master (listen() passes the sender's node id too; a worker has one master)
+
+    def _on_run(self, run: RunAnnouncement, _master: str) -> None:
+        run_id = run.run
+        if self.monitor is not None:  # the previous run never finished (its master gave up on it)
+            self.monitor.stop()
+        self.pending = []
+        self.aborted = 0
+        if run.budget is not None:  # an open-loop share, granted whole
+            self.budget = RequestBudget(run.budget)
+        elif run.limited:
+            self.budget = LeasedBudget(lambda count: self._ask(run_id, count), run.users)
+        else:
+            self.budget = RequestBudget(None)
+        scenario = parse_scenario(run.scenario)
+        self._close_requests()
+        self.requests = UpcomingRequests(self.sampler, scenario, self.rng.spawn(1)[0], run.users)
+        self.requests.build_ahead(BUILD_AHEAD_SECONDS)
+        WorkerUser.context = RunContext(self.target, self.tokenizer, self.requests, scenario, run.concurrency,
+                                        self.budget, self._on_record, self._schedule(run))
+        self.run_id = run_id
+        self.monitor = ClientMonitor(lambda message: self._send(Log(message)))
+        self.monitor.start()
+
+    def _schedule(self, run: RunAnnouncement) -> ArrivalSchedule | None:
+        """This worker's share of an open-loop run's arrivals: rate/N, evenly spaced ones offset by its position."""
+        rate = run.request_rate
+        if not rate:
+            return None
+        first_time = run.first_time
+        if run.arrival == "constant":
+            first_time += run.position / rate
+        return ArrivalSchedule(rate / run.workers, run.arrival, self.rng, first_time)
+
+    def _close_requests(self) -> None:
+        if self.requests is not None:
+            self.requests.close()
+            self.requests = None
+
+    def _on_grant(self, grant: Grant, _master: str) -> None:
+        if grant.run == self.run_id and isinstance(self.budget, LeasedBudget):
+            self.budget.grant(grant.count, grant.final)
+
+    def _on_close(self, close: Close, _master: str) -> None:
+        if close.run != self.run_id or self.budget is None:
+            return
+        self.budget.close()
+        self.flush()
+        self._send(Closed(self.run_id, self.budget.issued))
+
+    def _on_finish(self, finish: Finish, _master: str) -> None:
+        """After Locust's stop (messages arrive in order): send the last records, aborted ones included."""
+        if finish.run != self.run_id or self.budget is None:
+            return
+        runner = self.runner
+        if runner.spawning_greenlet is not None and not runner.spawning_greenlet.dead:
+            runner.spawning_greenlet.kill(block=True)  # a spawn that raced the stop
+        if len(runner.user_greenlets):
+            self.aborted += self.budget.in_flight
+            runner.user_greenlets.kill(block=True)
+        self.budget.run_over.set()
+        self._close_requests()
+        health = self.monitor.stop().to_dict() if self.monitor is not None else None
+        self.monitor = None
+        records, self.pending = self.pending, []
+        self._send(Done(self.run_id, records, self.budget.issued, self.aborted, health))
+        self.run_id = None
+
+    # from the users
+
+    def _on_test_stopping(self, **_: Any) -> None:
+        if self.budget is not None and self.run_id is not None:
+            self.aborted = self.budget.in_flight  # Locust's stop is about to kill these
+
+    def _on_record(self, record: RequestRecord) -> None:
+        if self.run_id is None:
+            return
+        self.pending.append(record.to_wire())
+        if len(self.pending) >= FLUSH_RECORDS or self.budget.exhausted.is_set():
+            self.flush()
+
+    def _ask(self, run_id: int, count: int) -> None:
+        self._send(Want(run_id, count))
+
+    # to the master
+
+    def flush(self) -> None:
+        """Send the records gathered so far."""
+        if not self.pending or self.run_id is None:
+            return
+        records, self.pending = self.pending, []
+        if not self._send(Records(self.run_id, records, self.budget.issued)):
+            self.pending = records + self.pending  # kept for the next try
+
+    def _flusher(self) -> None:
+        while True:
+            budget = self.budget
+            if budget is not None and not budget.exhausted.is_set():
+                budget.exhausted.wait(FLUSH_INTERVAL)  # wakes at once when the worker is spent, so the run ends promptly
+            else:
+                gevent.sleep(FLUSH_INTERVAL)
+            self.flush()
+
+    def _send(self, message: Message) -> bool:
+        try:
+            send(self.runner, message)
+            return True
+        except Exception:  # the master is gone or overloaded; the parent watch ends this process
+            log.exception("could not send %s to the master", message.name)
+            return False
+
+
+def run_worker(master_host: str, master_port: int, index: int, parent_pid: int | None) -> int:
+    """The `genai-bench worker` process: read settings from stdin, serve the master until it says quit."""
+    follow_parent(parent_pid)
+    line = sys.stdin.readline()
+    if not line:
+        print("genai-bench worker: no settings on stdin (workers are started by `benchmark --num-workers`)",
+              file=sys.stderr)
+        return 2
+    node = WorkerNode(WorkerSettings.from_line(line), index)
+    runner = node.connect(master_host, master_port)
+    runner.greenlet.join()
+    return 0
+
