@@ -7,6 +7,10 @@ import time
 from abc import ABC, abstractmethod
 from typing import TextIO
 
+from genai_bench import live_events
+from genai_bench.hooks import SweepHooks
+from genai_bench.live_events import PlannedRun, RunProgress, SweepStatus
+
 
 class Dashboard(ABC):
     """What the runner tells a view about a benchmark; every view (terminal, streaming, none) implements it."""
@@ -110,39 +114,23 @@ class TerminalDashboard(NoOpDashboard):
         self.stream = stream or sys.stderr
         self.is_tty = self.stream.isatty()
         self.line_interval = line_interval
-        self.run_name = ""
-        self.runs_done = 0
-        self.total_runs = 0
         self._last_line = 0.0
 
-    def create_benchmark_progress_task(self, run_name: str) -> None:
-        """Remember the run's name for its progress line."""
-        self.run_name = run_name
-
-    def update_benchmark_status(self, **fields) -> None:
-        """Track the total number of runs for the run counter."""
-        self.total_runs = fields.get("total_iterations", self.total_runs)
-
     def update_benchmark_progress_bars(self, progress: dict) -> None:
-        """Redraw the progress bar of the current run."""
+        """Redraw the progress bar of the current run (a `progress` event's data)."""
         now = time.monotonic()
         if not self.is_tty and now - self._last_line < self.line_interval:
             return
         self._last_line = now
         self._write(self._progress_line(progress), newline=not self.is_tty)
 
-    def update_total_progress_bars(self, total_runs: int) -> None:
-        """Count one more finished run."""
-        self.runs_done += 1
-        self.total_runs = total_runs
-
     def add_historical_data(self, data: dict) -> None:
-        """Print the finished run's headline figures."""
+        """Print the finished run's headline figures (a `run_completed` event's data)."""
         super().add_historical_data(data)
         ttft = (data["stats"].get("ttft") or {}).get("p50")
         ttft_text = "-" if ttft is None else f"{ttft * 1000:.1f} ms"
         load = f"at {data['request_rate']:g} req/s" if data.get("request_rate") else f"concurrency {data['concurrency']}"
-        line = (f"[run {self.runs_done + 1}/{self.total_runs or '?'}] {data['scenario']} {load}: "
+        line = (f"[run {data.get('run_index', '?')}/{data.get('total_runs', '?')}] {data['scenario']} {load}: "
                 f"{data['num_completed']} ok, {data['num_errors']} errors, TTFT p50 {ttft_text}, "
                 f"{data['output_tokens_per_second']:.1f} output tok/s, {data['requests_per_second']:.2f} req/s")
         self._write(line, newline=True)
@@ -152,15 +140,15 @@ class TerminalDashboard(NoOpDashboard):
         if level in ("warning", "error"):
             self._write(f"{level}: {message}", newline=True)
 
-    def _progress_line(self, progress: dict) -> str:
+    @staticmethod
+    def _progress_line(progress: dict) -> str:
         done, limit = progress["requests_done"], progress.get("max_requests")
-        elapsed, max_time = progress["elapsed"], progress.get("max_time")
-        share = max(done / limit if limit else 0.0, elapsed / max_time if max_time else 0.0)
         width = 24
-        filled = int(min(share, 1.0) * width)
+        filled = int(progress["run_progress_percentage"] / 100.0 * width)
         bar = "#" * filled + "-" * (width - filled)
-        return (f"[run {self.runs_done + 1}/{self.total_runs or '?'}] {self.run_name} [{bar}] "
-                f"{done}/{limit or '∞'} requests, {progress['errors']} errors, {elapsed:.1f}/{max_time:.0f} s")
+        return (f"[run {progress['run_index']}/{progress['total_runs']}] {progress['run_name']} [{bar}] "
+                f"{done}/{limit or '∞'} requests, {progress['errors']} errors, "
+                f"{progress['elapsed']:.1f}/{progress['max_time']:.0f} s")
 
     def _write(self, text: str, newline: bool) -> None:
         if self.is_tty:
@@ -170,35 +158,46 @@ class TerminalDashboard(NoOpDashboard):
         self.stream.flush()
 
 
-class MultiDashboard(Dashboard):
-    """Tells every one of several dashboards the same thing (e.g. the terminal and the live event stream)."""
+class DashboardListener:
+    """Drives any §7.1 Dashboard from a sweep's hooks, handing it the data of the matching live events."""
 
-    def __init__(self, dashboards: list[Dashboard]) -> None:
-        self.dashboards = dashboards
+    def __init__(self, dashboard: Dashboard) -> None:
+        self.dashboard = dashboard
 
-    def _each(name: str):  # noqa: N805 - builds the fan-out methods below
-        def fan_out(self, *args, **kwargs):
-            for dashboard in self.dashboards:
-                getattr(dashboard, name)(*args, **kwargs)
-        fan_out.__name__ = name
-        fan_out.__doc__ = getattr(Dashboard, name).__doc__
-        return fan_out
+    def attach(self, hooks: SweepHooks) -> DashboardListener:
+        """Subscribe the dashboard to every hook."""
+        hooks.status.add_listener(self.on_status)
+        hooks.run_started.add_listener(self.on_run_started)
+        hooks.request_finished.add_listener(self.on_request_finished)
+        hooks.live_tick.add_listener(self.on_live_tick)
+        hooks.run_finished.add_listener(self.on_run_finished)
+        hooks.log.add_listener(self.dashboard.add_log_message)
+        return self
 
-    update_metrics_panels = _each("update_metrics_panels")
-    update_histogram_panel = _each("update_histogram_panel")
-    update_scatter_plot_panel = _each("update_scatter_plot_panel")
-    update_benchmark_progress_bars = _each("update_benchmark_progress_bars")
-    create_benchmark_progress_task = _each("create_benchmark_progress_task")
-    update_total_progress_bars = _each("update_total_progress_bars")
-    start_run = _each("start_run")
-    handle_single_request = _each("handle_single_request")
-    reset_plot_metrics = _each("reset_plot_metrics")
-    reset_panels = _each("reset_panels")
-    update_benchmark_status = _each("update_benchmark_status")
-    add_log_message = _each("add_log_message")
-    add_historical_data = _each("add_historical_data")
-    del _each
+    def on_status(self, sweep: SweepStatus) -> None:
+        """The sweep's status."""
+        self.dashboard.update_benchmark_status(**live_events.status(sweep, {}))
 
-    def get_historical_data(self) -> list[dict]:
-        """The first dashboard's history (they all received the same)."""
-        return self.dashboards[0].get_historical_data() if self.dashboards else []
+    def on_run_started(self, run: PlannedRun, start_time: float) -> None:
+        """Clear the per-run panels and announce the run."""
+        self.dashboard.reset_panels()
+        self.dashboard.create_benchmark_progress_task(run.label)
+        self.dashboard.start_run(run.max_time, start_time, run.max_requests)
+
+    def on_request_finished(self, record, completed: int, errors: int, total: int) -> None:
+        """One request (hot path)."""
+        self.dashboard.handle_single_request({"completed": completed, "errors": errors}, total, record.error_code)
+
+    def on_live_tick(self, progress: RunProgress, live_metrics: dict, histograms: dict, timestamp: float) -> None:
+        """Fresh statistics, histograms and progress."""
+        key = progress.run.key
+        self.dashboard.update_metrics_panels(live_metrics)
+        self.dashboard.update_histogram_panel(live_events.histogram(live_metrics, histograms, key))
+        self.dashboard.update_benchmark_progress_bars(live_events.progress(progress))
+
+    def on_run_finished(self, run: PlannedRun, result, results: list) -> None:
+        """The finished run's metrics, the scatter of all finished runs, one more run done."""
+        finished = live_events.completed_runs(results)
+        self.dashboard.add_historical_data(finished[-1])
+        self.dashboard.update_scatter_plot_panel(live_events.scatter(finished)["points"])
+        self.dashboard.update_total_progress_bars(run.total)

@@ -14,8 +14,9 @@ import gevent
 from flask import Flask
 
 from genai_bench.events import EventBus
+from genai_bench.options import parse_benchmark_args
 from genai_bench.results import ExperimentLibrary
-from genai_bench.streaming import EventDashboard
+from genai_bench.session import BenchmarkSession
 from genai_bench.web import create_app
 
 log = logging.getLogger(__name__)
@@ -36,35 +37,26 @@ def app_from_environment(environ: Mapping[str, str] = os.environ) -> Flask:
     GENAI_BENCH_EXPERIMENT_FOLDER (folders separated by os.pathsep) serves finished experiments;
     with neither, an idle dashboard. GENAI_BENCH_STREAMING_TOKEN protects every endpoint.
     """
-    events = EventDashboard(EventBus())
+    bus = EventBus()
     benchmark_args = environ.get(ENV_BENCHMARK)
-    session = benchmark_session(shlex.split(benchmark_args), events) if benchmark_args else None
+    session = BenchmarkSession(parse_benchmark_args(shlex.split(benchmark_args)), bus=bus) if benchmark_args else None
     folders = [Path(f) for f in environ.get(ENV_FOLDERS, "").split(os.pathsep) if f]
     library = ExperimentLibrary(folders, live_folder=session.folder if session else None)
-    app = create_app(events.bus, events.state, library, mode="live" if session else "serve",
-                     token=environ.get(ENV_TOKEN) or None, heartbeat_interval=float(environ.get(ENV_HEARTBEAT, "10")))
+    app = create_app(bus, library, mode="live" if session else "serve", token=environ.get(ENV_TOKEN) or None,
+                     heartbeat_interval=float(environ.get(ENV_HEARTBEAT, "10")))
     worker = gevent.spawn(run_session, session) if session else None
 
     def shutdown() -> None:
         if session is not None:
             session.stop()
             worker.join(timeout=SHUTDOWN_DRAIN_SECONDS)
-        events.bus.close()
+        bus.close()
 
     shutdown_before_exit(shutdown)
     return app
 
 
-def benchmark_session(args: list[str], events: EventDashboard):
-    """A BenchmarkSession built from `genai-bench benchmark` arguments, publishing on `events`."""
-    from genai_bench.cli import benchmark, build_config
-    from genai_bench.session import BenchmarkSession
-
-    context = benchmark.make_context("benchmark", list(args))
-    return BenchmarkSession(build_config(context.params), events=events)
-
-
-def run_session(session) -> None:
+def run_session(session: BenchmarkSession) -> None:
     """Run a benchmark in the background; a failure is logged and shown as a failed status, never lost silently."""
     try:
         session.run(handle_signals=False)
@@ -93,13 +85,3 @@ def shutdown_before_exit(shutdown: Callable[[], None]) -> None:
 
         signal.signal(sig, lambda signum, frame, graceful=graceful: gevent.spawn(graceful, signum, frame))
 
-
-def results_server(folders: list[Path], host: str = "127.0.0.1", port: int = 8080, token: str | None = None):
-    """A dashboard server over finished experiment folders (`genai-bench serve`), bound but not yet waited on."""
-    from genai_bench.state import DashboardState
-    from genai_bench.web.server import DashboardServer
-
-    bus, state = EventBus(), DashboardState()
-    bus.add_listener(state.apply)  # replays drive the live view like a benchmark would
-    return DashboardServer(bus, state, host=host, port=port, token=token,
-                           library=ExperimentLibrary(folders), mode="serve").start()

@@ -112,9 +112,9 @@ class EventBus:
         self._ids = itertools.count(1)
         self.closed = False
 
-    def publish(self, event_type: str, data: dict) -> Event:
+    def publish(self, event_type: str, data: dict, timestamp: float | None = None) -> Event:
         """Publish one event to the history, the listeners and every subscriber; never blocks."""
-        event = Event.create(next(self._ids), event_type, data)
+        event = Event.create(next(self._ids), event_type, data, timestamp)
         self.history.append(event)
         self.latest[event_type] = event
         for listener in self.listeners:

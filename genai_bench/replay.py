@@ -7,13 +7,12 @@ import time
 
 import gevent
 
-from genai_bench import events
+from genai_bench import events, live_events
 from genai_bench.events import EventBus
 from genai_bench.results import ExperimentLibrary, read_events
 
 log = logging.getLogger(__name__)
 MIN_SPEED, MAX_SPEED = 1.0, 1000.0
-REPLAYING = "replaying"
 
 
 class ReplayError(ValueError):
@@ -64,12 +63,14 @@ class Replayer:
                 "published": self.published, "total": self.total, "speed": self.speed}
 
     def _replay(self, stored: list[dict], summary: dict) -> None:
-        # Clients and the dashboard state reset themselves on this status before the old events arrive.
-        self.bus.publish(events.STATUS, {"status": REPLAYING, "experiment_folder": summary["folder"],
-                                         "model": summary["model"], "replay_speed": self.speed})
+        # Clients and the dashboard state start over on this status before the old events arrive.
+        self.bus.publish(events.STATUS, live_events.replay_status(summary, self.speed))
         origin, started = stored[0].get("timestamp", 0.0), time.monotonic()
         for stored_event in stored:
             due = started + (stored_event.get("timestamp", origin) - origin) / self.speed
             gevent.sleep(max(0.0, due - time.monotonic()))
-            self.bus.publish(stored_event["event_type"], stored_event.get("data") or {})
+            kind, data, now = stored_event["event_type"], stored_event.get("data") or {}, time.time()
+            if kind == events.METRICS:  # the chart point lives on the replay's own timeline
+                data = live_events.metrics(data["live_metrics"], data.get("run_key"), now)
+            self.bus.publish(kind, data, now)
             self.published += 1

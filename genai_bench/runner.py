@@ -1,4 +1,7 @@
-"""The sweep: one Locust run per traffic scenario × concurrency, stopped by request count or time, then drained."""
+"""The sweep: one Locust run per traffic scenario × load, stopped by request count or time, then drained.
+
+The runner only fires the sweep's hooks (hooks.SweepHooks); it knows no view.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from locust.env import Environment
 
 from genai_bench.client import Target
 from genai_bench.config import BenchmarkConfig
-from genai_bench.dashboard import Dashboard
+from genai_bench.hooks import SweepHooks
+from genai_bench.live_events import PlannedRun, RunProgress, SweepStatus, run_key
 from genai_bench.metrics import MetricsCollector, RequestMetrics, RunStatistics
 from genai_bench.monitor import ClientMonitor
 from genai_bench.protocol import RequestRecord
@@ -34,41 +38,26 @@ INSTANT_SPAWN_RATE = 1_000_000.0
 START_LINE_TIMEOUT = 5.0
 
 
-def run_label(scenario: Scenario, concurrency: int, request_rate: float | None) -> str:
-    """Human label of a run, e.g. "D(100,100) @ concurrency 8" or "D(100,100) @ 5 req/s (≤256 in flight)"."""
-    if request_rate is None:
-        return f"{scenario.text} @ concurrency {concurrency}"
-    return f"{scenario.text} @ {request_rate:g} req/s (≤{concurrency} in flight)"
-
-
 @dataclass
 class RunResult:
     """A finished run: its statistics and every request it measured."""
 
-    scenario: Scenario
-    concurrency: int
+    run: PlannedRun
     statistics: RunStatistics
     requests: list[RequestMetrics]
     started_at: float
     ended_at: float
     aborted: int
 
+    @property
+    def scenario(self) -> Scenario:
+        """The run's traffic scenario."""
+        return self.run.scenario
 
-def scatter_point(statistics: RunStatistics) -> dict:
-    """A run as one point of the throughput-vs-latency scatter."""
-    ttft = statistics.stats.get("ttft") or {}
-    e2e = statistics.stats.get("e2e_latency") or {}
-    return {
-        "scenario": statistics.scenario,
-        "concurrency": statistics.concurrency,
-        "output_tokens_per_second": statistics.output_tokens_per_second,
-        "requests_per_second": statistics.requests_per_second,
-        "ttft_p50": ttft.get("p50"),
-        "ttft_p99": ttft.get("p99"),
-        "e2e_latency_p50": e2e.get("p50"),
-        "error_rate": statistics.error_rate,
-        "request_rate": statistics.request_rate,
-    }
+    @property
+    def concurrency(self) -> int:
+        """The run's users (the in-flight cap in open loop)."""
+        return self.run.concurrency
 
 
 RecordSink = Callable[[RequestRecord], None]
@@ -176,8 +165,21 @@ class LocalEngine(Engine):
         return LocalRun(context)
 
 
+def plan_sweep(config: BenchmarkConfig) -> list[PlannedRun]:
+    """Every run of the sweep in order: scenarios × concurrencies (closed loop) or × arrival rates (open loop)."""
+    if config.request_rates:
+        loads = [(config.max_concurrency, rate) for rate in config.request_rates]
+    else:
+        loads = [(concurrency, None) for concurrency in config.concurrencies]
+    combos = [(s, c, r) for s in config.traffic_scenarios for c, r in loads]
+    return [PlannedRun(scenario.text, concurrency, rate, index, len(combos),
+                       run_key(scenario.name, config.task, concurrency, config.max_time_seconds, rate),
+                       config.max_time_seconds, config.max_requests_per_run, scenario)
+            for index, (scenario, concurrency, rate) in enumerate(combos, start=1)]
+
+
 class SweepRunner:
-    """Runs every scenario × concurrency with Locust (in this process, or on an engine's workers) and reports to a dashboard."""
+    """Runs every planned run with Locust (in this process, or on an engine's workers) and fires the sweep's hooks."""
 
     def __init__(
         self,
@@ -186,26 +188,17 @@ class SweepRunner:
         tokenizer: Tokenizer,
         sampler: PromptSampler,
         collector: MetricsCollector,
-        dashboard: Dashboard,
-        on_run_complete: Callable[[RunResult], None],
+        hooks: SweepHooks,
         engine: Engine | None = None,
     ) -> None:
         self.config = config
-        self.target = target
-        self.tokenizer = tokenizer
-        self.sampler = sampler
         self.collector = collector
-        self.dashboard = dashboard
-        self.on_run_complete = on_run_complete
+        self.hooks = hooks
         self.rng = np.random.default_rng(config.seed)
         self.engine = engine or LocalEngine(target, tokenizer, sampler, self.rng, config.arrival)
         self.stop_requested = Event()
         self.results: list[RunResult] = []
-        # (scenario, users, arrival rate): closed loop sweeps concurrency; open loop sweeps rates with max users.
-        if config.request_rates:
-            self.plan = [(s, config.max_concurrency, r) for s in config.traffic_scenarios for r in config.request_rates]
-        else:
-            self.plan = [(s, c, None) for s in config.traffic_scenarios for c in config.concurrencies]
+        self.plan = plan_sweep(config)
         self.started_at = time.time()
 
     def request_stop(self) -> None:
@@ -220,39 +213,38 @@ class SweepRunner:
     def run(self) -> list[RunResult]:
         """Run the whole sweep, or what of it happens before a stop request."""
         self.started_at = time.time()
-        self.dashboard.update_benchmark_status(**self._status("running", 0))
-        for index, (scenario, concurrency, rate) in enumerate(self.plan):
+        self.fire_status("running")
+        for run in self.plan:
             if self.stopped:
                 break
-            self.dashboard.update_benchmark_status(**self._status("running", index, scenario, concurrency, rate))
-            result = self.run_one(scenario, concurrency, index, rate)
+            self.fire_status("running", run)
+            result = self.run_one(run)
             self.results.append(result)
-            self.on_run_complete(result)
-            self.dashboard.add_historical_data(result.statistics.to_dict())
-            self.dashboard.update_scatter_plot_panel([scatter_point(r.statistics) for r in self.results])
-            self.dashboard.update_total_progress_bars(len(self.plan))
-        final = "stopped" if self.stopped else "completed"
-        self.dashboard.update_benchmark_status(**self._status(final, len(self.results)))
+            self.hooks.run_finished.fire(run=run, result=result, results=self.results)
+        self.fire_status("stopped" if self.stopped else "completed")
         return self.results
 
-    def run_one(self, scenario: Scenario, concurrency: int, index: int = 0, request_rate: float | None = None) -> RunResult:
-        """One Locust run: start `concurrency` users, wait for the request or time limit, drain, aggregate."""
-        config = self.config
-        driver = self.engine.prepare(scenario, concurrency, config.max_requests_per_run, self.record, request_rate)
+    def fire_status(self, status: str, current: PlannedRun | None = None, error_message: str | None = None) -> None:
+        """Tell the views where the sweep stands."""
+        sweep = SweepStatus(status, len(self.results), len(self.plan), len(self.config.traffic_scenarios),
+                            self.started_at, self.config.max_time_seconds, current, error_message)
+        self.hooks.status.fire(sweep=sweep)
 
-        self.dashboard.reset_panels()
-        self.dashboard.create_benchmark_progress_task(run_label(scenario, concurrency, request_rate))
+    def run_one(self, run: PlannedRun) -> RunResult:
+        """One Locust run: start its users, wait for the request or time limit, drain, aggregate."""
+        config = self.config
+        driver = self.engine.prepare(run.scenario, run.concurrency, run.max_requests, self.record, run.request_rate)
         started_at = time.time()
-        self.dashboard.start_run(config.max_time_seconds, started_at, config.max_requests_per_run)
+        self.hooks.run_started.fire(run=run, start_time=started_at)
         start = perf_counter()
-        self.collector.begin_run(scenario.text, concurrency, start, request_rate)
-        ticker = gevent.spawn(self._tick, driver, start)
-        monitor = ClientMonitor(lambda message: self.dashboard.add_log_message(
-            message if driver.measured_here else f"master process: {message}", "warning"))
+        self.collector.begin_run(run.scenario_text, run.concurrency, start, run.request_rate)
+        ticker = gevent.spawn(self._tick, run, driver, start)
+        monitor = ClientMonitor(lambda message: self.hooks.log.fire(
+            message=message if driver.measured_here else f"master process: {message}", level="warning"))
         monitor.start()
         try:
-            driver.start(concurrency, config.spawn_rate or INSTANT_SPAWN_RATE)
-            time_left = config.max_time_seconds - (perf_counter() - start)
+            driver.start(run.concurrency, config.spawn_rate or INSTANT_SPAWN_RATE)
+            time_left = run.max_time - (perf_counter() - start)
             gevent.wait([driver.exhausted, self.stop_requested], timeout=max(time_left, 0.0), count=1)
             driver.close()
             drain = INTERRUPT_DRAIN_SECONDS if self.stopped else (config.drain_timeout or config.request_timeout)
@@ -263,61 +255,34 @@ class SweepRunner:
             finally:
                 ticker.kill()
                 health = monitor.stop()
-        self._tick_once(driver, start)
+        self._tick_once(run, driver, start)
         gevent.sleep(0)  # let the live streams send the final snapshot before the blocking end-of-run work
         statistics = self.collector.finish_run(config.warmup_ratio, config.cooldown_ratio, partial=self.stopped)
         statistics.client = driver.client_health(health.to_dict())
-        statistics.request_rate = request_rate
+        statistics.request_rate = run.request_rate
         if aborted:
-            self.dashboard.add_log_message(f"{aborted} request(s) still in flight after the drain were recorded as aborted", "warning")
-        return RunResult(scenario, concurrency, statistics, list(self.collector.requests), started_at, time.time(), aborted)
+            self.hooks.log.fire(message=f"{aborted} request(s) still in flight after the drain were recorded as aborted",
+                                level="warning")
+        return RunResult(run, statistics, list(self.collector.requests), started_at, time.time(), aborted)
 
     def record(self, record: RequestRecord) -> None:
-        """One finished request, from this process's users or a worker's: into the collector and the dashboards."""
-        self.collector.record(record)
-        counters = {"completed": self.collector.completed, "errors": self.collector.errors}
-        self.dashboard.handle_single_request(counters, self.collector.total, record.error_code)
+        """One finished request, from this process's users or a worker's: into the collector, then the hook."""
+        collector = self.collector
+        collector.record(record)
+        self.hooks.request_finished.fire(record=record, completed=collector.completed, errors=collector.errors,
+                                         total=collector.total)
 
-    def _tick(self, driver: RunDriver, start: float) -> None:
+    def _tick(self, run: PlannedRun, driver: RunDriver, start: float) -> None:
         while True:
             gevent.sleep(self.config.live_interval)
             try:
-                self._tick_once(driver, start)
-            except Exception:  # a broken view must never stop the benchmark
-                log.exception("live metrics update failed")
+                self._tick_once(run, driver, start)
+            except Exception:  # live statistics failing must never stop the benchmark
+                log.exception("live statistics update failed")
 
-    def _tick_once(self, driver: RunDriver, start: float) -> None:
+    def _tick_once(self, run: PlannedRun, driver: RunDriver, start: float) -> None:
         now = perf_counter()
-        live = self.collector.live_snapshot(now)
-        self.dashboard.update_metrics_panels(live)
-        self.dashboard.update_histogram_panel(
-            {"scenario": live["scenario"], "concurrency": live["concurrency"], "request_rate": live["request_rate"],
-             "histograms": self.collector.histograms()}
-        )
-        self.dashboard.update_benchmark_progress_bars({
-            "requests_done": self.collector.total,
-            "errors": self.collector.errors,
-            "in_flight": driver.in_flight,
-            "max_requests": self.config.max_requests_per_run,
-            "elapsed": now - start,
-            "max_time": self.config.max_time_seconds,
-        })
-
-    def _status(self, status: str, runs_done: int, scenario: Scenario | None = None, concurrency: int | None = None,
-                request_rate: float | None = None) -> dict:
-        total = len(self.plan)
-        remaining = total - runs_done
-        return {
-            "status": status,
-            "current_scenario": scenario.text if scenario else None,
-            "traffic_scenario": scenario.text if scenario else None,
-            "current_concurrency": concurrency,
-            "current_request_rate": request_rate,
-            "current_iteration": min(runs_done + 1, total) if status == "running" else runs_done,
-            "total_iterations": total,
-            "total_scenarios": len(self.config.traffic_scenarios),
-            "progress_percentage": 100.0 * runs_done / total if total else 100.0,
-            "start_time": self.started_at,
-            "estimated_end_time": time.time() + remaining * self.config.max_time_seconds if status == "running" else time.time(),
-            "error_message": None,
-        }
+        collector = self.collector
+        progress = RunProgress(run, collector.total, collector.errors, driver.in_flight, now - start)
+        self.hooks.live_tick.fire(progress=progress, live_metrics=collector.live_snapshot(now),
+                                  histograms=collector.histograms(), timestamp=time.time())

@@ -14,15 +14,19 @@ import gevent
 from genai_bench import __version__
 from genai_bench.client import Target
 from genai_bench.config import BenchmarkConfig, ConfigError
-from genai_bench.dashboard import Dashboard, MultiDashboard
+from genai_bench.dashboard import Dashboard, DashboardListener
 from genai_bench.events import EventBus
+from genai_bench.hooks import SweepHooks
 from genai_bench.metrics import MetricsCollector
-from genai_bench.results import EVENTS_FILE, EventLogWriter, ExperimentWriter, default_folder_name
+from genai_bench.publisher import LivePublisher
+from genai_bench.results import (EVENTS_FILE, EventLogWriter, ExperimentLibrary, ExperimentNotFound, ExperimentWriter,
+                                 default_folder_name, load_experiment)
 from genai_bench.runner import RunResult, SweepRunner
 from genai_bench.sampling import PromptSampler
 from genai_bench.simulator import SimulatorConfig, SimulatorServer
-from genai_bench.streaming import EventDashboard, StreamingDashboard
 from genai_bench.tokenizer import load_tokenizer
+from genai_bench.web import create_app
+from genai_bench.web.server import DashboardServer
 
 # How long the dashboard stays up after the benchmark when a page is connected (without --keep-serving).
 PAGE_GRACE_SECONDS = 2.0
@@ -53,10 +57,12 @@ def check_reachable(target: Target, timeout: float = 5.0) -> None:
 
 
 class BenchmarkSession:
-    """Builds and owns every part of one benchmark, and runs it."""
+    """Builds and owns every part of one benchmark (runner, collector, hooks, bus, writers, views), and runs it.
 
-    def __init__(self, config: BenchmarkConfig, terminal: Dashboard | None = None,
-                 events: EventDashboard | None = None) -> None:
+    The runner fires the sweep's hooks; the experiment writer, the bus publisher and the terminal listen.
+    """
+
+    def __init__(self, config: BenchmarkConfig, terminal: Dashboard | None = None, bus: EventBus | None = None) -> None:
         self.config = config.validate()
         self.tokenizer = load_tokenizer(config.model_tokenizer)
         self.started_at = time.time()
@@ -65,20 +71,20 @@ class BenchmarkSession:
         folder_name = config.experiment_folder_name or default_folder_name(
             config.api_backend, config.task, config.model, self.started_at)
         self.folder = Path(config.experiment_base_dir) / folder_name
-        self.writer = ExperimentWriter(self.folder, config.task, config.max_time_seconds,
-                                       config.metrics_time_unit, self.clock_offset)
-        context = {"model": config.model, "experiment_folder": str(self.folder)}
-        if events is not None:  # a host (e.g. wsgi.py under gunicorn) serves the bus itself
-            events.context.update(context)
-        elif config.enable_streaming:
-            events = StreamingDashboard(config.streaming_host, config.streaming_port, config.streaming_token, context=context)
-        else:
-            events = EventDashboard(context=context)
-        self.events: EventDashboard = events
-        self.bus: EventBus = events.bus
+        self.writer = ExperimentWriter(self.folder, config.metrics_time_unit, self.clock_offset)
+        self.hooks = SweepHooks()
+        self.hooks.run_finished.add_listener(lambda result, **_: self.writer.write_run(result))  # files first
+        self.bus = bus or EventBus()  # a host (wsgi.py under gunicorn) passes the bus it serves
+        self.publisher = LivePublisher(self.bus, {"model": config.model, "experiment_folder": str(self.folder)})
+        self.publisher.attach(self.hooks)
+        if terminal is not None:
+            DashboardListener(terminal).attach(self.hooks)
         self.event_log = EventLogWriter(self.folder / EVENTS_FILE)
         self.bus.add_listener(self.event_log.write)
-        self.dashboard: Dashboard = MultiDashboard([terminal, self.events]) if terminal else self.events
+        self.server: DashboardServer | None = None
+        if config.enable_streaming and bus is None:
+            app = create_app(self.bus, ExperimentLibrary(live_folder=self.folder), token=config.streaming_token)
+            self.server = DashboardServer(app, config.streaming_host, config.streaming_port)
         self.collector = MetricsCollector()
         self.simulator: SimulatorServer | None = None
         self.target: Target | None = None
@@ -88,20 +94,20 @@ class BenchmarkSession:
     @property
     def dashboard_url(self) -> str | None:
         """The live page's address when streaming."""
-        return self.events.url if isinstance(self.events, StreamingDashboard) else None
+        return self.server.url if self.server else None
 
     def start(self) -> Target:
         """Bind the dashboard (a busy port fails here), then start the simulator or check the server; once."""
         if self.target is not None:
             return self.target
-        if isinstance(self.events, StreamingDashboard):
+        if self.server is not None:
             try:
-                self.events.start()
+                self.server.start()
             except OSError as exc:
                 raise ConfigError(f"--streaming-port {self.config.streaming_port} on {self.config.streaming_host} "
                                   f"is not available ({exc.strerror or exc}); pick another port or 0 for a free one") from None
         self.target = self._start_target()
-        self.events.context["api_base"] = self.target.api_base
+        self.publisher.context["api_base"] = self.target.api_base
         if self.config.num_workers:
             self.cluster = self._start_cluster(self.target)
         return self.target
@@ -111,7 +117,7 @@ class BenchmarkSession:
 
         settings = WorkerSettings.of(target, self.config.model_tokenizer, self.config.seed)
         return LocustCluster(settings, self.config.num_workers, self.config.master_port,
-                             log_message=lambda message, level: self.dashboard.add_log_message(message, level),
+                             log_message=lambda message, level: self.hooks.log.fire(message=message, level=level),
                              arrival=self.config.arrival).start()
 
     def _start_target(self) -> Target:
@@ -135,25 +141,35 @@ class BenchmarkSession:
         """
         target = self.start()
         sampler = PromptSampler(self.tokenizer, seed=self.config.seed)
-        self.runner = SweepRunner(self.config, target, self.tokenizer, sampler, self.collector, self.dashboard,
-                                  on_run_complete=self.writer.write_run, engine=self.cluster)
+        self.runner = SweepRunner(self.config, target, self.tokenizer, sampler, self.collector, self.hooks,
+                                  engine=self.cluster)
         self.writer.write_metadata(self.metadata(end_time=None))
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
         handlers = [gevent.signal_handler(sig, self.stop) for sig in signals]
+        final_status = "failed"
         try:
             results = self.runner.run()
+            final_status = "stopped" if self.runner.stopped else "completed"
         except BaseException as exc:
-            self.dashboard.update_benchmark_status(status="failed", error_message=f"{type(exc).__name__}: {exc}")
+            self.runner.fire_status("failed", error_message=f"{type(exc).__name__}: {exc}")
             raise
         finally:
             for handler in handlers:
                 handler.cancel()
             self.writer.write_metadata(self.metadata(end_time=time.time()))
+            self.publisher.benchmark_completed(final_status, len(self.runner.results), self._experiment_summary())
             self._stop_cluster()
             if self.simulator is not None:
                 self.simulator.stop()
                 self.simulator = None
         return SessionOutcome(results, self.folder, self.runner.stopped)
+
+    def _experiment_summary(self) -> dict | None:
+        """The finished experiment as the results API lists it."""
+        try:
+            return load_experiment(self.folder, live=True).summary()
+        except ExperimentNotFound:
+            return None
 
     def stop(self) -> None:
         """Stop issuing requests; the current run drains briefly and everything measured is written, marked partial."""
@@ -162,16 +178,16 @@ class BenchmarkSession:
 
     def serve_until_interrupted(self, announce: Callable[[], None] = lambda: None) -> None:
         """Keep the dashboard up after the benchmark (--keep-serving) until Ctrl-C or SIGTERM."""
-        if isinstance(self.events, StreamingDashboard):
-            self.events.server.serve_until_signalled(announce)
+        if self.server is not None:
+            self.server.serve_until_signalled(announce)
 
     def close(self) -> None:
         """Stop the dashboard server and the simulator, close the event log."""
-        if isinstance(self.events, StreamingDashboard):
+        if self.server is not None:
             if self.bus.subscribers:
                 # Open pages fetch the final results when the benchmark completes: give them a moment.
                 gevent.sleep(PAGE_GRACE_SECONDS)
-            self.events.stop()
+            self.server.stop()
         self._stop_cluster()
         if self.simulator is not None:
             self.simulator.stop()

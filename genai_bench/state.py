@@ -5,39 +5,8 @@ from __future__ import annotations
 from collections import deque
 
 from genai_bench import events
-from genai_bench.events import Event
-
-IDLE_STATUS = {
-    "status": "idle", "current_scenario": None, "traffic_scenario": None, "current_concurrency": None,
-    "current_request_rate": None,
-    "current_iteration": 0, "total_iterations": 0, "total_scenarios": 0, "progress_percentage": 0.0,
-    "start_time": None, "estimated_end_time": None, "error_message": None,
-}
-
-
-def timeseries_point(event: Event) -> dict:
-    """One point of the live charts from a metrics event."""
-    live = event.data["live_metrics"]
-    stats = live.get("stats") or {}
-
-    def stat(metric: str, name: str) -> float | None:
-        return (stats.get(metric) or {}).get(name)
-
-    return {
-        "t": event.timestamp,
-        "elapsed": live.get("elapsed"),
-        "scenario": live.get("scenario"),
-        "concurrency": live.get("concurrency"),
-        "ttft_p50": stat("ttft", "p50"),
-        "ttft_p99": stat("ttft", "p99"),
-        "tpot_p50": stat("tpot", "p50"),
-        "e2e_latency_p50": stat("e2e_latency", "p50"),
-        "e2e_latency_p99": stat("e2e_latency", "p99"),
-        "requests_per_second": live.get("requests_per_second"),
-        "output_tokens_per_second": live.get("output_tokens_per_second"),
-        "errors": live.get("errors"),
-        "error_rate": live.get("error_rate"),
-    }
+from genai_bench.events import Event, EventBus
+from genai_bench.live_events import IDLE_STATUS, REPLAYING
 
 
 class DecimatingSeries:
@@ -83,13 +52,13 @@ class DashboardState:
         self.last_event_id = event.id
         kind = event.event_type
         if kind == events.STATUS:
-            if event.data.get("status") == "replaying":
+            if event.data.get("status") == REPLAYING:
                 self.reset()
-            self.status = {**self.status, **event.data}
+            self.status = event.data  # always complete (live_events.status): replaced, never merged
         elif kind == events.RUN_COMPLETED:
             self.history.append(event.data)
         elif kind == events.METRICS:
-            self.series.add(timeseries_point(event))
+            self.series.add(event.data["point"])
         elif kind == events.LOG:
             self.logs.append({**event.data, "timestamp": event.timestamp})
         elif kind == events.BENCHMARK_COMPLETED:
@@ -100,7 +69,7 @@ class DashboardState:
             self.latest[kind] = event.data
 
     def document(self) -> dict:
-        """Everything the page needs on load (GET /api/state)."""
+        """Everything the page needs on load (GET /api/state): each value is the data of the matching event type."""
         return {
             "status": self.status,
             "progress": self.latest.get(events.PROGRESS),
@@ -113,3 +82,10 @@ class DashboardState:
             "completed": self.completed,
             "last_event_id": self.last_event_id,
         }
+
+
+def attach_state(bus: EventBus) -> DashboardState:
+    """A new state that folds in every event published on `bus` from now on."""
+    state = DashboardState()
+    bus.add_listener(state.apply)
+    return state

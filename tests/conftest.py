@@ -126,6 +126,7 @@ def run_cli(tmp_path: Path, *args: str, timeout: float = 120.0) -> subprocess.Co
 def dashboard_server():
     """Start real dashboard servers (bus + state + Flask app on gevent's WSGI server, port 0); stopped at teardown."""
     from genai_bench.streaming import EventDashboard
+    from genai_bench.web import create_app
     from genai_bench.web.server import DashboardServer
 
     servers = []
@@ -134,8 +135,8 @@ def dashboard_server():
         from genai_bench.events import EventBus
 
         publisher = EventDashboard(EventBus(subscriber_queue_size=queue_size), context={"model": "test-model"})
-        server = DashboardServer(publisher.bus, publisher.state, port=0, token=token,
-                                 heartbeat_interval=heartbeat_interval).start()
+        app = create_app(publisher.bus, token=token, heartbeat_interval=heartbeat_interval, state=publisher.state)
+        server = DashboardServer(app, port=0).start()
         servers.append(server)
         return publisher, server
 

@@ -103,6 +103,9 @@ def test_benchmark_streams_unbuffered_and_sigterm_ends_streams_promptly_keeping_
     assert took < 15, f"shutdown took {took:.1f} s"
     metadata = json.loads((tmp_path / "exp" / "experiment_metadata.json").read_text())
     assert metadata["partial"] is True and metadata["run_files"]
+    # The benchmark's own arguments, not gunicorn's command line.
+    assert metadata["cmd"] == (f"genai-bench benchmark --num-concurrency 2 --max-requests-per-run 100000 "
+                               f"--max-time-per-run 1 --experiment-base-dir {tmp_path} --experiment-folder-name exp")
 
 
 def test_experiment_folders_are_served(gunicorn, finished_experiment):

@@ -10,14 +10,15 @@ from genai_bench.results import (
     ExperimentNotFound,
     load_experiment,
     read_events,
-    run_file_name,
     write_json_atomic,
 )
+from genai_bench.live_events import run_key
 from tests.conftest import run_benchmark
 
 
-def test_run_file_names_follow_upstream():
-    assert run_file_name("D100_100", "text-to-text", 8, 60.0) == "D100_100_text-to-text_num_concurrency_8_time_60s.json"
+def test_run_keys_are_upstream_run_file_names():
+    assert run_key("D100_100", "text-to-text", 8, 60.0) == "D100_100_text-to-text_num_concurrency_8_time_60s"
+    assert run_key("D100_100", "text-to-text", 256, 30.0, 2.5) == "D100_100_text-to-text_num_concurrency_256_request_rate_2.5_time_30s"
 
 
 def test_atomic_write_leaves_no_temp_files(tmp_path):

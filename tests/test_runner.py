@@ -79,7 +79,8 @@ def test_experiment_folder_has_metadata_run_files_and_event_log(tmp_path, fast_s
 def test_stop_keeps_what_was_measured_as_partial(tmp_path, start_simulator):
     server = start_simulator(ttft_ms=5.0, itl_ms=5.0)
     session = make_session(tmp_path, server, max_requests_per_run=10_000, max_time_per_run=1.0, concurrencies=[2, 4])
-    gevent.spawn_later(0.5, session.stop)
+    # Stopped once the first run has measured something, however slowly the machine got there.
+    session.hooks.request_finished.add_listener(lambda total, **_: total == 5 and gevent.spawn(session.stop))
     outcome = session.run(handle_signals=False)
     assert outcome.interrupted and len(outcome.results) == 1
     stats = outcome.results[0].statistics
@@ -139,3 +140,26 @@ def test_users_spawned_at_once_send_only_once_all_are_connected(tmp_path, fast_s
     result = make_session(tmp_path, fast_simulator, concurrencies=[40], max_requests_per_run=40).run().results[0]
     assert result.statistics.num_completed == 40
     assert seen == ["connected"] * 40 + ["send"] * 40
+
+
+def test_the_sweep_fires_its_hooks_in_order(tmp_path, fast_simulator):
+    session = make_session(tmp_path, fast_simulator, concurrencies=[1, 2], max_requests_per_run=3)
+    fired = []
+    hooks = session.hooks
+    hooks.status.add_listener(lambda sweep: fired.append(("status", sweep.status, sweep.runs_done)))
+    hooks.run_started.add_listener(lambda run, start_time: fired.append(("run_started", run.index)))
+    hooks.request_finished.add_listener(lambda record, total, **_: fired.append(("request", total)))
+    hooks.run_finished.add_listener(lambda run, result, results: fired.append(("run_finished", run.index, len(results))))
+    ticks = []
+    hooks.live_tick.add_listener(lambda progress, **_: ticks.append(progress.run.index))
+    session.run()
+    assert fired == [
+        ("status", "running", 0),
+        ("status", "running", 0), ("run_started", 1), ("request", 1), ("request", 2), ("request", 3),
+        ("run_finished", 1, 1),
+        ("status", "running", 1), ("run_started", 2), ("request", 1), ("request", 2), ("request", 3),
+        ("run_finished", 2, 2),
+        ("status", "completed", 2),
+    ]
+    # Each run ends with one last live tick, after its last request.
+    assert ticks and ticks[-1] == 2 and 1 in ticks

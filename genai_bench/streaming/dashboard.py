@@ -3,38 +3,46 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+import time
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, Callable
 
-from genai_bench import events
+from genai_bench import events, live_events
 from genai_bench.dashboard import Dashboard
 from genai_bench.events import EventBus
+from genai_bench.live_events import IDLE_STATUS, PlannedRun
 from genai_bench.results import ExperimentLibrary
-from genai_bench.state import IDLE_STATUS, DashboardState
+from genai_bench.state import attach_state
+from genai_bench.web import create_app
+from genai_bench.web.server import DashboardServer
 
 FINAL_STATUSES = ("completed", "stopped", "failed")
 
 
 class EventDashboard(Dashboard):
-    """Publishes every dashboard call as a typed event; SSE, WebSocket, files and state all listen to the bus."""
+    """The §7.1 interface over the event bus, for programs that drive a dashboard themselves (the seed's API).
+
+    Each call publishes the matching event, built by its `live_events` function. A benchmark session does not go
+    through here: its runner's hooks reach the bus through `publisher.LivePublisher`.
+    """
 
     def __init__(self, bus: EventBus | None = None, context: dict | None = None) -> None:
         self.bus = bus or EventBus()
-        self.state = DashboardState()
-        self.bus.add_listener(self.state.apply)
+        self.state = attach_state(self.bus)
         self.context = dict(context or {})
+        # §7.1 callers send some fields at a time; merged here once, so every status event is complete.
         self.status: dict = {**IDLE_STATUS, **self.context}
         self.run_name = ""
-        self.runs_done = 0
 
     def update_metrics_panels(self, live_metrics: dict) -> None:
         """Publish a `metrics` event."""
-        self.bus.publish(events.METRICS, {"live_metrics": live_metrics})
+        now = time.time()
+        self.bus.publish(events.METRICS, live_events.metrics(live_metrics, None, now), now)
 
     def update_histogram_panel(self, live_metrics: dict) -> None:
-        """Publish a `histogram` event."""
-        self.bus.publish(events.HISTOGRAM, live_metrics)
+        """Publish a `histogram` event (`live_metrics` holds `histograms` and the run's labels)."""
+        self.bus.publish(events.HISTOGRAM, live_events.histogram(live_metrics, live_metrics.get("histograms") or {}, None))
 
     def update_scatter_plot_panel(self, points: list[dict]) -> None:
         """Publish a `scatter` event with one point per finished run."""
@@ -42,40 +50,27 @@ class EventDashboard(Dashboard):
 
     def update_benchmark_progress_bars(self, progress: dict) -> None:
         """Publish a `progress` event for the current run."""
-        by_requests = progress["requests_done"] / progress["max_requests"] if progress.get("max_requests") else 0.0
-        by_time = progress["elapsed"] / progress["max_time"] if progress.get("max_time") else 0.0
-        self.bus.publish(events.PROGRESS, {
-            **progress,
-            "run_name": self.run_name,
-            "run_progress_percentage": min(100.0, 100.0 * max(by_requests, by_time)),
-            "runs_done": self.runs_done,
-            "total_runs": self.status.get("total_iterations", 0),
-        })
+        share = live_events.run_percentage(progress["requests_done"], progress.get("max_requests"),
+                                           progress["elapsed"], progress.get("max_time"))
+        self.bus.publish(events.PROGRESS, {**progress, "run_name": self.run_name, "run_progress_percentage": share})
 
     def create_benchmark_progress_task(self, run_name: str) -> None:
         """Remember the current run's name."""
         self.run_name = run_name
 
     def update_total_progress_bars(self, total_runs: int) -> None:
-        """Count one more finished run."""
-        self.runs_done += 1
+        """Nothing to publish: the status carries the sweep's progress."""
 
     def start_run(self, run_time: float, start_time: float, max_requests_per_run: int | None) -> None:
-        """Publish `run_started`."""
-        self.bus.publish(events.RUN_STARTED, {
-            "scenario": self.status.get("current_scenario"),
-            "concurrency": self.status.get("current_concurrency"),
-            "request_rate": self.status.get("current_request_rate"),
-            "run_index": self.runs_done + 1,
-            "total_runs": self.status.get("total_iterations", 0),
-            "max_time": run_time,
-            "max_requests": max_requests_per_run,
-            "start_time": start_time,
-        })
-        self.add_log_message(f"Run {self.runs_done + 1}/{self.status.get('total_iterations', '?')} started: {self.run_name}")
+        """Publish `run_started` for the run the status names."""
+        status = self.status
+        run = PlannedRun(str(status.get("current_scenario")), status.get("current_concurrency"),
+                         status.get("current_request_rate"), status.get("current_iteration") or 1,
+                         status.get("total_iterations") or 0, None, run_time, max_requests_per_run)
+        self.bus.publish(events.RUN_STARTED, {**live_events.run_started(run, start_time), "label": self.run_name})
 
     def handle_single_request(self, live_metrics: dict, total_requests: int, error_code: str | None) -> None:
-        """Nothing per request: the live timer publishes snapshots, so the hot path stays O(1)."""
+        """Nothing per request: snapshots come on a timer, so the hot path stays O(1)."""
 
     def reset_plot_metrics(self) -> None:
         """Nothing to reset: clients reset their per-run panels on `run_started`."""
@@ -88,19 +83,16 @@ class EventDashboard(Dashboard):
         self.status = {**self.status, **fields, **self.context}
         self.bus.publish(events.STATUS, dict(self.status))
         if fields.get("status") in FINAL_STATUSES:
-            self.bus.publish(events.BENCHMARK_COMPLETED, {
-                "status": fields["status"],
-                "runs": len(self.state.history),
-                "experiment_folder": self.context.get("experiment_folder"),
-            })
+            self.bus.publish(events.BENCHMARK_COMPLETED, live_events.benchmark_completed(
+                fields["status"], len(self.state.history), self.context.get("experiment_folder")))
 
     def add_log_message(self, message: str, level: str = "info") -> None:
         """Publish a `log` event."""
-        self.bus.publish(events.LOG, {"message": str(message), "level": level})
+        self.bus.publish(events.LOG, live_events.log(message, level))
 
     def add_historical_data(self, data: dict) -> None:
         """Publish `run_completed` with the run's aggregated metrics (the state keeps them)."""
-        self.bus.publish(events.RUN_COMPLETED, data)
+        self.bus.publish(events.RUN_COMPLETED, live_events.run_completed(None, data))
 
     def get_historical_data(self) -> list[dict]:
         """Aggregated metrics of the runs completed so far."""
@@ -113,11 +105,9 @@ class StreamingDashboard(EventDashboard):
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
                  bus: EventBus | None = None, context: dict | None = None) -> None:
         super().__init__(bus, context)
-        from genai_bench.web.server import DashboardServer  # the web layer sits above this one
-
         folder = self.context.get("experiment_folder")
         library = ExperimentLibrary(live_folder=Path(folder)) if folder else None
-        self.server = DashboardServer(self.bus, self.state, host=host, port=port, token=token, library=library)
+        self.server = DashboardServer(create_app(self.bus, library, token=token, state=self.state), host=host, port=port)
 
     @property
     def url(self) -> str:

@@ -1,52 +1,28 @@
-"""The web layer: a Flask app factory over an event bus and a dashboard state (spec §7.4–§7.6)."""
+"""The web layer: a Flask app factory over an event bus and the experiment folders it serves (spec §7.4–§7.6)."""
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass
-
-from flask import Flask, current_app, jsonify, request
+from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from genai_bench.assets import asset_folder
 from genai_bench.events import EventBus
 from genai_bench.replay import Replayer
 from genai_bench.results import ExperimentLibrary
-from genai_bench.state import DashboardState
-
-@dataclass
-class WebContext:
-    """What the views need: the bus to stream, the state to answer from, and settings."""
-
-    bus: EventBus
-    state: DashboardState
-    library: ExperimentLibrary
-    replayer: Replayer
-    mode: str = "live"
-    token: str | None = None
-    heartbeat_interval: float = 10.0
-    retry_ms: int = 2000
-    title: str = "genai-bench"
+from genai_bench.state import DashboardState, attach_state
+from genai_bench.web import api, pages, results, stream
+from genai_bench.web.context import WebContext, carry_token, error_response, require_token
 
 
-def web_context() -> WebContext:
-    """The WebContext of the current app."""
-    return current_app.extensions["genai_bench"]
+def create_app(bus: EventBus, library: ExperimentLibrary | None = None, mode: str = "live", token: str | None = None,
+               heartbeat_interval: float = 10.0, state: DashboardState | None = None, title: str = "genai-bench") -> Flask:
+    """Build the dashboard app around a bus and the experiment folders it serves; nothing is global.
 
-
-def error_response(status: int, message: str):
-    """The one JSON error shape of the whole API."""
-    return jsonify({"error": {"code": status, "message": message}}), status
-
-
-def create_app(bus: EventBus, state: DashboardState, library: ExperimentLibrary | None = None, mode: str = "live",
-               token: str | None = None, heartbeat_interval: float = 10.0, title: str = "genai-bench") -> Flask:
-    """Build the dashboard app around a bus, a state and the experiment folders it serves; nothing is global.
-
-    mode is "live" when a benchmark publishes on the bus, "serve" when only finished experiments are shown.
+    This is the one place a bus, its dashboard state and the app are wired together (pass `state` only when the
+    caller already folds the bus into one). mode is "live" when a benchmark publishes on the bus, "serve" when only
+    finished experiments are shown.
     """
-    from genai_bench.web import api, pages, results, stream
-
+    state = state or attach_state(bus)
     library = library or ExperimentLibrary()
     app = Flask(__name__, template_folder=str(asset_folder("templates")), static_folder=str(asset_folder("static")))
     app.extensions["genai_bench"] = WebContext(bus, state, library, Replayer(bus, library), mode, token or None,
@@ -59,29 +35,3 @@ def create_app(bus: EventBus, state: DashboardState, library: ExperimentLibrary 
     app.register_blueprint(results.blueprint)
     stream.init_app(app)
     return app
-
-
-def presented_token() -> str | None:
-    """The token of this request: bearer header, X-Genai-Bench-Token header, or ?token= (for EventSource)."""
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        return header[7:]
-    return request.headers.get("X-Genai-Bench-Token") or request.args.get("token")
-
-
-def require_token():
-    """Refuse every request without the streaming token, when one is set."""
-    expected = web_context().token
-    if expected is None:
-        return None
-    given = presented_token() or ""
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        return error_response(401, "missing or wrong streaming token: send 'Authorization: Bearer <token>' or ?token=<token>")
-    return None
-
-
-def carry_token(endpoint: str, values: dict) -> None:
-    """Links the page generates (static assets) carry the token the page itself was opened with."""
-    token = web_context().token
-    if token and "token" not in values and request and request.args.get("token") == token:
-        values["token"] = token

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from genai_bench import events
-from genai_bench.web import error_response, web_context
+from genai_bench.web.context import error_response, web_context
 
 blueprint = Blueprint("api", __name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from genai_bench.web import web_context
+from genai_bench.web.context import web_context
 
 blueprint = Blueprint("pages", __name__)
 

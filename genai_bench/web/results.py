@@ -7,7 +7,7 @@ from flask import Blueprint, Response, request
 from genai_bench.replay import ReplayError
 from genai_bench.report import REPORT_FORMATS, render_report
 from genai_bench.results import ExperimentNotFound
-from genai_bench.web import error_response, web_context
+from genai_bench.web.context import error_response, web_context
 
 blueprint = Blueprint("results", __name__)
 DOWNLOAD_TYPES = {"html": "text/html", "csv": "text/csv", "json": "application/json"}

@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
 import gevent
-
+from flask import Flask
 from gevent.event import Event as GeventEvent
 from gevent.pywsgi import WSGIServer
 
 from genai_bench.events import EventBus
 from genai_bench.results import ExperimentLibrary
-from genai_bench.state import DashboardState
 from genai_bench.web import create_app
 
 log = logging.getLogger(__name__)
@@ -22,13 +22,11 @@ log = logging.getLogger(__name__)
 class DashboardServer:
     """The dashboard's WSGI server: binds on start (so a busy port fails early), ends open streams on stop."""
 
-    def __init__(self, bus: EventBus, state: DashboardState, host: str = "127.0.0.1", port: int = 8080,
-                 token: str | None = None, heartbeat_interval: float = 10.0, library: ExperimentLibrary | None = None,
-                 mode: str = "live") -> None:
-        self.bus = bus
+    def __init__(self, app: Flask, host: str = "127.0.0.1", port: int = 8080) -> None:
+        self.app = app
+        self.bus = app.extensions["genai_bench"].bus
         self.host = host
         self.port = port
-        self.app = create_app(bus, state, library, mode, token=token, heartbeat_interval=heartbeat_interval)
         self.wsgi: WSGIServer | None = None
         self.stopped = GeventEvent()
 
@@ -66,3 +64,13 @@ class DashboardServer:
         if self.wsgi is not None:
             self.wsgi.stop(timeout=timeout)
         self.stopped.set()
+
+
+def results_server(folders: list[Path], host: str = "127.0.0.1", port: int = 8080,
+                   token: str | None = None) -> DashboardServer:
+    """A dashboard over finished experiment folders (`genai-bench serve`), bound but not yet waited on.
+
+    Replays drive its live view through the bus the way a benchmark would.
+    """
+    app = create_app(EventBus(), ExperimentLibrary(folders), mode="serve", token=token)
+    return DashboardServer(app, host=host, port=port).start()

@@ -12,7 +12,7 @@ from flask_sock import ConnectionClosed, Sock
 
 from genai_bench import events
 from genai_bench.events import Event, EventBus
-from genai_bench.web import error_response, web_context
+from genai_bench.web.context import error_response, web_context
 
 log = logging.getLogger(__name__)
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -7,7 +7,7 @@ import json
 import pytest
 from geventhttpclient import HTTPClient
 
-from genai_bench.deployment import results_server
+from genai_bench.web.server import results_server
 from tests.conftest import SSEReader
 
 
@@ -108,7 +108,7 @@ def test_live_benchmark_lists_its_own_experiment(tmp_path, fast_simulator):
         enable_streaming=True, streaming_port=0))
     try:
         session.run(handle_signals=False)
-        server = session.events.server
+        server = session.server
         status, listing = call_json(server, "/api/experiments")
         assert listing["mode"] == "live"
         [summary] = listing["experiments"]

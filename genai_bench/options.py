@@ -1,0 +1,152 @@
+"""The options of `genai-bench benchmark`, parsed into a BenchmarkConfig: one module for the CLI and for wsgi.py."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import click
+
+from genai_bench.config import BACKENDS, ENDPOINTS, EMBEDDED_MODEL, BenchmarkConfig, ConfigError
+from genai_bench.scenarios import parse_scenario
+
+BENCHMARK_OPTIONS = [
+    click.option("--api-backend", default="openai", type=click.Choice(BACKENDS), show_default=True,
+              help="Server flavour; vllm and sglang also send ignore_eos to force the output length."),
+    click.option("--api-base", default=None, help="Server URL, e.g. http://localhost:8000. Omitted: the embedded simulator."),
+    click.option("--api-key", default="", envvar="OPENAI_API_KEY", help="Bearer token (or OPENAI_API_KEY). Never written anywhere."),
+    click.option("--model", default=EMBEDDED_MODEL, show_default=True, help="Model label for folder names; also sent unless --api-model-name."),
+    click.option("--api-model-name", default=None, help="Model name sent to the server, when it differs from --model."),
+    click.option("--model-tokenizer", default=None, help="tokenizer.json, a directory holding one, or a hub id (needs network). Default: built-in."),
+    click.option("--task", default="text-to-text", show_default=True, help="Benchmark task."),
+    click.option("--endpoint", default="chat", type=click.Choice(ENDPOINTS), show_default=True,
+              help="chat: /v1/chat/completions; completions: /v1/completions."),
+    click.option("--traffic-scenario", multiple=True, default=("D(100,100)",), show_default=True,
+              help="D(in,out), N(mi,si)/(mo,so), U(min_in,max_in)/(min_out,max_out), U(max_in,max_out); repeatable."),
+    click.option("--num-concurrency", multiple=True, default=("1", "2", "4", "8"), show_default=True,
+              help="Concurrent users per run; repeatable or comma-separated."),
+    click.option("--request-rate", multiple=True,
+              help="Open loop: requests per second, one run per value (repeatable or comma-separated); "
+                   "replaces the concurrency sweep."),
+    click.option("--max-concurrency", default=256, type=int, show_default=True,
+              help="Open loop: the most requests in flight at once (users)."),
+    click.option("--arrival", default="poisson", type=click.Choice(["poisson", "constant"]), show_default=True,
+              help="Open loop: Poisson arrivals or evenly spaced ones."),
+    click.option("--max-time-per-run", default=0.2, type=float, show_default=True, help="Minutes per run (float allowed)."),
+    click.option("--max-requests-per-run", default=100, type=int, show_default=True, help="Requests issued per run, exactly."),
+    click.option("--warmup-ratio", default=0.0, type=float, show_default=True, help="Share of first requests left out of the statistics."),
+    click.option("--cooldown-ratio", default=0.0, type=float, show_default=True, help="Share of last requests left out of the statistics."),
+    click.option("--additional-request-params", default=None, help="JSON object merged into every request body (your values win)."),
+    click.option("--experiment-base-dir", default="experiments", show_default=True, help="Where experiment folders go."),
+    click.option("--experiment-folder-name", default=None, help="Folder name (default <backend>_<task>_<model>_<time>)."),
+    click.option("--metrics-time-unit", default="s", type=click.Choice(["s", "ms"]), show_default=True, help="Time unit in the run files."),
+    click.option("--spawn-rate", default=None, type=float,
+              help="Users started per second (default: all at once, each run sending its first requests once every "
+                   "user is connected)."),
+    click.option("--num-workers", default=0, type=int, show_default=True,
+              help="Run the users in this many local Locust worker processes under a master here (0: in this process)."),
+    click.option("--master-port", default=0, type=int, show_default=True,
+              help="Port of the Locust master on 127.0.0.1 for --num-workers (0 picks a free one)."),
+    click.option("--request-timeout", default=300.0, type=float, show_default=True, help="Seconds before a request counts as a timeout."),
+    click.option("--seed", default=None, type=int, help="Seed for reproducible scenario and prompt sampling."),
+    click.option("--server-engine", default=None, help="Label: serving engine (vLLM, SGLang...)."),
+    click.option("--server-version", default=None, help="Label: server version."),
+    click.option("--server-gpu-type", default=None, help="Label: GPU type."),
+    click.option("--server-gpu-count", default=None, type=int, help="Label: number of GPUs."),
+    click.option("--enable-streaming", is_flag=True, help="Serve the live dashboard (page, /events, /ws, /api) during the run."),
+    click.option("--streaming-host", default="127.0.0.1", show_default=True, help="Dashboard address (0.0.0.0 exposes it)."),
+    click.option("--streaming-port", default=8080, type=int, show_default=True, help="Dashboard port (0 picks a free one)."),
+    click.option("--streaming-token", default=None, envvar="GENAI_BENCH_STREAMING_TOKEN",
+              help="Require this token on every dashboard endpoint (or GENAI_BENCH_STREAMING_TOKEN)."),
+    click.option("--keep-serving", is_flag=True, help="After the benchmark, keep serving the results page until Ctrl-C."),
+]
+
+
+def benchmark_options(command: Callable) -> Callable:
+    """Add every `benchmark` option to a click command."""
+    for option in reversed(BENCHMARK_OPTIONS):
+        command = option(command)
+    return command
+
+
+def parse_benchmark_args(args: list[str]) -> BenchmarkConfig:
+    """`genai-bench benchmark` arguments (e.g. from an environment variable) as a validated BenchmarkConfig."""
+    command = click.command("benchmark")(benchmark_options(lambda **_: None))
+    context = command.make_context("benchmark", list(args))
+    return build_config(context.params, ["genai-bench", "benchmark", *args])
+
+
+def split_values(values: tuple[str, ...]) -> list[str]:
+    """Accept both repeated options and comma-separated lists ("1,2,4")."""
+    return [part for value in values for part in value.split(",") if part]
+
+
+def parse_positive(option: str, values: tuple[str, ...], convert: Callable[[str], float], kind: str) -> list:
+    """Repeated or comma-separated positive numbers, or a one-line error naming the option."""
+    try:
+        numbers = [convert(v) for v in split_values(values)]
+    except ValueError:
+        raise ConfigError(f"{option} takes {kind}, got {' '.join(values)!r}") from None
+    if any(n <= 0 for n in numbers):
+        raise ConfigError(f"{option} values must be positive ({kind})")
+    return numbers
+
+
+def parse_json_object(option: str, text: str | None) -> dict:
+    """A JSON object option, or a one-line error naming the option."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{option} is not valid JSON ({exc}); pass an object like '{{\"temperature\": 0}}'") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{option} must be a JSON object like '{{\"temperature\": 0}}'")
+    return value
+
+
+def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig:
+    """Turn parsed options into a validated BenchmarkConfig; `command` is recorded (redacted) in the metadata."""
+    return BenchmarkConfig(
+        api_base=options["api_base"],
+        api_key=options["api_key"] or "",
+        api_backend=options["api_backend"],
+        model=options["model"],
+        api_model_name=options["api_model_name"],
+        model_tokenizer=options["model_tokenizer"],
+        task=options["task"],
+        endpoint=options["endpoint"],
+        traffic_scenarios=[parse_scenario(text) for text in split_scenarios(options["traffic_scenario"])],
+        concurrencies=parse_positive("--num-concurrency", options["num_concurrency"], int, "positive integers"),
+        request_rates=parse_positive("--request-rate", options["request_rate"], float, "requests per second"),
+        max_concurrency=options["max_concurrency"],
+        arrival=options["arrival"],
+        max_time_per_run=options["max_time_per_run"],
+        max_requests_per_run=options["max_requests_per_run"],
+        warmup_ratio=options["warmup_ratio"],
+        cooldown_ratio=options["cooldown_ratio"],
+        additional_request_params=parse_json_object("--additional-request-params", options["additional_request_params"]),
+        experiment_base_dir=options["experiment_base_dir"],
+        experiment_folder_name=options["experiment_folder_name"],
+        metrics_time_unit=options["metrics_time_unit"],
+        spawn_rate=options["spawn_rate"],
+        num_workers=options.get("num_workers") or 0,
+        master_port=options.get("master_port") or 0,
+        request_timeout=options["request_timeout"],
+        seed=options["seed"],
+        server_engine=options["server_engine"],
+        server_version=options["server_version"],
+        server_gpu_type=options["server_gpu_type"],
+        server_gpu_count=options["server_gpu_count"],
+        enable_streaming=options["enable_streaming"],
+        streaming_host=options["streaming_host"],
+        streaming_port=options["streaming_port"],
+        streaming_token=options["streaming_token"],
+        keep_serving=options["keep_serving"],
+        command=list(command),
+    ).validate()
+
+
+def split_scenarios(values: tuple[str, ...]) -> list[str]:
+    """Scenarios contain commas themselves, so only a space separates several in one value."""
+    return [part for value in values for part in value.split()]
