@@ -11,10 +11,8 @@
   "use strict";
 
   var C = window.GenaiCommon, GenaiResults = window.GenaiResults, U = GenaiResults.util;
-  var PALETTE = C.PALETTE;
   var isNum = C.isNum, el = C.el, setText = C.setText, fmtMs = C.fmtMs, fmtRate = C.fmtRate, fmtPercent = C.fmtPercent,
-    plural = C.plural;
-  var statOf = U.statOf, aggOf = U.aggOf, fmtExact = U.fmtExact;
+    plural = C.plural, PALETTE = C.PALETTE, statOf = U.statOf, aggOf = U.aggOf, fmtExact = U.fmtExact;
 
   var COLUMNS = [
     { key: "experiment", label: "Experiment", text: true, get: function (r) { return r.$name; } },
