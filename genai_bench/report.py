@@ -13,6 +13,9 @@ from genai_bench.metrics import AGGREGATED_METRICS, STAT_NAMES, TIME_METRICS, TI
 from genai_bench.results import Experiment, RunDocument
 
 REPORT_FORMATS = ("html", "csv", "json")
+# The results view's scripts (static/js), in load order; the HTML report inlines them.
+REPORT_SCRIPTS = ("common.js", "results-base.js", "results-sources.js", "results-picker.js", "results-curves.js",
+                  "results-table.js", "results-drill.js", "results-view.js")
 CSV_RUN_COLUMNS = ("experiment", "scenario", "concurrency", "num_requests", "num_completed", "num_errors",
                    "error_rate", "run_duration_s", "requests_per_second", "input_tokens_per_second",
                    "output_tokens_per_second", "total_tokens_per_second", "tokens_estimated", "partial")
@@ -102,8 +105,7 @@ def report_html(experiments: list[Experiment]) -> str:
     return environment.get_template("report.html").render(
         title="genai-bench report: " + ", ".join(e.folder.name for e in experiments),
         chartjs=(static / "vendor" / "chart.js" / "chart.umd.min.js").read_text(),
-        common_js=(static / "js" / "common.js").read_text(),
-        results_js=(static / "js" / "results.js").read_text(),
+        scripts=[(static / "js" / name).read_text() for name in REPORT_SCRIPTS],
         css=(static / "css" / "dashboard.css").read_text(),
         data_json=script_safe_json(data),
     )

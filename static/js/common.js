@@ -1,7 +1,7 @@
-/* genai-bench page helpers shared by the live dashboard (dashboard.js) and the results view (results.js):
+/* genai-bench page helpers shared by the live dashboard (live-*.js, dashboard.js) and the results view (results-*.js):
  * number formats, DOM building, the ?token= of the page, and the Chart.js pieces both pages draw the same way.
  *
- *   window.GenaiCommon  (load this file before dashboard.js and results.js)
+ *   window.GenaiCommon  (load this file before the others)
  *
  * Nothing is ever inserted as HTML: every text goes through textContent.
  * This file is inlined into the report inside a script element, so it must never contain a closing script tag.

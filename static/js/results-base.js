@@ -1,0 +1,218 @@
+/* genai-bench results view, shared pieces: constants, number and name formats, run accessors and the Chart.js
+ * options every results chart uses.
+ *
+ *   window.GenaiResults.util   (used by the other results-*.js files)
+ *
+ * The results view (results-view.js and its parts) has two homes:
+ *   - the served page (templates/index.html): data comes from the results API (docs/results-api.md);
+ *   - the self-contained report (templates/report.html): data comes from an embedded JSON document.
+ *
+ * Needs common.js (window.GenaiCommon) loaded first.
+ * Nothing from the data is ever inserted as HTML: every text goes through textContent.
+ * The results-*.js files are inlined into the report inside script elements: they must never contain a closing script tag.
+ */
+(function () {
+  "use strict";
+
+  var C = window.GenaiCommon;
+  var COLORS = C.COLORS;
+  var isNum = C.isNum, el = C.el;
+
+  // ---------------------------------------------------------------- constants
+  var DASHES = [[], [6, 3], [2, 3], [8, 3, 2, 3]];
+  var POINT_STYLES = ["circle", "rect", "triangle", "rectRot", "crossRot"];
+  var PERCENTILES = ["p50", "p90", "p99"];
+  var STATS = ["mean", "min", "p25", "p50", "p75", "p90", "p95", "p99", "max"];
+  var SPEEDS = [1, 10, 100];
+
+  // Metrics for the "metric vs concurrency" chart. kind: "latency" (seconds -> ms, per-request stats),
+  // "speed" (per-request stats, tok/s), "run" (one number per run).
+  var METRICS = [
+    { key: "ttft", label: "TTFT", kind: "latency", unit: "ms" },
+    { key: "tpot", label: "TPOT", kind: "latency", unit: "ms" },
+    { key: "itl", label: "ITL", kind: "latency", unit: "ms" },
+    { key: "e2e_latency", label: "E2E latency", kind: "latency", unit: "ms" },
+    { key: "output_latency", label: "Output latency", kind: "latency", unit: "ms" },
+    { key: "output_inference_speed", label: "Output speed per request", kind: "speed", unit: "tok/s" },
+    { key: "output_tokens_per_second", label: "Output tokens/s", kind: "run", unit: "tok/s" },
+    { key: "input_tokens_per_second", label: "Input tokens/s", kind: "run", unit: "tok/s" },
+    { key: "total_tokens_per_second", label: "Total tokens/s", kind: "run", unit: "tok/s" },
+    { key: "requests_per_second", label: "Requests/s", kind: "run", unit: "req/s" },
+    { key: "error_rate", label: "Error rate", kind: "run", unit: "%" },
+    // Open-loop runs only (null in closed loop): offered only when a shown run has them.
+    { key: "schedule_lag", label: "Schedule lag", kind: "latency", unit: "ms", schedule: true },
+    { key: "ttft_from_schedule", label: "TTFT from schedule", kind: "latency", unit: "ms", schedule: true },
+    { key: "e2e_latency_from_schedule", label: "E2E latency from schedule", kind: "latency", unit: "ms", schedule: true },
+  ];
+
+  // ---------------------------------------------------------------- helpers
+  function fmtExact(v, unit) {
+    if (!isNum(v)) return "no data";
+    var text = Math.abs(v) >= 1000 ? v.toFixed(3) : Number(v.toPrecision(6)).toString();
+    return text + (unit ? " " + unit : "");
+  }
+
+  function fmtDate(unixSeconds) {
+    if (!isNum(unixSeconds)) return "";
+    var d = new Date(unixSeconds * 1000);
+    function two(n) { return String(n).padStart(2, "0"); }
+    return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " + two(d.getHours()) + ":" + two(d.getMinutes());
+  }
+
+  function shortName(name) {
+    name = String(name === undefined || name === null ? "" : name);
+    return name.length > 38 ? name.slice(0, 16) + "…" + name.slice(-20) : name;
+  }
+
+  // Display names of compared experiments: the prefix they all share (e.g. "openai_text-to-text_") is dropped.
+  function displayNames(names) {
+    names = names.map(function (n) { return String(n === undefined || n === null ? "" : n); });
+    if (names.length < 2) return names.map(shortName);
+    var prefix = names[0];
+    names.forEach(function (n) { while (prefix && n.indexOf(prefix) !== 0) prefix = prefix.slice(0, -1); });
+    var cut = Math.max(prefix.lastIndexOf("_"), prefix.lastIndexOf("-"), prefix.lastIndexOf("/"));
+    return names.map(function (n) { return shortName(cut > 0 && n.length > cut + 1 ? n.slice(cut + 1) : n); });
+  }
+
+  function statOf(run, metric, name) {
+    return C.stat(run && run.aggregated && run.aggregated.stats, metric, name);
+  }
+
+  function aggOf(run, key) {
+    var v = run && run.aggregated ? run.aggregated[key] : null;
+    return isNum(v) ? v : null;
+  }
+
+  // Where a run sits on the load axis: its arrival rate (open loop) or its concurrency (closed loop).
+  function loadOf(run) {
+    var rate = C.runRate(run);
+    return rate !== null ? rate : run.concurrency;
+  }
+
+  function byLoad(a, b) {
+    var ra = C.runRate(a), rb = C.runRate(b);
+    if ((ra === null) !== (rb === null)) return ra === null ? -1 : 1;   // closed-loop runs first
+    return ra !== null ? ra - rb : a.concurrency - b.concurrency;
+  }
+
+  function hasStat(run, metric) {
+    var stats = run && run.aggregated && run.aggregated.stats;
+    return !!(stats && stats[metric] && typeof stats[metric] === "object");
+  }
+
+  function metricDef(key) {
+    for (var i = 0; i < METRICS.length; i++) if (METRICS[i].key === key) return METRICS[i];
+    return METRICS[0];
+  }
+
+  // The value of a METRICS entry for one run, in display units (ms, tok/s, req/s or %).
+  function metricValue(run, metric, stat) {
+    if (metric.kind === "run") {
+      var v = aggOf(run, metric.key);
+      return metric.key === "error_rate" && v !== null ? v * 100 : v;
+    }
+    var s = statOf(run, metric.key, stat);
+    return metric.kind === "latency" && s !== null ? s * 1000 : s;
+  }
+
+  function asList(answer) {
+    if (Array.isArray(answer)) return { experiments: answer, mode: null };
+    answer = answer || {};
+    return { experiments: Array.isArray(answer.experiments) ? answer.experiments : [], mode: answer.mode || null };
+  }
+
+  // ---------------------------------------------------------------- chart plugins and options
+  // "c=<concurrency>" next to each curve point (skipped when the chart gets crowded).
+  var pointLabelsPlugin = C.concurrencyLabelsPlugin("genaiPointLabels",
+    { font: "10px system-ui, sans-serif", dx: 5, dy: 3, maxPoints: 48 });
+
+  function axis(title, extra) {
+    return Object.assign({
+      type: "linear",
+      title: { display: true, text: title, color: COLORS.text },
+      ticks: { color: COLORS.text, maxRotation: 0 },
+      grid: { color: COLORS.grid },
+    }, extra || {});
+  }
+
+  function concurrencyAxis(values, title) {
+    var uniq = values.filter(isNum).sort(function (a, b) { return a - b; })
+      .filter(function (v, i, arr) { return i === 0 || arr[i - 1] !== v; });
+    var log = uniq.length > 1 && uniq[0] > 0 && uniq[uniq.length - 1] / uniq[0] >= 8;
+    var a = axis(title || "concurrency", { type: log ? "logarithmic" : "linear" });
+    if (uniq.length) {
+      a.afterBuildTicks = function (scale) { scale.ticks = uniq.map(function (v) { return { value: v }; }); };
+      a.ticks.callback = function (v) { return String(v); };
+      a.ticks.autoSkip = true;
+      if (log) { a.min = uniq[0] / 1.25; a.max = uniq[uniq.length - 1] * 1.25; }
+      else { a.grace = "4%"; }
+    }
+    return a;
+  }
+
+  function curveTooltip(xLabel, xUnit, yLabel, yUnit) {
+    return {
+      callbacks: {
+        title: function (items) {
+          if (!items.length) return "";
+          var r = items[0].raw || {};
+          return String(r.experiment) + " / " + String(r.scenario);
+        },
+        label: function (item) {
+          var r = item.raw || {};
+          var lines = [C.runLoadText(r)];
+          lines.push(resolve(yLabel) + ": " + fmtExact(r.y, resolve(yUnit)));
+          if (xLabel !== "concurrency") lines.push(resolve(xLabel) + ": " + fmtExact(r.x, resolve(xUnit)));
+          return lines;
+        },
+      },
+    };
+  }
+
+  function resolve(v) { return typeof v === "function" ? v() : v; }
+
+  function chartBaseOptions() {
+    return {
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      interaction: { mode: "nearest", intersect: false },
+      layout: { padding: { right: 24, top: 6 } },
+      plugins: { legend: { position: "bottom", labels: { boxWidth: 14, boxHeight: 8, color: COLORS.text, usePointStyle: false } } },
+    };
+  }
+  // A figure (caption: title then controls; a chart box with a canvas) appended to parent; returns the canvas.
+  function chartFigure(parent, figureAttrs, title, controls, canvasAttrs) {
+    var fig = el("figure", figureAttrs);
+    var cap = el("figcaption");
+    cap.appendChild(title);
+    if (controls) controls.forEach(function (c) { cap.appendChild(c); });
+    var box = el("div", { className: "chart-box" });
+    var canvas = el("canvas", canvasAttrs);
+    box.appendChild(canvas);
+    fig.append(cap, box);
+    parent.appendChild(fig);
+    return canvas;
+  }
+
+  function labelled(text, control) {
+    var label = el("label", { className: "rv-control" });
+    label.append(el("span", null, text), control);
+    return label;
+  }
+
+  function setDatasets(chart, datasets) {
+    if (!chart) return;
+    chart.data.datasets = datasets;
+    chart.update("none");
+  }
+
+  var GenaiResults = window.GenaiResults = window.GenaiResults || {};
+  GenaiResults.util = {
+    DASHES: DASHES, POINT_STYLES: POINT_STYLES, PERCENTILES: PERCENTILES, STATS: STATS, SPEEDS: SPEEDS, METRICS: METRICS,
+    fmtExact: fmtExact, fmtDate: fmtDate, displayNames: displayNames, statOf: statOf, aggOf: aggOf, loadOf: loadOf,
+    byLoad: byLoad, hasStat: hasStat, metricDef: metricDef, metricValue: metricValue, asList: asList,
+    pointLabelsPlugin: pointLabelsPlugin, axis: axis, concurrencyAxis: concurrencyAxis, curveTooltip: curveTooltip,
+    chartBaseOptions: chartBaseOptions, chartFigure: chartFigure, labelled: labelled, setDatasets: setDatasets,
+  };
+})();

@@ -1,0 +1,196 @@
+/* genai-bench results view: the curves across load, one series per (experiment, scenario): latency against
+ * throughput, the error rate and a chosen metric against concurrency (or request rate, open loop).
+ *
+ *   var curves = GenaiResults.createCurves(view)   view: the mount's shared context (results-view.js)
+ *   curves.node       the charts' section            curves.render()   draws the selected experiments
+ * Its charts go into view.charts (ttft, tpot, e2e, errors, metric); a click on a point opens that run.
+ *
+ * Needs common.js and results-base.js loaded first.
+ */
+(function () {
+  "use strict";
+
+  var C = window.GenaiCommon, GenaiResults = window.GenaiResults, U = GenaiResults.util;
+  var PALETTE = C.PALETTE, METRICS = U.METRICS;
+  var isNum = C.isNum, el = C.el, setText = C.setText;
+  var statOf = U.statOf, aggOf = U.aggOf, metricDef = U.metricDef, axis = U.axis, concurrencyAxis = U.concurrencyAxis,
+    curveTooltip = U.curveTooltip, setDatasets = U.setDatasets;
+
+  function createCurves(view) {
+    var state = view.state, charts = view.charts, Chart = window.Chart;
+    var chartGrid = el("section", { className: "rv-charts", "aria-label": "Curves across concurrency" });
+    var curveTitles = {};
+    function chartPanel(id, titleText, ariaLabel, extraControls) {
+      var title = el("span", { className: "rv-chart-title" }, titleText);
+      curveTitles[id] = title;
+      return U.chartFigure(chartGrid, { className: "panel chart-panel rv-chart", id: "rv-fig-" + id }, title, extraControls,
+        { id: "rv-chart-" + id, role: "img", "aria-label": ariaLabel });
+    }
+    var metricSelect = el("select", { id: "rv-metric", "aria-label": "Metric" });
+    METRICS.forEach(function (m) { metricSelect.appendChild(el("option", { value: m.key }, m.label)); });
+    var statSelect = el("select", { id: "rv-stat", "aria-label": "Statistic" });
+    U.STATS.forEach(function (s) { statSelect.appendChild(el("option", { value: s }, s)); });
+    var metricControls = el("span", { className: "rv-inline-controls" });
+    metricControls.append(metricSelect, statSelect);
+
+    var canvases = {
+      ttft: chartPanel("ttft", "TTFT vs output tokens/s", "TTFT against output tokens per second, per run"),
+      tpot: chartPanel("tpot", "TPOT vs output tokens/s", "TPOT against output tokens per second, per run"),
+      e2e: chartPanel("e2e", "E2E latency vs requests/s", "End-to-end latency against requests per second, per run"),
+      errors: chartPanel("errors", "Error rate vs concurrency", "Error rate against concurrency"),
+      metric: chartPanel("metric", "", "Chosen metric against concurrency", [metricControls]),
+    };
+
+    function curveChart(canvas, xTitle, yTitle, tooltip, xAxis) {
+      if (!Chart) return null;
+      var opts = U.chartBaseOptions();
+      opts.plugins.tooltip = tooltip;
+      opts.scales = {
+        x: xAxis || axis(xTitle, { grace: "5%" }),
+        y: axis(yTitle, { beginAtZero: true, grace: "5%" }),
+      };
+      opts.onClick = function (evt, elements, chart) {
+        if (!elements || !elements.length) return;
+        var raw = chart.data.datasets[elements[0].datasetIndex].data[elements[0].index];
+        if (raw && raw.expId) view.openRun(raw.expId, raw.key);
+      };
+      opts.onHover = function (evt, elements, chart) {
+        chart.canvas.style.cursor = elements && elements.length ? "pointer" : "default";
+      };
+      return new Chart(canvas, { type: "scatter", data: { datasets: [] }, options: opts, plugins: [U.pointLabelsPlugin] });
+    }
+
+    function pct() { return state.percentile; }
+    charts.ttft = curveChart(canvases.ttft, "output tokens/s", "TTFT (ms)",
+      curveTooltip("output tokens/s", "tok/s", function () { return "TTFT " + pct(); }, "ms"));
+    charts.tpot = curveChart(canvases.tpot, "output tokens/s", "TPOT (ms)",
+      curveTooltip("output tokens/s", "tok/s", function () { return "TPOT " + pct(); }, "ms"));
+    charts.e2e = curveChart(canvases.e2e, "requests/s", "E2E latency (ms)",
+      curveTooltip("requests/s", "req/s", function () { return "E2E " + pct(); }, "ms"));
+    charts.errors = curveChart(canvases.errors, "concurrency", "error rate (%)",
+      curveTooltip("concurrency", "", "error rate", "%"), concurrencyAxis([]));
+    charts.metric = curveChart(canvases.metric, "concurrency", "",
+      curveTooltip("concurrency", "", function () { return metricTitle(); }, function () { return metricDef(state.metric).unit; }),
+      concurrencyAxis([]));
+
+    metricSelect.addEventListener("change", function () { state.metric = metricSelect.value; syncStatSelect(); renderCurves(); });
+    statSelect.addEventListener("change", function () { state.stat = statSelect.value; renderCurves(); });
+    metricSelect.value = state.metric;
+    statSelect.value = state.stat;
+
+    function syncStatSelect() {
+      var m = metricDef(state.metric);
+      statSelect.disabled = m.kind === "run";
+      statSelect.title = m.kind === "run" ? "one value per run" : "statistic over the run's requests";
+    }
+    syncStatSelect();
+
+    // The schedule metrics (open loop) are offered only when a shown run has them; otherwise hidden and disabled,
+    // and a chosen one falls back to TTFT.
+    function syncMetricOptions(runs) {
+      var changed = false;
+      METRICS.forEach(function (m) {
+        if (!m.schedule) return;
+        var available = runs.some(function (r) { return U.hasStat(r, m.key); });
+        var option = metricSelect.querySelector('option[value="' + m.key + '"]');
+        if (option) { option.hidden = !available; option.disabled = !available; }
+        if (!available && state.metric === m.key) { state.metric = METRICS[0].key; changed = true; }
+      });
+      if (changed) { metricSelect.value = state.metric; syncStatSelect(); }
+    }
+
+    function metricTitle() {
+      var m = metricDef(state.metric);
+      return m.label + (m.kind === "run" ? "" : " " + state.stat);
+    }
+
+    function seriesList() {
+      // One series per (selected experiment, scenario): its runs sorted by concurrency.
+      var list = [];
+      var compare = state.selected.length > 1;
+      var exps = view.selectedExperiments();
+      var shown = U.displayNames(exps.map(function (e) { return (e.summary || {}).name || (e.summary || {}).id; }));
+      exps.forEach(function (exp, ei) {
+        var s = exp.summary || {};
+        var name = s.name || s.id;
+        view.scenariosOf(exp).forEach(function (scenario, si) {
+          if (state.scenario && scenario !== state.scenario) return;
+          var runs = (exp.runs || []).filter(function (r) { return r.scenario === scenario; })
+            .sort(U.byLoad);
+          list.push({
+            id: s.id, name: name, scenario: scenario, runs: runs,
+            color: PALETTE[(compare ? ei : si) % PALETTE.length],
+            dash: compare ? U.DASHES[si % U.DASHES.length] : [],
+            pointStyle: compare ? U.POINT_STYLES[si % U.POINT_STYLES.length] : "circle",
+            label: compare ? shown[ei] + " / " + scenario : scenario,
+          });
+        });
+      });
+      return list;
+    }
+
+    function curveDatasets(list, xOf, yOf) {
+      return list.map(function (series) {
+        var points = [];
+        series.runs.forEach(function (run) {
+          var x = xOf(run), y = yOf(run);
+          if (!isNum(x) || !isNum(y)) return;
+          points.push({
+            x: x, y: y, concurrency: run.concurrency, request_rate: C.runRate(run), scenario: series.scenario, experiment: series.name,
+            expId: series.id, key: run.key, partial: !!run.partial,
+          });
+        });
+        return {
+          label: series.label, data: points, showLine: true, tension: 0,
+          borderColor: series.color, backgroundColor: series.color, borderWidth: 1.6, borderDash: series.dash,
+          pointStyle: series.pointStyle, pointRadius: 4, pointHoverRadius: 7,
+          $experiment: series.id, $scenario: series.scenario,
+        };
+      });
+    }
+
+    function renderCurves() {
+      var list = seriesList();
+      var p = state.percentile;
+      var ms = function (metric) { return function (run) { var v = statOf(run, metric, p); return v === null ? null : v * 1000; }; };
+      var otps = function (run) { return aggOf(run, "output_tokens_per_second"); };
+      var rps = function (run) { return aggOf(run, "requests_per_second"); };
+      // Open loop (every shown run has an arrival rate): the load axis is the request rate, not the concurrency.
+      var shownRuns = [];
+      list.forEach(function (s) { shownRuns = shownRuns.concat(s.runs); });
+      var openLoop = shownRuns.length > 0 && shownRuns.every(function (r) { return C.runRate(r) !== null; });
+      var conc = openLoop ? U.loadOf : function (run) { return run.concurrency; };
+      var concurrencies = shownRuns.map(conc);
+      var loadName = openLoop ? "request rate" : "concurrency";
+      var loadAxisTitle = openLoop ? "request rate (req/s)" : "concurrency";
+      syncMetricOptions(shownRuns);
+
+      setText(curveTitles.ttft, "TTFT " + p + " vs output tokens/s");
+      setText(curveTitles.tpot, "TPOT " + p + " vs output tokens/s");
+      setText(curveTitles.e2e, "E2E latency " + p + " vs requests/s");
+      var m = metricDef(state.metric);
+      setText(curveTitles.errors, "Error rate vs " + loadName);
+      setText(curveTitles.metric, metricTitle() + " vs " + loadName);
+      if (canvases.errors) canvases.errors.setAttribute("aria-label", "Error rate against " + loadName);
+      if (canvases.metric) canvases.metric.setAttribute("aria-label", "Chosen metric against " + loadName);
+
+      if (charts.ttft) charts.ttft.options.scales.y.title.text = "TTFT " + p + " (ms)";
+      if (charts.tpot) charts.tpot.options.scales.y.title.text = "TPOT " + p + " (ms)";
+      if (charts.e2e) charts.e2e.options.scales.y.title.text = "E2E " + p + " (ms)";
+      if (charts.errors) charts.errors.options.scales.x = concurrencyAxis(concurrencies, loadAxisTitle);
+      if (charts.metric) {
+        charts.metric.options.scales.x = concurrencyAxis(concurrencies, loadAxisTitle);
+        charts.metric.options.scales.y.title.text = metricTitle() + " (" + m.unit + ")";
+      }
+      setDatasets(charts.ttft, curveDatasets(list, otps, ms("ttft")));
+      setDatasets(charts.tpot, curveDatasets(list, otps, ms("tpot")));
+      setDatasets(charts.e2e, curveDatasets(list, rps, ms("e2e_latency")));
+      setDatasets(charts.errors, curveDatasets(list, conc, function (run) { var v = aggOf(run, "error_rate"); return v === null ? null : v * 100; }));
+      setDatasets(charts.metric, curveDatasets(list, conc, function (run) { return U.metricValue(run, m, state.stat); }));
+    }
+
+    return { node: chartGrid, render: renderCurves };
+  }
+
+  GenaiResults.createCurves = createCurves;
+})();
