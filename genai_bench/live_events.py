@@ -122,8 +122,13 @@ def status(sweep: SweepStatus, context: dict) -> dict:
 
 def replay_status(summary: dict, speed: float) -> dict:
     """`status` of a replay's start (views start over): the replayed experiment and the speed."""
-    return {**IDLE_STATUS, "status": REPLAYING, "experiment": summary["id"], "experiment_folder": summary["folder"],
-            "model": summary["model"], "replay_speed": speed}
+    return {**IDLE_STATUS, "status": REPLAYING, "experiment_folder": summary["folder"], "model": summary["model"],
+            **replay_marks(summary, speed)}
+
+
+def replay_marks(summary: dict, speed: float) -> dict:
+    """What every `status` of a replay carries besides the replayed one's fields."""
+    return {"experiment": summary["id"], "replay_speed": speed}
 
 
 def run_started(run: PlannedRun, start_time: float) -> dict:

@@ -72,5 +72,7 @@ class Replayer:
             kind, data, now = stored_event["event_type"], stored_event.get("data") or {}, time.time()
             if kind == events.METRICS:  # the chart point lives on the replay's own timeline
                 data = live_events.metrics(data["live_metrics"], data.get("run_key"), now)
+            elif kind == events.STATUS:  # a page loading mid-replay learns from any status that it is one
+                data = {**data, **live_events.replay_marks(summary, self.speed)}
             self.bus.publish(kind, data, now)
             self.published += 1

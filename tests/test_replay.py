@@ -29,6 +29,8 @@ def test_replay_emits_the_original_events_in_order(finished_experiment):
             assert event.data["point"]["t"] == event.timestamp != stored["data"]["point"]["t"]
             assert {**event.data["point"], "t": None} == {**stored["data"]["point"], "t": None}
             assert event.data["live_metrics"] == stored["data"]["live_metrics"]
+        elif event.event_type == "status":  # marked as a replay's, so a page loading now knows
+            assert event.data == {**stored["data"], "experiment": finished_experiment.name, "replay_speed": 1000}
         else:
             assert event.data == stored["data"]
     assert replayer.status() == {"replaying": False, "experiment": None, "published": len(original),
