@@ -105,44 +105,25 @@ def parse_json_object(option: str, text: str | None) -> dict:
     return value
 
 
+# Options whose value goes to the BenchmarkConfig field of the same name as it is.
+PASSED_AS_IS = (
+    "api_base", "api_backend", "model", "api_model_name", "model_tokenizer", "task", "endpoint", "max_concurrency",
+    "arrival", "max_time_per_run", "max_requests_per_run", "warmup_ratio", "cooldown_ratio", "experiment_base_dir",
+    "experiment_folder_name", "metrics_time_unit", "spawn_rate", "num_workers", "master_port", "request_timeout",
+    "seed", "server_engine", "server_version", "server_gpu_type", "server_gpu_count", "enable_streaming",
+    "streaming_host", "streaming_port", "streaming_token", "keep_serving",
+)
+
+
 def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig:
     """Turn parsed options into a validated BenchmarkConfig; `command` is recorded (redacted) in the metadata."""
     return BenchmarkConfig(
-        api_base=options["api_base"],
+        **{name: options[name] for name in PASSED_AS_IS},
         api_key=options["api_key"] or "",
-        api_backend=options["api_backend"],
-        model=options["model"],
-        api_model_name=options["api_model_name"],
-        model_tokenizer=options["model_tokenizer"],
-        task=options["task"],
-        endpoint=options["endpoint"],
         traffic_scenarios=[parse_scenario(text) for text in split_scenarios(options["traffic_scenario"])],
         concurrencies=parse_positive("--num-concurrency", options["num_concurrency"], int, "positive integers"),
         request_rates=parse_positive("--request-rate", options["request_rate"], float, "requests per second"),
-        max_concurrency=options["max_concurrency"],
-        arrival=options["arrival"],
-        max_time_per_run=options["max_time_per_run"],
-        max_requests_per_run=options["max_requests_per_run"],
-        warmup_ratio=options["warmup_ratio"],
-        cooldown_ratio=options["cooldown_ratio"],
         additional_request_params=parse_json_object("--additional-request-params", options["additional_request_params"]),
-        experiment_base_dir=options["experiment_base_dir"],
-        experiment_folder_name=options["experiment_folder_name"],
-        metrics_time_unit=options["metrics_time_unit"],
-        spawn_rate=options["spawn_rate"],
-        num_workers=options.get("num_workers") or 0,
-        master_port=options.get("master_port") or 0,
-        request_timeout=options["request_timeout"],
-        seed=options["seed"],
-        server_engine=options["server_engine"],
-        server_version=options["server_version"],
-        server_gpu_type=options["server_gpu_type"],
-        server_gpu_count=options["server_gpu_count"],
-        enable_streaming=options["enable_streaming"],
-        streaming_host=options["streaming_host"],
-        streaming_port=options["streaming_port"],
-        streaming_token=options["streaming_token"],
-        keep_serving=options["keep_serving"],
         command=list(command),
     ).validate()
 
