@@ -28,6 +28,10 @@ ENDPOINT_PATHS = {"chat": "/chat/completions", "completions": "/completions"}
 # Backends known to accept ignore_eos, which forces the requested output length.
 IGNORE_EOS_BACKENDS = frozenset({"vllm", "sglang"})
 MAX_ERROR_BODY = 4096
+# A local count up to this many times the chunk count still means one token per chunk (tokenizers differ).
+ONE_TOKEN_CHUNKS_SLACK = 1.3
+# Every this many requests, the server's usage is checked against a local count (token_count_mismatch).
+USAGE_CHECK_EVERY = 10
 _select_without_yield = get_original("select", "select")
 
 
@@ -128,23 +132,34 @@ class ReceiveTimedPool(ConnectionPool):
 
 
 class StreamState:
-    """What the stream has said so far: chunk times, text pieces, finish reason, usage."""
+    """What the stream has said so far: answer and reasoning text pieces, finish reason, usage."""
 
-    __slots__ = ("pieces", "finish_reason", "usage", "done")
+    __slots__ = ("pieces", "reasoning", "finish_reason", "usage", "done")
 
     def __init__(self) -> None:
-        self.pieces: list[str] = []
+        self.pieces: list[str] = []  # answer text, one piece per chunk
+        self.reasoning: list[str] = []  # reasoning text, one piece per chunk
         self.finish_reason: str | None = None
         self.usage: dict | None = None
         self.done = False
 
 
-def chunk_text(choice: dict) -> str:
-    """Output text of one streamed choice: content, reasoning or completion text (role-only deltas are empty)."""
+def chunk_texts(choice: dict) -> tuple[str, str]:
+    """(answer, reasoning) text of one streamed choice; role-only deltas give two empty strings."""
     delta = choice.get("delta")
     if delta is None:
-        return choice.get("text") or ""
-    return delta.get("content") or delta.get("reasoning_content") or delta.get("reasoning") or ""
+        return choice.get("text") or "", ""
+    return delta.get("content") or "", delta.get("reasoning_content") or delta.get("reasoning") or ""
+
+
+def estimate_tokens(count: int, chunks: int) -> int:
+    """Output tokens of a stream the server did not count: its chunk count when chunks carry one token each.
+
+    Servers that stream token by token (llama.cpp, vLLM, TGI) send one chunk per token, and a local tokenizer that is
+    not the server's miscounts their text by several percent; a local count well above the chunk count means the
+    server batches tokens, and then the local count is the better estimate.
+    """
+    return chunks if count <= chunks * ONE_TOKEN_CHUNKS_SLACK else count
 
 
 class OpenAIStreamingClient:
@@ -160,6 +175,7 @@ class OpenAIStreamingClient:
         self.http, self.pool = target.new_receive_timed_client()
         self.headers = target.headers()
         self.path = target.path
+        self.sent = 0
 
     def connect(self) -> None:
         """Open the keep-alive connection ahead of the first request, so no request's latency includes connecting."""
@@ -240,12 +256,17 @@ class OpenAIStreamingClient:
         choices = chunk.get("choices")
         if choices:
             choice = choices[0]
-            text = chunk_text(choice)
-            if text:
+            answer, reasoning = chunk_texts(choice)
+            if answer or reasoning:
                 if record.first_token is None:
                     record.first_token = now
                 record.chunk_times.append(now)
-                state.pieces.append(text)
+                if answer:
+                    if record.first_answer is None:
+                        record.first_answer = now
+                    state.pieces.append(answer)
+                if reasoning:
+                    state.reasoning.append(reasoning)
             if choice.get("finish_reason"):
                 state.finish_reason = choice["finish_reason"]
         elif "error" in chunk:
@@ -264,14 +285,26 @@ class OpenAIStreamingClient:
             record.fail(ERROR_EMPTY_RESPONSE, "stream finished without any output token", record.end)
             return
         usage = state.usage or {}
-        if usage.get("completion_tokens") is not None:
-            record.num_output_tokens = int(usage["completion_tokens"])
+        self.sent += 1
+        reported = usage.get("completion_tokens")
+        if reported is not None:
+            record.num_output_tokens = int(reported)
+            if self.sent % USAGE_CHECK_EVERY == 1:  # a sample, so that a server that miscounts is caught
+                record.local_output_tokens = self._local_count(state.pieces + state.reasoning, len(record.chunk_times))
         else:
             # The server ignored include_usage: count locally, and say so in the results.
-            record.num_output_tokens = self.tokenizer.count("".join(state.pieces))
+            record.num_output_tokens = self._local_count(state.pieces + state.reasoning, len(record.chunk_times))
             record.tokens_estimated = True
+        if state.reasoning:
+            details = usage.get("completion_tokens_details") or {}
+            reasoning_chunks = len(state.reasoning)
+            record.reasoning_tokens = (int(details["reasoning_tokens"]) if details.get("reasoning_tokens") is not None
+                                       else self._local_count(state.reasoning, reasoning_chunks))
         if usage.get("prompt_tokens") is not None:
             record.num_input_tokens = int(usage["prompt_tokens"])
+
+    def _local_count(self, pieces: list[str], chunks: int) -> int:
+        return estimate_tokens(self.tokenizer.count("".join(pieces)), chunks)
 
 
 def _error_message(body: bytes) -> str:

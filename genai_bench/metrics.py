@@ -10,17 +10,22 @@ import numpy as np
 from genai_bench.protocol import RequestRecord
 
 # Per-request metrics (spec §5). Latencies are seconds internally; rates are per second.
-LATENCY_METRICS = ("ttft", "tpot", "e2e_latency", "output_latency")
+LATENCY_METRICS = ("ttft", "tpot", "e2e_latency", "output_latency", "ttft_answer")
 # Open-loop runs only: how late each request left, and latency counted from when it was due.
 SCHEDULE_METRICS = ("schedule_lag", "ttft_from_schedule", "e2e_latency_from_schedule")
 RATE_METRICS = ("output_inference_speed", "input_throughput", "output_throughput")
-REQUEST_METRICS = LATENCY_METRICS + RATE_METRICS + SCHEDULE_METRICS
+# Reasoning models only: tokens spent thinking before the answer.
+COUNT_METRICS = ("reasoning_tokens",)
+REQUEST_METRICS = LATENCY_METRICS + RATE_METRICS + SCHEDULE_METRICS + COUNT_METRICS
 # itl is aggregated over every inter-chunk gap of every request, not per request.
 AGGREGATED_METRICS = REQUEST_METRICS + ("itl",)
 TIME_METRICS = frozenset(LATENCY_METRICS + SCHEDULE_METRICS + ("itl",))
 STAT_NAMES = ("mean", "min", "max", "stddev", "p25", "p50", "p75", "p90", "p95", "p99")
 PERCENTILES = (25, 50, 75, 90, 95, 99)
-LIVE_METRICS = ("ttft", "tpot", "e2e_latency", "output_latency", "input_throughput", "output_throughput")
+LIVE_METRICS = ("ttft", "tpot", "e2e_latency", "output_latency", "input_throughput", "output_throughput",
+                "ttft_answer", "reasoning_tokens")
+# A server's usage and a local count further apart than this share count as a token_count_mismatch.
+TOKEN_COUNT_TOLERANCE = 0.05
 LIVE_STATS = ("mean", "min", "max", "p50", "p90", "p99")
 TIME_UNIT_SCALE = {"s": 1.0, "ms": 1000.0}
 
@@ -40,6 +45,8 @@ class RequestMetrics:
     schedule_lag: float | None = None
     ttft_from_schedule: float | None = None
     e2e_latency_from_schedule: float | None = None
+    ttft_answer: float | None = None  # to the first answer token; equals ttft unless reasoning came first
+    reasoning_tokens: int | None = None
 
     @property
     def itl(self) -> list[float]:
@@ -74,6 +81,9 @@ def request_metrics(record: RequestRecord) -> RequestMetrics:
     output_latency = record.end - record.first_token
     metrics.ttft = ttft
     metrics.output_latency = output_latency
+    metrics.reasoning_tokens = record.reasoning_tokens
+    if record.first_answer is not None:
+        metrics.ttft_answer = record.first_answer - record.start
     if ttft > 0:
         metrics.input_throughput = record.num_input_tokens / ttft
     tokens_after_first = record.num_output_tokens - 1
@@ -139,6 +149,8 @@ class RunStatistics:
     total_output_tokens: int
     tokens_estimated: bool
     stats: dict[str, dict[str, float] | None]
+    token_count_checked: int = 0  # requests whose usage was compared with a local count
+    token_count_mismatch: float | None = None  # share of those that differ by more than TOKEN_COUNT_TOLERANCE
     partial: bool = False
     client: dict | None = None  # the client's own health during the run (monitor.ClientHealth)
     request_rate: float | None = None  # open loop: the scheduled arrival rate; None for closed loop
@@ -186,6 +198,7 @@ def aggregate(
     output_tokens = sum(m.record.num_output_tokens for m in completed)
     stats = {name: describe([v for m in completed if (v := getattr(m, name)) is not None]) for name in REQUEST_METRICS}
     stats["itl"] = describe(np.fromiter((gap for m in completed for gap in m.itl), dtype=float))
+    checked = [m.record for m in completed if m.record.local_output_tokens is not None]
     return RunStatistics(
         scenario=scenario,
         concurrency=concurrency,
@@ -204,8 +217,16 @@ def aggregate(
         total_output_tokens=output_tokens,
         tokens_estimated=any(m.record.tokens_estimated for m in completed),
         stats=stats,
+        token_count_checked=len(checked),
+        token_count_mismatch=(sum(_miscounted(r) for r in checked) / len(checked)) if checked else None,
         partial=partial,
     )
+
+
+def _miscounted(record: RequestRecord) -> bool:
+    """True when the server's output count and the local one differ by more than the tolerance."""
+    reported = max(record.num_output_tokens, 1)
+    return abs(record.local_output_tokens - record.num_output_tokens) / reported > TOKEN_COUNT_TOLERANCE
 
 
 def _rate(amount: float, duration: float) -> float:

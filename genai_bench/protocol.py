@@ -32,6 +32,9 @@ class RequestRecord:
     error_code: str | None = None
     error_message: str | None = None
     scheduled_start: float | None = None
+    first_answer: float | None = None  # the first answer (content) token, after any reasoning
+    reasoning_tokens: int | None = None  # None when the stream carried no reasoning
+    local_output_tokens: int | None = None  # a local count beside the server's usage, on a sample of requests
 
     @property
     def ok(self) -> bool:
@@ -63,13 +66,16 @@ class RequestRecord:
             "status_code": self.status_code,
             "error_code": self.error_code,
             "error_message": self.error_message,
+            "reasoning_tokens": self.reasoning_tokens,
+            "local_output_tokens": self.local_output_tokens,
         }
 
     def to_wire(self) -> list:
         """The record as a compact msgpack-friendly list, for a worker process to send to the master."""
         return [self.scenario, self.concurrency, self.num_input_tokens, self.max_output_tokens, self.start,
                 self.first_token, self.end, array("d", self.chunk_times).tobytes(), self.num_output_tokens,
-                self.tokens_estimated, self.status_code, self.error_code, self.error_message, self.scheduled_start]
+                self.tokens_estimated, self.status_code, self.error_code, self.error_message, self.scheduled_start,
+                self.first_answer, self.reasoning_tokens, self.local_output_tokens]
 
     @classmethod
     def from_wire(cls, data: list) -> RequestRecord:

@@ -198,3 +198,55 @@ def test_sse_line_endings_and_extra_fields_are_parsed(canned_sse_server, style):
     assert record.ok, record.error_message
     assert (record.num_input_tokens, record.num_output_tokens, record.tokens_estimated) == (7, 2, False)
     assert len(record.chunk_times) == 2 and record.first_token == record.chunk_times[0] <= record.end
+
+
+def stream_body(pieces: list[str], usage: dict | None = None) -> bytes:
+    """An SSE body of one content chunk per piece, a finish chunk and an optional usage chunk."""
+    events = [_chunk(piece) for piece in pieces] + [_chunk("", "length")]
+    if usage:
+        events.append({"choices": [], "usage": usage})
+    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+
+
+def test_token_by_token_streams_without_usage_are_counted_by_chunk(canned_sse_server):
+    # 10 chunks, one server token each, which the local tokenizer reads as 12 tokens (" cat" is 2 locally):
+    # 8 x " the" + 2 x " cat" = 8 + 4 = 12 <= 1.3 x 10, so each chunk is one token and the count is exactly 10.
+    record = send(canned_sse_server(stream_body([" the"] * 8 + [" cat"] * 2)), out=10)
+    assert record.ok and record.tokens_estimated
+    assert record.num_output_tokens == 10
+
+
+def test_batched_streams_without_usage_are_counted_locally(canned_sse_server):
+    # 5 chunks of 4 single-token words each: 20 local tokens, far above 1.3 x 5 chunks, so the text count wins.
+    record = send(canned_sse_server(stream_body([" the and the and"] * 5)), out=20)
+    assert record.ok and record.tokens_estimated
+    assert record.num_output_tokens == 20
+
+
+def test_reasoning_is_timed_apart_from_the_answer(start_simulator):
+    # 5 reasoning tokens, then 7 answer tokens, 10 ms apart after a 20 ms TTFT: the answer starts ~50 ms after the
+    # first token; the simulator's usage says how many were reasoning.
+    rec = send(start_simulator(ttft_ms=20.0, itl_ms=10.0, reasoning_tokens=5), out=12)
+    assert rec.ok and rec.num_output_tokens == 12 and rec.reasoning_tokens == 5
+    assert rec.first_answer == rec.chunk_times[5]
+    assert 0.045 <= rec.first_answer - rec.first_token < 0.2
+
+
+def test_reasoning_without_usage_details_is_counted(start_simulator):
+    rec = send(start_simulator(ttft_ms=1.0, itl_ms=0.0, reasoning_tokens=4, no_usage=True), out=9)
+    assert rec.ok and rec.tokens_estimated and (rec.num_output_tokens, rec.reasoning_tokens) == (9, 4)
+
+
+def test_usage_is_checked_against_a_local_count_on_a_sample(start_simulator):
+    # The server claims 25% more tokens than it sends: the first request of every ten is checked.
+    server = start_simulator(ttft_ms=1.0, itl_ms=0.0, usage_scale=1.25)
+    tokenizer = builtin_tokenizer()
+    client = OpenAIStreamingClient(Target(api_base=server.url, model="m"), tokenizer)
+    prompt = PromptSampler(tokenizer, seed=3).prompt(10)
+    try:
+        records = [client.send(RequestRecord("D", 1, 10, 20), prompt) for _ in range(11)]
+    finally:
+        client.close()
+    assert [r.num_output_tokens for r in records] == [25] * 11
+    assert [i for i, r in enumerate(records) if r.local_output_tokens is not None] == [0, 10]
+    assert records[0].local_output_tokens == 20

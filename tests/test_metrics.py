@@ -121,3 +121,27 @@ def test_collector_live_snapshot_and_histograms():
     assert sum(ttft_histogram["counts"]) == 5
     assert ttft_histogram["edges"][0] == pytest.approx(0.4) and ttft_histogram["edges"][-1] == pytest.approx(0.8)
     assert math.isclose(live["error_rate"], 1 / 9)
+
+
+def test_reasoning_requests_have_answer_ttft_and_reasoning_token_stats():
+    thinking = record(start=10.0, first=10.2, end=11.2)
+    thinking.first_answer, thinking.reasoning_tokens = 10.5, 3
+    plain = record(start=20.0, first=20.1, end=21.0)
+    plain.first_answer = 20.1
+    metrics = [request_metrics(thinking), request_metrics(plain)]
+    # Answer TTFT: 10.5 - 10.0 = 0.5 s after reasoning; 0.1 s when the answer came first.
+    assert [m.ttft_answer for m in metrics] == pytest.approx([0.5, 0.1])
+    stats = aggregate(metrics, "D(50,11)", 1).stats
+    assert stats["reasoning_tokens"]["mean"] == 3 and stats["reasoning_tokens"]["max"] == 3
+    assert stats["ttft_answer"]["p50"] == pytest.approx(0.3)  # halfway between 0.1 and 0.5
+
+
+def test_token_count_mismatch_is_the_share_of_checked_requests_off_by_more_than_5_percent():
+    # Four checked: 100 vs 100 (0%), 100 vs 96 (4%), 100 vs 94 (6%), 50 vs 60 (20%): two of four are off.
+    records = [record(out=out) for out in (100, 100, 100, 50, 100)]
+    for rec, local in zip(records, (100, 96, 94, 60, None)):
+        rec.local_output_tokens = local
+    statistics = aggregate([request_metrics(r) for r in records], "D(50,11)", 1)
+    assert statistics.token_count_checked == 4
+    assert statistics.token_count_mismatch == 0.5
+    assert aggregate([request_metrics(record())], "D(50,11)", 1).token_count_mismatch is None

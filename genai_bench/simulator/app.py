@@ -162,7 +162,8 @@ class SimulatorApp:
         include_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
         plan = Plan(chat=chat, model=str(body.get("model") or cfg.model), stream=stream,
                      include_usage=include_usage and not cfg.no_usage, prompt=prompt, count_tokens=self.tokenizer.count,
-                     output_tokens=limit, reasoning_tokens=min(cfg.reasoning_tokens, limit) if chat else 0)
+                     output_tokens=limit, reasoning_tokens=min(cfg.reasoning_tokens, limit) if chat else 0,
+                     usage_scale=cfg.usage_scale)
         self._maybe_stop_early(plan, body)
         self._inject_faults(plan)
         if isinstance(prompt, str) and (plan.include_usage or not stream):
@@ -267,7 +268,7 @@ class SimulatorApp:
         # The trailing frames are due at the same instant, so they share one write.
         parts = [frames.finish(plan.finish_reason)] if plan.finish_reason else []
         if plan.include_usage:
-            parts.append(frames.usage(plan.prompt_tokens, plan.output_tokens))
+            parts.append(frames.usage(plan.prompt_tokens, plan.reported_output_tokens, plan.reasoning_tokens))
         parts.append(DONE)
         return b"".join(parts)
 
@@ -303,8 +304,10 @@ class SimulatorApp:
         else:
             choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": plan.finish_reason}
             kind = "text_completion"
-        usage = {"prompt_tokens": plan.prompt_tokens, "completion_tokens": plan.output_tokens,
-                 "total_tokens": plan.prompt_tokens + plan.output_tokens}
+        usage = {"prompt_tokens": plan.prompt_tokens, "completion_tokens": plan.reported_output_tokens,
+                 "total_tokens": plan.prompt_tokens + plan.reported_output_tokens}
+        if plan.reasoning_tokens:
+            usage["completion_tokens_details"] = {"reasoning_tokens": plan.reasoning_tokens}
         return json.dumps({"id": self._response_id(plan), "object": kind, "created": int(time.time()),
                            "model": plan.model, "choices": [choice], "usage": usage}).encode()
 

@@ -32,7 +32,9 @@ class SimulatorConfig:
     early_eos_rate: float = _opt(0.0, "Share of unforced requests that stop early with finish_reason 'stop'.")
     role_chunk: bool = _opt(True, "Send a role-only first chat chunk that carries no token.")
     cut_off_rate: float = _opt(0.0, "Quirk: share of streams ended cleanly with [DONE] but no finish_reason.")
-    reasoning_tokens: int = _opt(0, "Quirk: the first N chat output tokens come in delta.reasoning_content.")
+    reasoning_tokens: int = _opt(0, "Quirk: the first N chat output tokens come in delta.reasoning_content "
+                                    "(usage then has completion_tokens_details.reasoning_tokens).")
+    usage_scale: float = _opt(1.0, "Quirk: usage reports completion_tokens times this (a server that miscounts).")
     api_key: str = _opt("", "When set, require 'Authorization: Bearer <key>' (401 otherwise).")
     timing_header: bool = _opt(False, "Add X-Simulator-Arrival (perf_counter when the request reached this machine, "
                                       "which its delays count from) and X-Simulator-Taken (when this server got to "
@@ -50,6 +52,8 @@ class SimulatorConfig:
                 raise ValueError(f"{f.name} must be between 0 and 1, got {value}")
             if f.name.endswith("_ms") and value < 0:
                 raise ValueError(f"{f.name} must be >= 0, got {value}")
+        if not self.usage_scale > 0:
+            raise ValueError(f"usage_scale must be positive, got {self.usage_scale}")
         if self.tokens_per_chunk < 1 or self.default_max_tokens < 1:
             raise ValueError("tokens_per_chunk and default_max_tokens must be >= 1")
         if self.max_concurrency < 0 or self.reasoning_tokens < 0:

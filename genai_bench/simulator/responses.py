@@ -73,6 +73,12 @@ class Plan:
     stall_at: int = -1
     disconnect_after: int = -1
     malformed_at: int = -1
+    usage_scale: float = 1.0
+
+    @property
+    def reported_output_tokens(self) -> int:
+        """The output count the usage says (a miscounting server's scale applied)."""
+        return round(self.output_tokens * self.usage_scale)
 
     @property
     def prompt_tokens(self) -> int:
@@ -116,9 +122,9 @@ class Frames:
         return self.head + b'{"index":0,' + body + b',"logprobs":null,"finish_reason":"' + reason.encode() \
             + b'"}]}\n\n'
 
-    def usage(self, prompt_tokens: int, completion_tokens: int) -> bytes:
-        """The usage chunk with empty choices."""
-        return self.head + b"]," + _usage_json(prompt_tokens, completion_tokens) + b"}\n\n"
+    def usage(self, prompt_tokens: int, completion_tokens: int, reasoning_tokens: int = 0) -> bytes:
+        """The usage chunk with empty choices (with completion_tokens_details when the answer reasoned)."""
+        return self.head + b"]," + _usage_json(prompt_tokens, completion_tokens, reasoning_tokens) + b"}\n\n"
 
     def malformed(self, text: bytes, reasoning: bool) -> bytes:
         """A chunk cut in half, so that it is not valid JSON."""
@@ -126,9 +132,10 @@ class Frames:
         return frame[: len(frame) // 2] + b"\n\n"
 
 
-def _usage_json(prompt_tokens: int, completion_tokens: int) -> bytes:
-    return (b'"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}'
-            % (prompt_tokens, completion_tokens, prompt_tokens + completion_tokens))
+def _usage_json(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int = 0) -> bytes:
+    details = b',"completion_tokens_details":{"reasoning_tokens":%d}' % reasoning_tokens if reasoning_tokens else b""
+    return (b'"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d%s}'
+            % (prompt_tokens, completion_tokens, prompt_tokens + completion_tokens, details))
 
 
 def chunk_spans(plan: Plan, per_chunk: int) -> Iterator[tuple[int, int, bool]]:
