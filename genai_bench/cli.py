@@ -69,6 +69,8 @@ def benchmark(**options: Any) -> None:
 
     configure_logging()
     config = build_config(options, ["genai-bench", *sys.argv[1:]])
+    for warning in config.warnings():
+        click.echo(f"Warning: {warning}", err=True)
     session = BenchmarkSession(config, TerminalDashboard())
     try:
         target = session.start()

@@ -21,6 +21,9 @@ MAX_REQUESTS_PER_RUN = 10**12
 MAX_SEED = 2**63 - 1  # the metadata's JSON encoder stores 64-bit integers
 MAX_WORKERS = 256
 MAX_LABEL_COUNT = 10**6
+# Few served models take longer contexts; a scenario asking for more on average gets a warning (the hard limit is
+# scenarios.MAX_SCENARIO_TOKENS).
+LONG_CONTEXT_TOKENS = 131_072
 # Query parameters whose value is a credential (api_key, key, token, access_token, sig, X-Amz-Signature...).
 SECRET_PARAMETER = re.compile(r"key|token|sig|secret|passw|auth|credential", re.IGNORECASE)
 REDACTED = "***"
@@ -144,6 +147,12 @@ class BenchmarkConfig:
         if problem:
             raise ConfigError(f"{self.load_option} {max(self.concurrencies_planned)} {problem}")
         return self
+
+    def warnings(self) -> list[str]:
+        """Settings that are valid but probably not what was meant, one line each."""
+        return [f"--traffic-scenario {s.text} asks for {sum(s.expected_tokens):,.0f} tokens per request on average; "
+                f"few models accept more than {LONG_CONTEXT_TOKENS:,}, and each prompt is built in memory"
+                for s in self.traffic_scenarios if sum(s.expected_tokens) > LONG_CONTEXT_TOKENS]
 
     @property
     def concurrencies_planned(self) -> list[int]:

@@ -76,3 +76,9 @@ def test_the_label_is_the_model_sent_unless_model_is_given():
     assert valid(api_model_name="ref-model").model_label == "ref-model"
     assert valid(model="label", api_model_name="ref-model").model_label == "label"
     assert valid(model="label").sent_model == "label"
+
+
+def test_scenarios_longer_than_most_contexts_are_warned_about():
+    assert valid().warnings() == []
+    config = BenchmarkConfig(traffic_scenarios=[parse_scenario("D(100,100)"), parse_scenario("D(200000,100)")])
+    assert [w.split(" asks")[0] for w in config.validate().warnings()] == ["--traffic-scenario D(200000,100)"]
