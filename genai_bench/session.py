@@ -142,9 +142,9 @@ class BenchmarkSession:
                                   f"is not available ({exc.strerror or exc}); pick another port or 0 for a free one") from None
         self.target = self._start_target()
         self.publisher.context["api_base"] = redact_url(self.target.api_base)
-        self._create_folder()
         if self.config.num_workers:
             self.cluster = self._start_cluster(self.target)
+        self._create_folder()  # last: a setting refused above leaves no folder behind
         return self.target
 
     def _start_cluster(self, target: Target):
