@@ -171,9 +171,10 @@ def test_stop_during_the_drain_ends_it_without_waiting_for_the_request_timeout(t
     # Requests that take 60 s and a drain bounded by a 60 s request timeout: a stop in the drain must cut it to the
     # short interrupt drain, recording what is still in flight as aborted.
     server = start_simulator(ttft_ms=60_000.0)
-    session = make_session(tmp_path, server, max_time_per_run=0.002, request_timeout=60.0, concurrencies=[2])
-    session.hooks.run_started.add_listener(lambda **_: gevent.spawn_later(0.5, session.stop))
+    session = make_session(tmp_path, server, max_time_per_run=0.01, request_timeout=60.0, concurrencies=[2])
+    session.hooks.run_started.add_listener(lambda **_: gevent.spawn_later(1.0, session.stop))  # 0.4 s into the drain
     started = time.monotonic()
     outcome = session.run(handle_signals=False)
     assert time.monotonic() - started < INTERRUPT_DRAIN_SECONDS + 5
-    assert outcome.interrupted and outcome.results[0].aborted == 2
+    result = outcome.results[0]
+    assert outcome.interrupted and result.aborted >= 1 and result.aborted == len(result.requests)
