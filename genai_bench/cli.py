@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import click
 
-from genai_bench.config import ConfigError
+from genai_bench.config import ConfigError, port_problem, redact_url
 from genai_bench.options import benchmark_options, build_config, split_values
 from genai_bench.processes import freeze_long_lived_objects
 from genai_bench.scenarios import ScenarioError
@@ -69,13 +69,15 @@ def benchmark(**options: Any) -> None:
 
     configure_logging()
     config = build_config(options, ["genai-bench", *sys.argv[1:]])
+    for warning in config.warnings():
+        click.echo(f"Warning: {warning}", err=True)
     session = BenchmarkSession(config, TerminalDashboard())
     try:
         target = session.start()
         if session.simulator is not None:
             click.echo(f"No --api-base given: started the embedded simulator at {target.api_base}")
         else:
-            click.echo(f"Benchmarking {target.api_base} (model {config.sent_model})")
+            click.echo(f"Benchmarking {redact_url(target.api_base)} (model {session.config.sent_model})")
         if session.dashboard_url:
             click.echo(f"Live dashboard: {session.dashboard_url}")
         if session.cluster is not None:
@@ -151,6 +153,7 @@ def simulate(host: str, port: int, workers: int, **options: Any) -> None:
         raise ConfigError(f"simulate: {exc}") from None
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
+    check_port(port)
     try:
         server = SimulatorServer(config, host=host, port=port, shared_port=workers > 1).start()
         extra = SimulatorWorkers(config, host, server.port, workers) if workers > 1 else None
@@ -178,6 +181,13 @@ def simulate_worker(host: str, port: int, parent_pid: int | None) -> None:
     run_simulator_worker(host, port, parent_pid)
 
 
+def check_port(port: int) -> None:
+    """Refuse a --port no socket can have, before anything is started."""
+    problem = port_problem("--port", port)
+    if problem:
+        raise ConfigError(problem)
+
+
 def load_folders(folders: tuple[str, ...]) -> list:
     """Experiment folders named by --experiment-folder, each checked, or a one-line error naming the bad one."""
     from genai_bench.results import ExperimentNotFound, load_experiment
@@ -203,6 +213,7 @@ def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str |
     from genai_bench.web.server import results_server
 
     configure_logging()
+    check_port(port)
     experiments = load_folders(folders)
     try:
         server = results_server([e.folder for e in experiments], host, port, streaming_token)
@@ -228,7 +239,11 @@ def report(folder: str, fmt: str, output: str | None) -> None:
     from genai_bench.report import write_report
 
     experiment = load_folders((folder,))[0]
-    path = write_report(experiment, fmt, Path(output) if output else None)
+    try:
+        path = write_report(experiment, fmt, Path(output) if output else None)
+    except OSError as exc:
+        raise ConfigError(f"--output {output or experiment.folder}: cannot write the report ({exc.strerror or exc}); "
+                          "pick a writable place") from None
     note = " (partial: " + "; ".join(experiment.partial_reasons) + ")" if experiment.partial_reasons else ""
     click.echo(f"Wrote {path}{note}")
 

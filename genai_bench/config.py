@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath, PureWindowsPath
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from genai_bench.scenarios import Scenario
 
@@ -10,6 +14,19 @@ SUPPORTED_TASKS = ("text-to-text",)
 BACKENDS = ("openai", "vllm", "sglang")
 ENDPOINTS = ("chat", "completions")
 EMBEDDED_MODEL = "genai-bench-sim"
+# Bounds that keep every later step (timers, JSON files, seeds) inside what it can represent.
+MAX_TIME_MINUTES = 7 * 24 * 60.0  # a week: gevent timers and libev overflow long before inf
+MAX_REQUEST_TIMEOUT = 24 * 3600.0
+MAX_REQUESTS_PER_RUN = 10**12
+MAX_SEED = 2**63 - 1  # the metadata's JSON encoder stores 64-bit integers
+MAX_WORKERS = 256
+MAX_LABEL_COUNT = 10**6
+# Few served models take longer contexts; a scenario asking for more on average gets a warning (the hard limit is
+# scenarios.MAX_SCENARIO_TOKENS).
+LONG_CONTEXT_TOKENS = 131_072
+# Query parameters whose value is a credential (api_key, key, token, access_token, sig, X-Amz-Signature...).
+SECRET_PARAMETER = re.compile(r"key|token|sig|secret|passw|auth|credential", re.IGNORECASE)
+REDACTED = "***"
 
 
 class ConfigError(ValueError):
@@ -23,7 +40,7 @@ class BenchmarkConfig:
     api_base: str | None = None
     api_key: str = ""
     api_backend: str = "openai"
-    model: str = EMBEDDED_MODEL
+    model: str | None = None  # the label; None: the model sent (see model_label)
     api_model_name: str | None = None
     model_tokenizer: str | None = None
     task: str = "text-to-text"
@@ -61,8 +78,18 @@ class BenchmarkConfig:
 
     @property
     def sent_model(self) -> str:
-        """The model name sent to the server."""
-        return self.api_model_name or self.model
+        """The model name sent to the server (the embedded simulator's own name when nothing else says)."""
+        return self.api_model_name or self.model or EMBEDDED_MODEL
+
+    @property
+    def model_label(self) -> str:
+        """The model named in folder names, metadata and the page: --model, else the model actually sent."""
+        return self.model or self.sent_model
+
+    @property
+    def shown_api_base(self) -> str | None:
+        """--api-base with its credentials hidden, for everything a person or a file sees."""
+        return redact_url(self.api_base) if self.api_base else None
 
     @property
     def max_time_seconds(self) -> float:
@@ -72,6 +99,9 @@ class BenchmarkConfig:
     def validate(self) -> BenchmarkConfig:
         """Raise ConfigError naming the first bad setting; return self when all are good."""
         checks = [
+            (self.api_base is None or api_base_problem(self.api_base) is None,
+             f"--api-base {redact_url(self.api_base or '')!r}: {api_base_problem(self.api_base or '')}; "
+             "give a URL like http://localhost:8000"),
             (self.task in SUPPORTED_TASKS, f"--task {self.task!r} is not supported; use one of: {', '.join(SUPPORTED_TASKS)}"),
             (self.api_backend in BACKENDS, f"--api-backend {self.api_backend!r} is unknown; use one of: {', '.join(BACKENDS)}"),
             (self.endpoint in ENDPOINTS, f"--endpoint {self.endpoint!r} is unknown; use chat or completions"),
@@ -81,37 +111,150 @@ class BenchmarkConfig:
             (bool(self.concurrencies) and all(c > 0 for c in self.concurrencies),
              "--num-concurrency must be positive integers"),
             (self.max_time_per_run > 0, "--max-time-per-run must be positive (minutes)"),
+            (self.max_time_per_run <= MAX_TIME_MINUTES,
+             f"--max-time-per-run must be at most {MAX_TIME_MINUTES:g} minutes (a week); a run needs a time limit"),
             (self.max_requests_per_run is None or self.max_requests_per_run > 0, "--max-requests-per-run must be positive"),
+            (self.max_requests_per_run is None or self.max_requests_per_run <= MAX_REQUESTS_PER_RUN,
+             f"--max-requests-per-run must be at most {MAX_REQUESTS_PER_RUN:,}"),
             (0 <= self.warmup_ratio < 1 and 0 <= self.cooldown_ratio < 1 and self.warmup_ratio + self.cooldown_ratio < 1,
              "--warmup-ratio and --cooldown-ratio must be in [0, 1) and sum to less than 1"),
-            (self.request_timeout > 0, "--request-timeout must be positive (seconds)"),
-            (self.spawn_rate is None or self.spawn_rate > 0, "--spawn-rate must be positive"),
-            (self.num_workers >= 0, "--num-workers must be 0 (users in this process) or a positive number of processes"),
-            (0 <= self.master_port < 65536, "--master-port must be between 0 and 65535 (0 picks a free port)"),
+            (0 < self.request_timeout <= MAX_REQUEST_TIMEOUT,
+             f"--request-timeout must be positive and at most {MAX_REQUEST_TIMEOUT:g} seconds (a day)"),
+            (self.spawn_rate is None or 0 < self.spawn_rate < math.inf,
+             "--spawn-rate must be a positive number of users per second (omit it to start all users at once)"),
+            (0 <= self.num_workers <= MAX_WORKERS,
+             f"--num-workers must be 0 (users in this process) or a number of processes up to {MAX_WORKERS}"),
+            (port_problem("--master-port", self.master_port) is None, port_problem("--master-port", self.master_port)),
             (self.metrics_time_unit in ("s", "ms"), "--metrics-time-unit must be s or ms"),
-            (all(r > 0 for r in self.request_rates), "--request-rate must be positive (requests per second)"),
+            (all(0 < r < math.inf for r in self.request_rates),
+             "--request-rate must be positive and finite (requests per second)"),
             (self.max_concurrency > 0, "--max-concurrency must be positive"),
             (self.arrival in ("poisson", "constant"), "--arrival must be poisson or constant"),
-            (0 <= self.streaming_port < 65536, "--streaming-port must be between 0 and 65535"),
+            (port_problem("--streaming-port", self.streaming_port) is None, port_problem("--streaming-port", self.streaming_port)),
             (not self.keep_serving or self.enable_streaming, "--keep-serving needs --enable-streaming"),
+            (self.seed is None or 0 <= self.seed <= MAX_SEED, f"--seed must be an integer from 0 to {MAX_SEED}"),
+            (self.server_gpu_count is None or 0 <= self.server_gpu_count <= MAX_LABEL_COUNT,
+             f"--server-gpu-count must be between 0 and {MAX_LABEL_COUNT:,}"),
+            (self.experiment_folder_name is None or folder_name_problem(self.experiment_folder_name) is None,
+             f"--experiment-folder-name {self.experiment_folder_name!r} "
+             f"{folder_name_problem(self.experiment_folder_name or 'x')}; give a plain name, it goes inside "
+             "--experiment-base-dir"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        problem = open_files_problem(self.connections_per_process)
+        if problem:
+            raise ConfigError(f"{self.load_option} {max(self.concurrencies_planned)} {problem}")
         return self
 
+    def warnings(self) -> list[str]:
+        """Settings that are valid but probably not what was meant, one line each."""
+        return [f"--traffic-scenario {s.text} asks for {sum(s.expected_tokens):,.0f} tokens per request on average; "
+                f"few models accept more than {LONG_CONTEXT_TOKENS:,}, and each prompt is built in memory"
+                for s in self.traffic_scenarios if sum(s.expected_tokens) > LONG_CONTEXT_TOKENS]
+
+    @property
+    def concurrencies_planned(self) -> list[int]:
+        """The user counts of the sweep's runs (--max-concurrency in open loop)."""
+        return [self.max_concurrency] if self.request_rates else self.concurrencies
+
+    @property
+    def load_option(self) -> str:
+        """The option that sets the number of users, for messages."""
+        return "--max-concurrency" if self.request_rates else "--num-concurrency"
+
+    @property
+    def connections_per_process(self) -> int:
+        """Open connections in the busiest process during the busiest run: one per user, and with the embedded
+        simulator (always in this process) its end of every user's connection too."""
+        users = max(self.concurrencies_planned)
+        simulator_ends = users if self.api_base is None else 0
+        if self.num_workers:
+            return max(-(-users // self.num_workers), simulator_ends)
+        return users + simulator_ends
+
     def redacted_command(self) -> list[str]:
-        """The command line with the API key replaced, for metadata."""
-        out, hide_next = [], False
+        """The command line with the API key and streaming token hidden and --api-base redacted, for metadata."""
+        out, previous = [], None
         for arg in self.command:
-            if hide_next:
-                out.append("***")
-                hide_next = False
-            elif arg in ("--api-key", "--streaming-token"):
-                out.append(arg)
-                hide_next = True
-            elif arg.startswith(("--api-key=", "--streaming-token=")):
-                out.append(arg.split("=", 1)[0] + "=***")
+            option, equals, value = arg.partition("=")
+            if previous in SECRET_OPTIONS:
+                out.append(REDACTED)
+            elif previous == "--api-base":
+                out.append(redact_url(arg))
+            elif equals and option in SECRET_OPTIONS:
+                out.append(f"{option}={REDACTED}")
+            elif equals and option == "--api-base":
+                out.append(f"{option}={redact_url(value)}")
             else:
                 out.append(arg)
+            previous = arg
         return out
+
+
+SECRET_OPTIONS = ("--api-key", "--streaming-token")
+# File descriptors a process keeps for itself (listening sockets, log files, the tokenizer, Python's own).
+FD_HEADROOM = 64
+
+
+def redact_url(url: str) -> str:
+    """`url` with its user:password and any key-like query parameter (api_key, token, sig...) replaced by ***."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
+        query = urlencode([(name, REDACTED if SECRET_PARAMETER.search(name) else value)
+                           for name, value in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        # Not a URL we can take apart: show nothing of it rather than risk showing a secret.
+        return REDACTED
+
+
+def api_base_problem(url: str) -> str | None:
+    """What makes `url` unusable as --api-base (scheme, host, port), or None."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of range or not a number
+    except ValueError as exc:
+        return str(exc).replace("Port", "port")
+    if parts.scheme not in ("http", "https"):
+        return "the scheme must be http or https"
+    if not parts.hostname:
+        return "no host name"
+    if port == 0:
+        return "port 0 is not a server's port"
+    return None
+
+
+def port_problem(option: str, port: int) -> str | None:
+    """A one-line message when `port` is not a TCP port to listen on (0 picks a free one), or None."""
+    return None if 0 <= port <= 65535 else f"{option} must be between 0 and 65535 (0 picks a free port), got {port}"
+
+
+def folder_name_problem(name: str) -> str | None:
+    """Why `name` would not be a folder directly inside the base directory, or None."""
+    if name in ("", ".", ".."):
+        return "is not a folder name"
+    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or PureWindowsPath(name).drive:
+        return "must not be an absolute path"
+    if any(sep in name for sep in ("/", "\\", "\0")):
+        return "must not contain path separators"
+    return None
+
+
+def open_files_problem(connections: int) -> str | None:
+    """A message when `connections` would exceed this process's open-file limit (ulimit -n), or None."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = connections + FD_HEADROOM
+    if soft == resource.RLIM_INFINITY or needed <= soft:
+        return None
+    if hard == resource.RLIM_INFINITY or needed <= hard:
+        fix = f"raise the limit first (ulimit -n {needed}) or use fewer users"
+    else:
+        fix = f"use fewer users, or raise the hard limit ({hard}) system-wide"
+    return f"needs about {needed} open files (one per connection), but this process may open {soft}; {fix}"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Callable
 
 import click
+import orjson
 
 from genai_bench.config import BACKENDS, ENDPOINTS, EMBEDDED_MODEL, BenchmarkConfig, ConfigError
 from genai_bench.scenarios import parse_scenario
@@ -15,8 +17,11 @@ BENCHMARK_OPTIONS = [
               help="Server flavour; vllm and sglang also send ignore_eos to force the output length."),
     click.option("--api-base", default=None, help="Server URL, e.g. http://localhost:8000. Omitted: the embedded simulator."),
     click.option("--api-key", default="", envvar="OPENAI_API_KEY", help="Bearer token (or OPENAI_API_KEY). Never written anywhere."),
-    click.option("--model", default=EMBEDDED_MODEL, show_default=True, help="Model label for folder names; also sent unless --api-model-name."),
-    click.option("--api-model-name", default=None, help="Model name sent to the server, when it differs from --model."),
+    click.option("--model", default=None,
+              help="Model label for folder names; also sent unless --api-model-name. Default: the model sent."),
+    click.option("--api-model-name", default=None,
+              help=f"Model name sent to the server. Default: --model, else the first model the server lists "
+                   f"({EMBEDDED_MODEL} for the embedded simulator)."),
     click.option("--model-tokenizer", default=None, help="tokenizer.json, a directory holding one, or a hub id (needs network). Default: built-in."),
     click.option("--task", default="text-to-text", show_default=True, help="Benchmark task."),
     click.option("--endpoint", default="chat", type=click.Choice(ENDPOINTS), show_default=True,
@@ -96,13 +101,28 @@ def parse_json_object(option: str, text: str | None) -> dict:
     """A JSON object option, or a one-line error naming the option."""
     if not text:
         return {}
+    example = "pass an object like '{\"temperature\": 0}'"
     try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise ConfigError(f"{option} is not valid JSON ({exc}); pass an object like '{{\"temperature\": 0}}'") from None
+        value = json.loads(text, parse_constant=_non_finite, parse_float=_finite_float)
+        orjson.dumps(value)  # every request body is encoded with orjson, which refuses integers beyond 64 bits
+    except (ValueError, TypeError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{option} is not valid JSON ({reason}); {example}") from None
     if not isinstance(value, dict):
-        raise ConfigError(f"{option} must be a JSON object like '{{\"temperature\": 0}}'")
+        raise ConfigError(f"{option} must be a JSON object: {example}")
     return value
+
+
+def _non_finite(name: str) -> float:
+    # Python's json accepts NaN and Infinity, which no JSON server does.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is too large for a JSON number")
+    return number
 
 
 # Options whose value goes to the BenchmarkConfig field of the same name as it is.

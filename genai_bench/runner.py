@@ -247,8 +247,11 @@ class SweepRunner:
             time_left = run.max_time - (perf_counter() - start)
             gevent.wait([driver.exhausted, self.stop_requested], timeout=max(time_left, 0.0), count=1)
             driver.close()
-            drain = INTERRUPT_DRAIN_SECONDS if self.stopped else (config.drain_timeout or config.request_timeout)
-            driver.exhausted.wait(timeout=drain)
+            if not self.stopped:
+                gevent.wait([driver.exhausted, self.stop_requested], timeout=config.drain_timeout or config.request_timeout,
+                            count=1)
+            if self.stopped:  # Ctrl-C before or during the drain: in-flight requests get a short while, not the timeout
+                driver.exhausted.wait(timeout=INTERRUPT_DRAIN_SECONDS)
         finally:
             try:
                 aborted = driver.finish()  # kills users still in flight; each records its request as aborted

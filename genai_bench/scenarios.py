@@ -12,7 +12,11 @@ VALID_FORMS = (
     "U(max_in,max_out) or E(tokens)"
 )
 
-_INT = r"(\d+)"
+# Token counts beyond any model's context window: refused up front rather than failing to allocate the prompt.
+MAX_SCENARIO_TOKENS = 1_000_000
+_TOO_LARGE = f"token counts must be at most {MAX_SCENARIO_TOKENS:,} (beyond any model's context window)"
+
+_INT = r"([0-9]+)"  # ASCII digits only: \d would also take other scripts' digits
 _PAIR = rf"\({_INT},{_INT}\)"
 # One pattern per accepted shape; fullmatch rejects spaces, trailing junk and unknown letters alike.
 _FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -30,9 +34,10 @@ class ScenarioError(ValueError):
 
 
 def _error(text: object, reason: str | None = None) -> ScenarioError:
-    # repr() keeps the message on one line even if the input holds newlines.
+    # repr() keeps the message on one line even if the input holds newlines; a long input is cut to a readable line.
+    shown = repr(text) if len(repr(text)) <= 80 else repr(text)[:60] + "..."
     detail = f"{reason}; " if reason else ""
-    return ScenarioError(f"invalid traffic scenario {text!r}: {detail}expected {VALID_FORMS}")
+    return ScenarioError(f"invalid traffic scenario {shown}: {detail}expected {VALID_FORMS}")
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,9 @@ def parse_scenario(text: str) -> Scenario:
     for kind, pattern in _FORMS:
         match = pattern.fullmatch(text)
         if match:
+            # Checked on the digits first: int() refuses (ValueError) numbers of more than 4,300 digits.
+            if any(len(g.lstrip("0")) > len(str(MAX_SCENARIO_TOKENS)) for g in match.groups()):
+                raise _error(text, _TOO_LARGE)
             params = tuple(int(g) for g in match.groups())
             _validate(text, kind, params)
             return Scenario(kind, params)
@@ -120,7 +128,9 @@ def parse_scenario(text: str) -> Scenario:
 
 
 def _validate(text: str, kind: str, params: tuple[int, ...]) -> None:
-    # The grammar admits no minus sign, so only zeros and inverted ranges are left to catch.
+    # The grammar admits no minus sign, so only zeros, inverted ranges and lengths beyond any context are left.
+    if any(v > MAX_SCENARIO_TOKENS for v in params):
+        raise _error(text, _TOO_LARGE)
     if kind == "N":
         mean_in, _, mean_out, _ = params
         if mean_in < 1 or mean_out < 1:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from time import perf_counter
 
 import gevent
+import orjson
 
 from genai_bench import __version__
 from genai_bench.client import Target
-from genai_bench.config import BenchmarkConfig, ConfigError
+from genai_bench.config import BenchmarkConfig, ConfigError, redact_url
 from genai_bench.dashboard import Dashboard, DashboardListener
 from genai_bench.events import EventBus
 from genai_bench.hooks import SweepHooks
@@ -43,17 +44,49 @@ class SessionOutcome:
     interrupted: bool
 
 
-def check_reachable(target: Target, timeout: float = 5.0) -> None:
-    """Raise ConfigError when nothing answers HTTP at the target's address."""
+def check_reachable(target: Target, timeout: float = 5.0) -> list[str]:
+    """Raise ConfigError when nothing answers HTTP at the target's address; return the model ids its /models lists."""
     client = target.new_http_client()
     try:
         with gevent.Timeout(timeout):
-            client.get(target.base_path + "/models", headers=target.headers()).release()
+            response = client.get(target.base_path + "/models", headers=target.headers())
+            try:
+                body = response.read() if response.status_code == 200 else b""
+            finally:
+                response.release()
     except (Exception, gevent.Timeout) as exc:
-        raise ConfigError(f"--api-base {target.api_base} is unreachable ({type(exc).__name__}: {exc}); "
+        raise ConfigError(f"--api-base {redact_url(target.api_base)} is unreachable ({type(exc).__name__}: {exc}); "
                           "is the server running?") from None
     finally:
         client.close()
+    return listed_models(body)
+
+
+def listed_models(body: bytes) -> list[str]:
+    """The model ids of an OpenAI /v1/models answer; none when it is not one."""
+    try:
+        entries = orjson.loads(body)["data"]
+        return [str(entry["id"]) for entry in entries if isinstance(entry, dict) and entry.get("id")]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return []
+
+
+def target_of(config: BenchmarkConfig, api_base: str) -> Target:
+    """Where and how the benchmark sends its requests."""
+    return Target(api_base=api_base, model=config.sent_model, api_key=config.api_key, endpoint=config.endpoint,
+                  backend=config.api_backend, additional_params=config.additional_request_params,
+                  request_timeout=config.request_timeout)
+
+
+def with_served_model(config: BenchmarkConfig) -> BenchmarkConfig:
+    """The config naming the model it will send: given ones as they are, else the first one the server lists."""
+    if config.api_base is None or config.model or config.api_model_name:
+        return config
+    models = check_reachable(target_of(config, config.api_base))
+    if not models:
+        raise ConfigError(f"--api-base {config.shown_api_base} lists no model at /v1/models; "
+                          "name the model to send with --api-model-name")
+    return replace(config, api_model_name=models[0])
 
 
 class BenchmarkSession:
@@ -63,19 +96,19 @@ class BenchmarkSession:
     """
 
     def __init__(self, config: BenchmarkConfig, terminal: Dashboard | None = None, bus: EventBus | None = None) -> None:
-        self.config = config.validate()
+        self.config = config = with_served_model(config.validate())
         self.tokenizer = load_tokenizer(config.model_tokenizer)
         self.started_at = time.time()
         # Maps perf_counter readings onto the wall clock for the results files.
         self.clock_offset = self.started_at - perf_counter()
         folder_name = config.experiment_folder_name or default_folder_name(
-            config.api_backend, config.task, config.model, self.started_at)
+            config.api_backend, config.task, config.model_label, self.started_at)
         self.folder = Path(config.experiment_base_dir) / folder_name
         self.writer = ExperimentWriter(self.folder, config.metrics_time_unit, self.clock_offset)
         self.hooks = SweepHooks()
         self.hooks.run_finished.add_listener(lambda result, **_: self.writer.write_run(result))  # files first
         self.bus = bus or EventBus()  # a host (wsgi.py under gunicorn) passes the bus it serves
-        self.publisher = LivePublisher(self.bus, {"model": config.model, "experiment_folder": str(self.folder)})
+        self.publisher = LivePublisher(self.bus, {"model": config.model_label, "experiment_folder": str(self.folder)})
         self.publisher.attach(self.hooks)
         if terminal is not None:
             DashboardListener(terminal).attach(self.hooks)
@@ -90,6 +123,7 @@ class BenchmarkSession:
         self.target: Target | None = None
         self.runner: SweepRunner | None = None
         self.cluster = None  # distributed.LocustCluster with --num-workers
+        self.failed = False  # the sweep raised: what was written is partial
 
     @property
     def dashboard_url(self) -> str | None:
@@ -107,9 +141,10 @@ class BenchmarkSession:
                 raise ConfigError(f"--streaming-port {self.config.streaming_port} on {self.config.streaming_host} "
                                   f"is not available ({exc.strerror or exc}); pick another port or 0 for a free one") from None
         self.target = self._start_target()
-        self.publisher.context["api_base"] = self.target.api_base
+        self.publisher.context["api_base"] = redact_url(self.target.api_base)
         if self.config.num_workers:
             self.cluster = self._start_cluster(self.target)
+        self._create_folder()  # last: a setting refused above leaves no folder behind
         return self.target
 
     def _start_cluster(self, target: Target):
@@ -120,6 +155,14 @@ class BenchmarkSession:
                              log_message=lambda message, level: self.hooks.log.fire(message=message, level=level),
                              arrival=self.config.arrival).start()
 
+    def _create_folder(self) -> None:
+        # Before the first run, so an unwritable place is a one-line error rather than a traceback after it.
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"--experiment-base-dir {self.config.experiment_base_dir}: cannot create {self.folder} "
+                              f"({exc.strerror or exc}); pick a writable directory") from None
+
     def _start_target(self) -> Target:
         config = self.config
         api_base = config.api_base
@@ -127,9 +170,7 @@ class BenchmarkSession:
             simulator_config = SimulatorConfig(**{**asdict(EMBEDDED_SIMULATOR), "model": config.sent_model, "seed": config.seed})
             self.simulator = SimulatorServer(simulator_config, tokenizer=self.tokenizer).start()
             api_base = self.simulator.url
-        target = Target(api_base=api_base, model=config.sent_model, api_key=config.api_key, endpoint=config.endpoint,
-                        backend=config.api_backend, additional_params=config.additional_request_params,
-                        request_timeout=config.request_timeout)
+        target = target_of(config, api_base)
         if self.simulator is None:
             check_reachable(target)
         return target
@@ -151,6 +192,7 @@ class BenchmarkSession:
             results = self.runner.run()
             final_status = "stopped" if self.runner.stopped else "completed"
         except BaseException as exc:
+            self.failed = True
             self.runner.fire_status("failed", error_message=f"{type(exc).__name__}: {exc}")
             raise
         finally:
@@ -206,9 +248,9 @@ class BenchmarkSession:
             "cmd": " ".join(config.redacted_command()),
             "version": __version__,
             "api_backend": config.api_backend,
-            "api_base": self.target.api_base if self.target else config.api_base,
+            "api_base": redact_url(self.target.api_base) if self.target else config.shown_api_base,
             "embedded_simulator": config.api_base is None,
-            "model": config.model,
+            "model": config.model_label,
             "api_model_name": config.sent_model,
             "model_tokenizer": self.tokenizer.name,
             "task": config.task,
@@ -232,7 +274,7 @@ class BenchmarkSession:
             "server_gpu_count": config.server_gpu_count,
             "start_time": self.started_at,
             "end_time": end_time,
-            "partial": interrupted or end_time is None,
+            "partial": interrupted or self.failed or end_time is None,
             "client_saturated": any(r.statistics.client_saturated for r in self.runner.results) if self.runner else False,
             "run_files": [p.name for p in self.writer.run_files],
         }

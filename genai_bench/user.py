@@ -26,6 +26,7 @@ class RequestBudget:
         self.issued = 0
         self.in_flight = 0
         self.closed = False
+        self.closing = Event()  # set with `closed`: wakes users waiting for a send time beyond the run's end
         self.exhausted = Event()  # set when nothing more will be issued and nothing is in flight
         self.run_over = Event()  # set by the runner once its users are stopped
 
@@ -52,6 +53,7 @@ class RequestBudget:
     def close(self) -> None:
         """Issue nothing more (time is up or the user pressed Ctrl-C); in-flight requests still finish."""
         self.closed = True
+        self.closing.set()
         self._check_exhausted()
 
     def wait_for_run_end(self) -> None:
@@ -240,7 +242,8 @@ class OpenAIUser(User):
         """Sleep until the request's scheduled time; False (request given back) if the run closed meanwhile."""
         budget = self.context.budget
         record.scheduled_start = self.context.schedule.next_send_time()
-        gevent.sleep(max(0.0, record.scheduled_start - perf_counter()))
+        # Not a plain sleep: a send time past the run's time limit would hold the run open until it came.
+        budget.closing.wait(max(0.0, record.scheduled_start - perf_counter()))
         if budget.closed:
             budget.cancel()
             return False

@@ -5,7 +5,9 @@ import socket
 
 import psutil
 import pytest
+from click.testing import CliRunner
 
+from genai_bench.cli import main
 from tests.support.servers import free_port, http_json
 
 QUICK = ("--max-requests-per-run", "6", "--max-time-per-run", "0.5")
@@ -55,6 +57,9 @@ BAD_INPUTS = [
     (["--model-tokenizer", "/nonexistent/dir/tokenizer.json"], "--model-tokenizer"),
     (["--api-base", f"http://127.0.0.1:{free_port()}"], "is unreachable"),
     (["--no-such-option"], "no-such-option"),
+    # Once a traceback after the run was measured, and an allocation that ignored Ctrl-C until killed.
+    (["--max-time-per-run", "inf"], "--max-time-per-run must be at most 10080 minutes"),
+    (["--num-concurrency", "1000000", "--max-requests-per-run", "2"], "needs about 2000064 open files"),
 ]
 
 
@@ -142,3 +147,51 @@ def test_simulate_workers_share_the_port_and_stop_together(tmp_path, cli):
     process.interrupt()
     assert process.wait_exit(timeout=15) in (0, 130)
     worker[0].wait(timeout=10)  # the extra process ends with its parent
+
+
+def invoke(*args: str):
+    """`genai-bench ARGS` in this process (for what is not about the process itself): exit code, stdout, stderr."""
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize("command", ["simulate", "serve --experiment-folder ."])
+def test_a_port_no_socket_can_have_is_one_line(command):
+    result = invoke(*command.split(), "--port", "70000")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: --port must be between 0 and 65535 (0 picks a free port), got 70000\n"
+
+
+def test_report_to_an_unwritable_place_is_one_line(finished_experiment):
+    result = invoke("report", "--experiment-folder", str(finished_experiment), "--output", "/proc/nope/r.html")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: --output /proc/nope/r.html: cannot write the report (No such file")
+    assert result.stderr.count("\n") == 1
+
+
+def test_the_api_base_shown_on_stdout_hides_its_credentials(tmp_path, fast_simulator):
+    api_base = f"http://user:hunter2@127.0.0.1:{fast_simulator.port}?api_key=s3cret"
+    result = invoke("benchmark", "--api-base", api_base, "--num-concurrency", "1", "--max-requests-per-run", "2",
+                    "--experiment-base-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert f"Benchmarking http://***@127.0.0.1:{fast_simulator.port}?api_key=*** (model genai-bench-sim)" in result.stdout
+    assert "hunter2" not in result.output and "s3cret" not in result.output
+
+
+def test_open_loop_time_limit_holds_when_the_next_send_time_lies_beyond_it(tmp_path, cli):
+    # One request is due at once, the next only after 100 s: the run must still end at its 3 s limit.
+    process = cli("benchmark", "--request-rate", "0.01", "--arrival", "constant", "--max-time-per-run", "0.05",
+                  "--experiment-folder-name", "exp")
+    process.wait_for(r"^\[run 1/1\]")
+    assert process.wait_exit(timeout=10) == 0, process.output
+    metadata = json.loads((tmp_path / "experiments" / "exp" / "experiment_metadata.json").read_text())
+    assert metadata["partial"] is False and len(metadata["run_files"]) == 1
+
+
+def test_ctrl_c_ends_an_open_loop_run_waiting_for_its_next_send_time(tmp_path, cli):
+    process = cli("benchmark", "--request-rate", "0.01", "--arrival", "constant", "--max-time-per-run", "1",
+                  "--experiment-folder-name", "exp")
+    process.wait_for(r"^\[run 1/1\].* 1/100 requests")
+    process.interrupt()
+    assert process.wait_exit(timeout=4) == 130, process.output
+    metadata = json.loads((tmp_path / "experiments" / "exp" / "experiment_metadata.json").read_text())
+    assert metadata["partial"] is True

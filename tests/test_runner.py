@@ -1,12 +1,14 @@
 """The sweep over a real simulator: exact request limits, drains, time limits, faults and interruption."""
 
 import json
+import time
 
 import gevent
 import pytest
 
 from genai_bench.config import BenchmarkConfig
 from genai_bench.protocol import ERROR_ABORTED
+from genai_bench.runner import INTERRUPT_DRAIN_SECONDS
 from genai_bench.scenarios import parse_scenario
 from genai_bench.session import BenchmarkSession
 
@@ -163,3 +165,16 @@ def test_the_sweep_fires_its_hooks_in_order(tmp_path, fast_simulator):
     ]
     # Each run ends with one last live tick, after its last request.
     assert ticks and ticks[-1] == 2 and 1 in ticks
+
+
+def test_stop_during_the_drain_ends_it_without_waiting_for_the_request_timeout(tmp_path, start_simulator):
+    # Requests that take 60 s and a drain bounded by a 60 s request timeout: a stop in the drain must cut it to the
+    # short interrupt drain, recording what is still in flight as aborted.
+    server = start_simulator(ttft_ms=60_000.0)
+    session = make_session(tmp_path, server, max_time_per_run=0.01, request_timeout=60.0, concurrencies=[2])
+    session.hooks.run_started.add_listener(lambda **_: gevent.spawn_later(1.0, session.stop))  # 0.4 s into the drain
+    started = time.monotonic()
+    outcome = session.run(handle_signals=False)
+    assert time.monotonic() - started < INTERRUPT_DRAIN_SECONDS + 5
+    result = outcome.results[0]
+    assert outcome.interrupted and result.aborted >= 1 and result.aborted == len(result.requests)

@@ -6,8 +6,10 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from genai_bench.scenarios import Scenario, ScenarioError, parse_scenario
+from genai_bench.scenarios import MAX_SCENARIO_TOKENS, Scenario, ScenarioError, parse_scenario
 
 VALID = [
     # text, kind, params, canonical text, name, task kind
@@ -177,3 +179,39 @@ def test_sampling_is_reproducible(text: str) -> None:
 )
 def test_expected_tokens(text: str, expected: tuple[float, float]) -> None:
     assert parse_scenario(text).expected_tokens == expected
+
+
+@pytest.mark.parametrize("text", ["D(1000000000000,1)", "N(1000001,1)/(1,1)", "U(1,2000000)", "D(1," + "9" * 5000 + ")"])
+def test_lengths_beyond_any_context_window_are_refused_up_front(text: str) -> None:
+    with pytest.raises(ScenarioError, match="at most 1,000,000") as info:
+        parse_scenario(text)
+    assert len(str(info.value)) < 400  # a 5,000-digit input still gives a readable line
+
+
+def test_the_largest_length_is_accepted() -> None:
+    assert parse_scenario(f"D({MAX_SCENARIO_TOKENS},1)").params == (MAX_SCENARIO_TOKENS, 1)
+
+
+# Numbers as a user might type them: small, zero, padded with zeros, huge, or in another script's digits.
+numbers = st.one_of(st.integers(0, 2_000_000).map(str), st.integers(0, 10**30).map(str),
+                    st.from_regex(r"0{1,3}[0-9]{1,4}", fullmatch=True), st.sampled_from(["", "-1", "١", "1.5", " 1"]))
+pairs = st.builds(lambda a, b: f"({a},{b})", numbers, numbers)
+grammar_like = st.one_of(
+    st.builds(lambda kind, p: kind + p, st.sampled_from("DNUEX"), pairs),
+    st.builds(lambda kind, p, q, sep: f"{kind}{p}{sep}{q}", st.sampled_from("DNUE"), pairs, pairs,
+              st.sampled_from(["/", "", "//", "/ "])),
+    st.builds(lambda n: f"E({n})", numbers),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(grammar_like, st.text(max_size=40)))
+def test_parse_scenario_raises_only_scenario_errors_and_what_it_accepts_round_trips(text: str) -> None:
+    try:
+        scenario = parse_scenario(text)
+    except ScenarioError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert parse_scenario(scenario.text) == scenario
+    assert all(1 <= v <= MAX_SCENARIO_TOKENS for v in scenario.params if scenario.kind != "N")
+    assert scenario.text.isascii()

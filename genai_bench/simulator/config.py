@@ -1,5 +1,6 @@
 """The simulated server's settings: timing, capacity, fault injection and quirks, checked when built."""
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -50,10 +51,10 @@ class SimulatorConfig:
             value = getattr(self, f.name)
             if f.name.endswith("_rate") and not 0.0 <= value <= 1.0:
                 raise ValueError(f"{f.name} must be between 0 and 1, got {value}")
-            if f.name.endswith("_ms") and value < 0:
-                raise ValueError(f"{f.name} must be >= 0, got {value}")
-        if not self.usage_scale > 0:
-            raise ValueError(f"usage_scale must be positive, got {self.usage_scale}")
+            if f.name.endswith("_ms") and not (0 <= value < math.inf):
+                raise ValueError(f"{f.name} must be >= 0 and finite, got {value}")
+        if not 0 < self.usage_scale < math.inf:
+            raise ValueError(f"usage_scale must be positive and finite, got {self.usage_scale}")
         if self.tokens_per_chunk < 1 or self.default_max_tokens < 1:
             raise ValueError("tokens_per_chunk and default_max_tokens must be >= 1")
         if self.max_concurrency < 0 or self.reasoning_tokens < 0:
