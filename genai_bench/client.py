@@ -33,6 +33,8 @@ ONE_TOKEN_CHUNKS_SLACK = 1.3
 # Every this many requests, the server's usage is checked against a local count (token_count_mismatch).
 USAGE_CHECK_EVERY = 10
 _select_without_yield = get_original("select", "select")
+# A prompt is one user message's text, or (chat, multi-turn) the whole message history to send.
+Prompt = str | list[dict]
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,11 @@ class Target:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
-    def payload(self, prompt: str, max_output_tokens: int) -> bytes:
-        """JSON body of a streaming request; values the user passed in additional_params always win."""
+    def payload(self, prompt: Prompt, max_output_tokens: int) -> bytes:
+        """JSON body of a streaming request (a list prompt is a chat history); additional_params always win."""
         body: dict = {"model": self.model, "stream": True, "stream_options": {"include_usage": True}}
         if self.endpoint == "chat":
-            body["messages"] = [{"role": "user", "content": prompt}]
+            body["messages"] = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
         else:
             body["prompt"] = prompt
         body["max_tokens"] = max_output_tokens
@@ -176,6 +178,8 @@ class OpenAIStreamingClient:
         self.headers = target.headers()
         self.path = target.path
         self.sent = 0
+        # The last request's stream, kept (not joined) so that a multi-turn user can read the answer it got.
+        self.last_stream: StreamState | None = None
 
     def connect(self) -> None:
         """Open the keep-alive connection ahead of the first request, so no request's latency includes connecting."""
@@ -190,10 +194,14 @@ class OpenAIStreamingClient:
         """Close the connection pool."""
         self.http.close()
 
-    def send(self, record: RequestRecord, prompt: str) -> RequestRecord:
+    def last_answer(self) -> str:
+        """The answer text of the last request (joined only now, so that single-turn runs never pay for it)."""
+        return "".join(self.last_stream.pieces) if self.last_stream is not None else ""
+
+    def send(self, record: RequestRecord, prompt: Prompt) -> RequestRecord:
         """Send one request, filling `record` with timestamps, token counts and any error; never raises for server faults."""
         body = self.target.payload(prompt, record.max_output_tokens)
-        state = StreamState()
+        self.last_stream = state = StreamState()
         response = None
         record.start = perf_counter()
         try:
@@ -213,7 +221,7 @@ class OpenAIStreamingClient:
             if response is not None:
                 response.release()
         if record.ok:
-            self._finish(record, state, prompt)
+            self._finish(record, state)
         return record
 
     def _read_stream(self, response, record: RequestRecord, state: StreamState) -> None:
@@ -276,7 +284,7 @@ class OpenAIStreamingClient:
             state.usage = chunk["usage"]
         return False
 
-    def _finish(self, record: RequestRecord, state: StreamState, prompt: str) -> None:
+    def _finish(self, record: RequestRecord, state: StreamState) -> None:
         if state.finish_reason is None:
             how = "after [DONE]" if state.done else "when the connection closed"
             record.fail(ERROR_INCOMPLETE_STREAM, f"stream ended {how} without a finish_reason", record.end)

@@ -35,6 +35,8 @@ class RequestRecord:
     first_answer: float | None = None  # the first answer (content) token, after any reasoning
     reasoning_tokens: int | None = None  # None when the stream carried no reasoning
     local_output_tokens: int | None = None  # a local count beside the server's usage, on a sample of requests
+    session_id: str | None = None  # multi-turn runs: the conversation this request belongs to (unique in the run)
+    turn: int | None = None  # multi-turn runs: 1-based position of the request in its conversation
 
     @property
     def ok(self) -> bool:
@@ -68,6 +70,8 @@ class RequestRecord:
             "error_message": self.error_message,
             "reasoning_tokens": self.reasoning_tokens,
             "local_output_tokens": self.local_output_tokens,
+            "session_id": self.session_id,
+            "turn": self.turn,
         }
 
     def to_wire(self) -> list:
@@ -75,7 +79,7 @@ class RequestRecord:
         return [self.scenario, self.concurrency, self.num_input_tokens, self.max_output_tokens, self.start,
                 self.first_token, self.end, array("d", self.chunk_times).tobytes(), self.num_output_tokens,
                 self.tokens_estimated, self.status_code, self.error_code, self.error_message, self.scheduled_start,
-                self.first_answer, self.reasoning_tokens, self.local_output_tokens]
+                self.first_answer, self.reasoning_tokens, self.local_output_tokens, self.session_id, self.turn]
 
     @classmethod
     def from_wire(cls, data: list) -> RequestRecord:
