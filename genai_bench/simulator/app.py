@@ -5,6 +5,7 @@ import itertools
 import json
 import random
 import time
+from collections import deque
 from typing import Any, Callable, Iterable, Iterator
 
 import orjson
@@ -63,6 +64,11 @@ class SimulatorApp:
         self._models_body = json.dumps({"object": "list", "data": [
             {"id": config.model, "object": "model", "created": int(time.time()), "owned_by": "genai-bench"}]}
         ).encode()
+        self.chats: deque[dict] | None = None  # see keep_chats
+
+    def keep_chats(self, limit: int) -> None:
+        """Keep the last `limit` chat requests' messages and the answer text sent to each (for tests of histories)."""
+        self.chats = deque(maxlen=limit)
 
     def make_way(self) -> None:
         """Called as a request arrives, before any work on it: first and last tokens due within a moment go first."""
@@ -166,6 +172,9 @@ class SimulatorApp:
                      usage_scale=cfg.usage_scale)
         self._maybe_stop_early(plan, body)
         self._inject_faults(plan)
+        if chat and self.chats is not None:
+            plan.transcript = {"messages": body["messages"], "answer": None}
+            self.chats.append(plan.transcript)
         if isinstance(prompt, str) and (plan.include_usage or not stream):
             self._counter.submit(plan)
         return plan
@@ -245,6 +254,8 @@ class SimulatorApp:
             if plan.chat and self.config.role_chunk:
                 yield frames.role()
             tokens = self._tokens(plan.output_tokens)
+            if plan.transcript is not None:
+                plan.transcript["answer"] = b"".join(tokens[plan.reasoning_tokens:plan.output_tokens]).decode()
             last = chunk_count(plan, self.config.tokens_per_chunk) - 1
             for index, (deadline, first, end, reasoning) in enumerate(self._schedule(plan, start)):
                 # Absolute deadlines keep mid-stream timer lateness from accumulating (mean ITL stays exact);

@@ -74,6 +74,7 @@ class Plan:
     disconnect_after: int = -1
     malformed_at: int = -1
     usage_scale: float = 1.0
+    transcript: dict | None = None  # when the app keeps chats: this request's messages, and the answer once sent
 
     @property
     def reported_output_tokens(self) -> int:
