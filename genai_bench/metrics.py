@@ -27,6 +27,8 @@ LIVE_METRICS = ("ttft", "tpot", "e2e_latency", "output_latency", "input_throughp
 # A server's usage and a local count further apart than this share count as a token_count_mismatch.
 TOKEN_COUNT_TOLERANCE = 0.05
 LIVE_STATS = ("mean", "min", "max", "p50", "p90", "p99")
+# Multi-turn runs: the metrics shown by turn index, where prefix reuse across turns shows.
+TURN_METRICS = ("ttft", "e2e_latency")
 TIME_UNIT_SCALE = {"s": 1.0, "ms": 1000.0}
 
 
@@ -154,6 +156,7 @@ class RunStatistics:
     partial: bool = False
     client: dict | None = None  # the client's own health during the run (monitor.ClientHealth)
     request_rate: float | None = None  # open loop: the scheduled arrival rate; None for closed loop
+    stats_by_turn: dict[str, dict] | None = None  # multi-turn runs: TTFT and E2E by turn index ("1", "2", ...)
 
     @property
     def client_saturated(self) -> bool:
@@ -163,14 +166,46 @@ class RunStatistics:
     def to_dict(self, time_unit: str = "s") -> dict:
         """Plain dict with latency statistics in `time_unit`."""
         scale = TIME_UNIT_SCALE[time_unit]
-        out = {name: value for name, value in self.__dict__.items() if name != "stats"}
+        out = {name: value for name, value in self.__dict__.items() if name not in ("stats", "stats_by_turn")}
         out["client_saturated"] = self.client_saturated
-        out["stats"] = {
-            metric: (None if described is None else
-                     {k: v * scale for k, v in described.items()} if metric in TIME_METRICS else dict(described))
-            for metric, described in self.stats.items()
-        }
+        out["stats"] = scaled_stats(self.stats, scale)
+        out["stats_by_turn"] = scaled_by_turn(self.stats_by_turn, scale)
         return out
+
+
+def scaled_stats(stats: dict[str, dict | None], scale: float) -> dict[str, dict | None]:
+    """Statistics by metric with the time metrics multiplied by `scale` (seconds to ms, or back with 1/1000)."""
+    return {metric: (None if described is None else
+                     {k: v * scale for k, v in described.items()} if metric in TIME_METRICS else dict(described))
+            for metric, described in stats.items()}
+
+
+def scaled_by_turn(by_turn: dict[str, dict] | None, scale: float) -> dict[str, dict] | None:
+    """stats_by_turn with its latency statistics multiplied by `scale`."""
+    if by_turn is None:
+        return None
+    return {turn: {**entry, **scaled_stats({m: entry[m] for m in TURN_METRICS}, scale)}
+            for turn, entry in by_turn.items()}
+
+
+def turn_statistics(measured: list[RequestMetrics]) -> dict[str, dict] | None:
+    """By turn index: completed requests, errors, TTFT and E2E statistics and mean input tokens (None: single-turn)."""
+    by_turn: dict[int, list[RequestMetrics]] = {}
+    for m in measured:
+        if m.record.turn is not None:
+            by_turn.setdefault(m.record.turn, []).append(m)
+    if not by_turn:
+        return None
+    out = {}
+    for turn, group in sorted(by_turn.items()):
+        completed = [m for m in group if m.record.ok]
+        out[str(turn)] = {
+            "count": len(completed),
+            "errors": len(group) - len(completed),
+            **{name: describe([getattr(m, name) for m in completed]) for name in TURN_METRICS},
+            "num_input_tokens": float(np.mean([m.record.num_input_tokens for m in completed])) if completed else None,
+        }
+    return out
 
 
 def measured_slice(metrics: list[RequestMetrics], warmup_ratio: float, cooldown_ratio: float) -> list[RequestMetrics]:
@@ -220,6 +255,7 @@ def aggregate(
         token_count_checked=len(checked),
         token_count_mismatch=(sum(_miscounted(r) for r in checked) / len(checked)) if checked else None,
         partial=partial,
+        stats_by_turn=turn_statistics(measured),
     )
 
 
@@ -254,6 +290,9 @@ class MetricsCollector:
         self.errors = 0
         self.output_tokens = 0
         self.error_codes: Counter[str] = Counter()
+        # Multi-turn runs: (turn, ttft, e2e) of the latest successes, and successes per turn over the whole run.
+        self.recent_turns: deque[tuple[int, float, float]] = deque(maxlen=self.live_window)
+        self.turn_counts: Counter[int] = Counter()
 
     def record(self, record: RequestRecord) -> RequestMetrics:
         """Take one finished request; cheap enough for the hot path."""
@@ -266,6 +305,9 @@ class MetricsCollector:
                     values.append(value)
             self.completed += 1
             self.output_tokens += record.num_output_tokens
+            if record.turn is not None and metrics.ttft is not None:
+                self.recent_turns.append((record.turn, metrics.ttft, metrics.e2e_latency))
+                self.turn_counts[record.turn] += 1
         else:
             self.errors += 1
             self.error_codes[record.error_code] += 1
@@ -293,7 +335,21 @@ class MetricsCollector:
             "window": len(self.recent["e2e_latency"]),
             "stats": {name: describe(np.fromiter(values, dtype=float, count=len(values)), LIVE_STATS)
                       for name, values in self.recent.items()},
+            "by_turn": self._live_by_turn(),
         }
+
+    def _live_by_turn(self) -> dict[str, dict] | None:
+        """Successes per turn so far, and each turn's p50 TTFT and E2E over the live window (None: single-turn)."""
+        if not self.turn_counts:
+            return None
+        window: dict[int, list[tuple[float, float]]] = {}
+        for turn, ttft, e2e in self.recent_turns:
+            window.setdefault(turn, []).append((ttft, e2e))
+        out = {}
+        for turn in sorted(self.turn_counts):
+            ttft_p50, e2e_p50 = np.median(window[turn], axis=0).tolist() if turn in window else (None, None)
+            out[str(turn)] = {"count": self.turn_counts[turn], "ttft_p50": ttft_p50, "e2e_latency_p50": e2e_p50}
+        return out
 
     def histograms(self, metric_names: tuple[str, ...] = ("ttft", "e2e_latency")) -> dict[str, dict]:
         """Histogram (bin edges and counts) of each metric over the recent window."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from genai_bench.metrics import TIME_METRICS, TIME_UNIT_SCALE, histogram
+from genai_bench.metrics import TIME_UNIT_SCALE, histogram, scaled_by_turn, scaled_stats
 from genai_bench.results.writer import EVENTS_FILE, METADATA_FILE
 MAX_DRILLDOWN_REQUESTS = 5000
 REQUEST_TIME_FIELDS = ("ttft", "tpot", "e2e_latency", "output_latency", "itl")
@@ -23,9 +23,8 @@ def to_seconds(aggregated: dict, time_unit: str) -> dict:
     scale = TIME_UNIT_SCALE.get(time_unit, 1.0)
     if scale == 1.0:
         return aggregated
-    stats = {metric: ({k: v / scale for k, v in described.items()} if described and metric in TIME_METRICS else described)
-             for metric, described in (aggregated.get("stats") or {}).items()}
-    return {**aggregated, "stats": stats}
+    return {**aggregated, "stats": scaled_stats(aggregated.get("stats") or {}, 1.0 / scale),
+            "stats_by_turn": scaled_by_turn(aggregated.get("stats_by_turn"), 1.0 / scale)}
 
 
 @dataclass
