@@ -21,6 +21,7 @@ MAX_REQUESTS_PER_RUN = 10**12
 MAX_SEED = 2**63 - 1  # the metadata's JSON encoder stores 64-bit integers
 MAX_WORKERS = 256
 MAX_LABEL_COUNT = 10**6
+MAX_TURNS = 10_000
 # Few served models take longer contexts; a scenario asking for more on average gets a warning (the hard limit is
 # scenarios.MAX_SCENARIO_TOKENS).
 LONG_CONTEXT_TOKENS = 131_072
@@ -72,6 +73,10 @@ class BenchmarkConfig:
     streaming_port: int = 8080
     streaming_token: str | None = None
     keep_serving: bool = False
+    # Multi-turn sessions (conversations.py): replay a dataset's conversations, or --turns synthetic user messages.
+    multi_turn: bool = False
+    turns: int = 1
+    think_time: float = 0.0  # seconds between an answer and the next turn
     live_interval: float = 0.25
     drain_timeout: float | None = None
     command: list[str] = field(default_factory=list)
@@ -140,13 +145,33 @@ class BenchmarkConfig:
              f"{folder_name_problem(self.experiment_folder_name or 'x')}; give a plain name, it goes inside "
              "--experiment-base-dir"),
         ]
-        for ok, message in checks:
+        for ok, message in checks + self._multi_turn_checks():
             if not ok:
                 raise ConfigError(message)
         problem = open_files_problem(self.connections_per_process)
         if problem:
             raise ConfigError(f"{self.load_option} {max(self.concurrencies_planned)} {problem}")
         return self
+
+    @property
+    def conversational(self) -> bool:
+        """True when users hold conversations (--multi-turn or --turns above 1)."""
+        return self.multi_turn or self.turns > 1
+
+    def _multi_turn_checks(self) -> list[tuple[bool, str]]:
+        """The multi-turn settings' checks: (ok, message) like validate's."""
+        option = "--multi-turn" if self.multi_turn else f"--turns {self.turns}"
+        return [
+            (not (self.multi_turn and self.turns > 1),
+             "--multi-turn replays a dataset's conversations and --turns builds synthetic ones; give only one"),
+            (1 <= self.turns <= MAX_TURNS, f"--turns must be an integer from 1 to {MAX_TURNS}"),
+            (0 <= self.think_time <= MAX_REQUEST_TIMEOUT, "--think-time must be 0 or more seconds (at most a day)"),
+            (not self.think_time or self.conversational, "--think-time needs --multi-turn or --turns N"),
+            (not self.conversational or self.endpoint == "chat",
+             f"{option} needs --endpoint chat: the completions endpoint has no message history"),
+            (not self.conversational or not self.request_rates,
+             f"{option} runs closed loop (each turn follows its answer); drop --request-rate"),
+        ]
 
     def warnings(self) -> list[str]:
         """Settings that are valid but probably not what was meant, one line each."""

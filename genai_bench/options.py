@@ -66,6 +66,17 @@ BENCHMARK_OPTIONS = [
     click.option("--keep-serving", is_flag=True, help="After the benchmark, keep serving the results page until Ctrl-C."),
 ]
 
+# Multi-turn sessions: each user plays whole conversations, sending back the server's own answers.
+MULTI_TURN_OPTIONS = [
+    click.option("--multi-turn", is_flag=True,
+              help="Play the dataset's conversations turn by turn (chat history with the server's real answers)."),
+    click.option("--turns", default=1, type=int, show_default=True,
+              help="Conversations of N turns, each new user message drawn from the traffic scenario."),
+    click.option("--think-time", default=0.0, type=float, show_default=True,
+              help="Seconds between an answer and the conversation's next turn (not counted in any latency)."),
+]
+BENCHMARK_OPTIONS += MULTI_TURN_OPTIONS
+
 
 def benchmark_options(command: Callable) -> Callable:
     """Add every `benchmark` option to a click command."""
@@ -133,6 +144,7 @@ PASSED_AS_IS = (
     "seed", "server_engine", "server_version", "server_gpu_type", "server_gpu_count", "enable_streaming",
     "streaming_host", "streaming_port", "streaming_token", "keep_serving",
 )
+PASSED_AS_IS += ("multi_turn", "turns", "think_time")
 
 
 def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig:

@@ -19,6 +19,7 @@ from locust.env import Environment
 
 from genai_bench.client import Target
 from genai_bench.config import BenchmarkConfig
+from genai_bench.conversations import Conversations, MultiTurn
 from genai_bench.hooks import SweepHooks
 from genai_bench.live_events import PlannedRun, RunProgress, SweepStatus, run_key
 from genai_bench.metrics import MetricsCollector, RequestMetrics, RunStatistics
@@ -146,12 +147,13 @@ class LocalEngine(Engine):
     """Every run's users in this process, under gevent (the default)."""
 
     def __init__(self, target: Target, tokenizer: Tokenizer, sampler: PromptSampler, rng: np.random.Generator,
-                 arrival: str = "poisson") -> None:
+                 arrival: str = "poisson", multi_turn: MultiTurn | None = None) -> None:
         self.target = target
         self.tokenizer = tokenizer
         self.sampler = sampler
         self.rng = rng
         self.arrival = arrival
+        self.multi_turn = multi_turn
 
     def prepare(self, scenario: Scenario, concurrency: int, max_requests: int | None, on_record: RecordSink,
                 request_rate: float | None = None) -> LocalRun:
@@ -162,6 +164,9 @@ class LocalEngine(Engine):
         requests.build_ahead(BUILD_AHEAD_SECONDS)
         context = RunContext(self.target, self.tokenizer, requests, scenario, concurrency,
                              RequestBudget(max_requests), on_record, schedule)
+        if self.multi_turn is not None:
+            context.conversations = Conversations(self.multi_turn, requests, scenario, self.tokenizer,
+                                                  self.rng.spawn(1)[0])
         return LocalRun(context)
 
 
@@ -190,12 +195,13 @@ class SweepRunner:
         collector: MetricsCollector,
         hooks: SweepHooks,
         engine: Engine | None = None,
+        multi_turn: MultiTurn | None = None,
     ) -> None:
         self.config = config
         self.collector = collector
         self.hooks = hooks
         self.rng = np.random.default_rng(config.seed)
-        self.engine = engine or LocalEngine(target, tokenizer, sampler, self.rng, config.arrival)
+        self.engine = engine or LocalEngine(target, tokenizer, sampler, self.rng, config.arrival, multi_turn)
         self.stop_requested = Event()
         self.results: list[RunResult] = []
         self.plan = plan_sweep(config)

@@ -15,10 +15,12 @@ import orjson
 from genai_bench import __version__
 from genai_bench.client import Target
 from genai_bench.config import BenchmarkConfig, ConfigError, redact_url
+from genai_bench.conversations import multi_turn_of, multi_turn_workload
 from genai_bench.dashboard import Dashboard, DashboardListener
 from genai_bench.events import EventBus
 from genai_bench.hooks import SweepHooks
 from genai_bench.metrics import MetricsCollector
+from genai_bench.prompt_datasets import Dataset
 from genai_bench.publisher import LivePublisher
 from genai_bench.results import (EVENTS_FILE, EventLogWriter, ExperimentLibrary, ExperimentNotFound, ExperimentWriter,
                                  default_folder_name, load_experiment)
@@ -95,8 +97,14 @@ class BenchmarkSession:
     The runner fires the sweep's hooks; the experiment writer, the bus publisher and the terminal listen.
     """
 
-    def __init__(self, config: BenchmarkConfig, terminal: Dashboard | None = None, bus: EventBus | None = None) -> None:
-        self.config = config = with_served_model(config.validate())
+    def __init__(self, config: BenchmarkConfig, terminal: Dashboard | None = None, bus: EventBus | None = None,
+                 dataset: Dataset | None = None) -> None:
+        config.validate()
+        self.multi_turn = multi_turn_of(config, dataset)
+        if self.multi_turn is not None and self.multi_turn.dataset is not None and config.num_workers:
+            raise ConfigError("--multi-turn runs its dataset's conversations in this process; drop --num-workers "
+                              "(--turns N works with workers)")
+        self.config = config = with_served_model(config)
         self.tokenizer = load_tokenizer(config.model_tokenizer)
         self.started_at = time.time()
         # Maps perf_counter readings onto the wall clock for the results files.
@@ -150,7 +158,7 @@ class BenchmarkSession:
     def _start_cluster(self, target: Target):
         from genai_bench.distributed import LocustCluster, WorkerSettings
 
-        settings = WorkerSettings.of(target, self.config.model_tokenizer, self.config.seed)
+        settings = WorkerSettings.of(target, self.config.model_tokenizer, self.config.seed, self.multi_turn)
         return LocustCluster(settings, self.config.num_workers, self.config.master_port,
                              log_message=lambda message, level: self.hooks.log.fire(message=message, level=level),
                              arrival=self.config.arrival).start()
@@ -183,7 +191,7 @@ class BenchmarkSession:
         target = self.start()
         sampler = PromptSampler(self.tokenizer, seed=self.config.seed)
         self.runner = SweepRunner(self.config, target, self.tokenizer, sampler, self.collector, self.hooks,
-                                  engine=self.cluster)
+                                  engine=self.cluster, multi_turn=self.multi_turn)
         self.writer.write_metadata(self.metadata(end_time=None))
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
         handlers = [gevent.signal_handler(sig, self.stop) for sig in signals]
@@ -265,6 +273,8 @@ class BenchmarkSession:
             "cooldown_ratio": config.cooldown_ratio,
             "additional_request_params": config.additional_request_params,
             "request_timeout": config.request_timeout,
+            # The other branch's workload description merges with this entry: {**workload, **multi_turn_workload(..)}.
+            "workload": multi_turn_workload(self.multi_turn),
             "seed": config.seed,
             "num_workers": config.num_workers,
             "metrics_time_unit": config.metrics_time_unit,

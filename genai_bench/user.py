@@ -11,7 +11,8 @@ import numpy as np
 from gevent.event import Event
 from locust import User, constant, task
 
-from genai_bench.client import OpenAIStreamingClient, Target
+from genai_bench.client import OpenAIStreamingClient, Prompt, Target
+from genai_bench.conversations import ChatSession, Conversations
 from genai_bench.protocol import ERROR_ABORTED, RequestRecord
 from genai_bench.sampling import UpcomingRequests
 from genai_bench.scenarios import Scenario
@@ -192,6 +193,7 @@ class RunContext:
     on_record: Callable[[RequestRecord], None]  # every finished request, ok or not (our one statistics store)
     schedule: ArrivalSchedule | None = None  # open loop (--request-rate); None: back-to-back requests
     start_line: StartLine | None = None  # users spawned at once start together, once all are connected
+    conversations: Conversations | None = None  # multi-turn: each user plays whole conversations
 
 
 class OpenAIUser(User):
@@ -219,8 +221,12 @@ class OpenAIUser(User):
 
     @task
     def send_request(self) -> None:
-        """Send one request from the budget, or wait for the run's end when the budget is spent."""
+        """Send one request from the budget (multi-turn: play one conversation), or wait for the run's end when the
+        budget is spent."""
         context = self.context
+        if context.conversations is not None:
+            self._hold_conversation(context.conversations.start())
+            return
         if not context.budget.take():
             context.budget.wait_for_run_end()
             return
@@ -229,8 +235,31 @@ class OpenAIUser(User):
                                request.max_output_tokens)
         if context.schedule is not None and not self._wait_for_send_time(record):
             return
+        self._send(record, request.prompt)
+
+    def _hold_conversation(self, session: ChatSession) -> None:
+        """Play one conversation: each turn takes one request from the budget and sends the whole history so far."""
+        context = self.context
+        budget = context.budget
+        while not session.done:
+            if session.turn and context.conversations.think_time:
+                # The user reads and types before its clock starts; a run that closes meanwhile ends the wait.
+                budget.closing.wait(context.conversations.think_time)
+            if not budget.take():  # the run's last request went, or its time is up: the conversation just stops
+                budget.wait_for_run_end()
+                return
+            message = session.ask()
+            record = RequestRecord(context.scenario.text, context.concurrency, session.history_tokens,
+                                   message.max_output_tokens, session_id=session.session_id, turn=session.turn)
+            self._send(record, session.messages)
+            if not record.ok:
+                return  # without the server's answer there is no history to go on with
+            session.answer(self.client.last_answer(), record.num_output_tokens)
+
+    def _send(self, record: RequestRecord, prompt: Prompt) -> None:
+        """Send one claimed request and report it, also when the run's end kills it in flight."""
         try:
-            self.client.send(record, request.prompt)
+            self.client.send(record, prompt)
         except gevent.GreenletExit:
             # The run ended while this request was in flight: keep it, as aborted, with its real latency.
             record.fail(ERROR_ABORTED, "request still in flight when the run's drain time ran out", perf_counter())

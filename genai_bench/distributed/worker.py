@@ -17,6 +17,7 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from genai_bench.client import Target
+from genai_bench.conversations import Conversations, MultiTurn
 from genai_bench.distributed.messages import (Close, Closed, Done, Finish, Grant, Hello, Log, Message, Records,
                                               RunAnnouncement, Want, listen, send)
 from genai_bench.monitor import ClientMonitor
@@ -47,11 +48,15 @@ class WorkerSettings:
     target: dict
     model_tokenizer: str | None
     seed: int | None
+    turns: int = 1  # synthetic multi-turn sessions (--turns); dataset conversations stay in one process for now
+    think_time: float = 0.0
 
     @staticmethod
-    def of(target: Target, model_tokenizer: str | None, seed: int | None) -> WorkerSettings:
+    def of(target: Target, model_tokenizer: str | None, seed: int | None, multi_turn: MultiTurn | None = None
+           ) -> WorkerSettings:
         """Settings for the workers of a benchmark against `target`."""
-        return WorkerSettings(dataclasses.asdict(target), model_tokenizer, seed)
+        turns, think_time = (multi_turn.turns or 1, multi_turn.think_time) if multi_turn else (1, 0.0)
+        return WorkerSettings(dataclasses.asdict(target), model_tokenizer, seed, turns, think_time)
 
     def to_line(self) -> bytes:
         """The settings as the one line a worker reads from stdin."""
@@ -73,6 +78,7 @@ class WorkerNode:
 
     def __init__(self, settings: WorkerSettings, index: int) -> None:
         self.index = index
+        self.multi_turn = MultiTurn(settings.turns, think_time=settings.think_time) if settings.turns > 1 else None
         self.target = Target(**settings.target)
         self.tokenizer = load_tokenizer(settings.model_tokenizer)
         seed = worker_seed(settings.seed, index)
@@ -117,6 +123,9 @@ class WorkerNode:
         self.requests.build_ahead(BUILD_AHEAD_SECONDS)
         WorkerUser.context = RunContext(self.target, self.tokenizer, self.requests, scenario, run.concurrency,
                                         self.budget, self._on_record, self._schedule(run))
+        if self.multi_turn is not None:  # session ids carry the worker's index, so they stay unique in the run
+            WorkerUser.context.conversations = Conversations(self.multi_turn, self.requests, scenario, self.tokenizer,
+                                                             self.rng.spawn(1)[0], id_prefix=f"w{self.index}-")
         self.run_id = run_id
         self.monitor = ClientMonitor(lambda message: self._send(Log(message)))
         self.monitor.start()
