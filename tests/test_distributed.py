@@ -240,3 +240,16 @@ def test_every_message_has_its_own_name_and_survives_the_wire():
     assert all(kind.name.startswith("genai_bench:") for kind in kinds)
     sample = messages.Done(run=3, records=[[1.0, 2.0]], issued=5, aborted=1, client={"saturated": False})
     assert messages.Done.from_dict(json.loads(json.dumps(sample.to_dict()))) == sample
+
+
+def test_turns_on_workers_keep_session_ids_unique_and_the_budget_exact(start_simulator, worker_sessions):
+    server = start_simulator(ttft_ms=5.0, itl_ms=1.0)
+    session = worker_sessions(server, turns=3, max_requests_per_run=14, max_time_per_run=1.0)
+    result = session.run(handle_signals=False).results[0]
+    assert len(result.requests) == 14 and all(m.record.ok for m in result.requests)
+    sessions: dict[str, list[int]] = {}
+    for m in sorted(result.requests, key=lambda m: m.record.start):
+        sessions.setdefault(m.record.session_id, []).append(m.record.turn)
+    assert {session_id.split("-")[0] for session_id in sessions} == {"w0", "w1"}
+    assert all(turns == list(range(1, len(turns) + 1)) and len(turns) <= 3 for turns in sessions.values())
+    assert set(result.statistics.stats_by_turn) == {"1", "2", "3"}
