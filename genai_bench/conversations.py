@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -70,19 +70,22 @@ class ChatSession:
         self.history_tokens += output_tokens
 
 
+@dataclass
 class Conversations:
     """A run's supply of chat sessions: unique ids, and user messages from the dataset or the scenario."""
 
-    def __init__(self, multi_turn: MultiTurn, requests: UpcomingRequests, scenario: Scenario, tokenizer: Tokenizer,
-                 rng: np.random.Generator, id_prefix: str = "") -> None:
-        self.multi_turn = multi_turn
-        self.think_time = multi_turn.think_time
-        self.requests = requests
-        self.scenario = scenario
-        self.tokenizer = tokenizer
-        self.rng = rng
-        self.id_prefix = id_prefix  # worker processes add theirs, so ids stay unique across a run
-        self._numbers = itertools.count(1)
+    multi_turn: MultiTurn
+    requests: UpcomingRequests  # synthetic user messages, drawn like single requests
+    scenario: Scenario
+    tokenizer: Tokenizer
+    rng: np.random.Generator
+    id_prefix: str = ""  # worker processes add theirs, so ids stay unique across a run
+    _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1), init=False, repr=False)
+
+    @property
+    def think_time(self) -> float:
+        """Seconds between an answer and the next turn."""
+        return self.multi_turn.think_time
 
     def start(self) -> ChatSession:
         """A new conversation with its own session id."""
