@@ -12,7 +12,7 @@ from typing import Any, Callable
 import click
 
 from genai_bench.config import ConfigError, port_problem, redact_url
-from genai_bench.options import benchmark_options, build_config, split_values
+from genai_bench.options import ALLOWED_HOSTS_OPTION, benchmark_options, build_config, split_values
 from genai_bench.processes import freeze_long_lived_objects
 from genai_bench.scenarios import ScenarioError
 from genai_bench.simulator import SimulatorConfig, SimulatorServer, SimulatorWorkers, run_simulator_worker
@@ -66,11 +66,15 @@ def benchmark(**options: Any) -> None:
     from genai_bench.dashboard import TerminalDashboard
     from genai_bench.report import summary_table
     from genai_bench.session import BenchmarkSession
+    from genai_bench.web.security import token_setting, warn_if_exposed
 
     configure_logging()
+    options["streaming_token"] = token_setting(options["streaming_token"])
     config = build_config(options, ["genai-bench", *sys.argv[1:]])
     for warning in config.warnings():
         click.echo(f"Warning: {warning}", err=True)
+    if config.enable_streaming:
+        warn_if_exposed(config.streaming_host, config.streaming_token, "watch this benchmark and read its results")
     session = BenchmarkSession(config, TerminalDashboard())
     try:
         target = session.start()
@@ -140,7 +144,10 @@ def simulator_options(command: Callable) -> Callable:
 @simulator_options
 def simulate(host: str, port: int, workers: int, **options: Any) -> None:
     """Serve the embedded OpenAI-compatible simulated LLM server until Ctrl-C."""
+    from genai_bench.web.security import warn_if_exposed
+
     configure_logging()
+    warn_if_exposed(host, None, "send requests to this simulator")
     for spec in dataclasses.fields(SimulatorConfig):
         if isinstance(spec.default, tuple):
             try:
@@ -208,17 +215,23 @@ def load_folders(folders: tuple[str, ...]) -> list:
 @click.option("--port", default=8080, type=int, show_default=True, help="Port (0 picks a free one).")
 @click.option("--streaming-token", default=None, envvar="GENAI_BENCH_STREAMING_TOKEN",
               help="Require this token on every endpoint (or GENAI_BENCH_STREAMING_TOKEN).")
-def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str | None) -> None:
+@ALLOWED_HOSTS_OPTION
+def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str | None,
+          streaming_allowed_hosts: tuple[str, ...]) -> None:
     """Open the dashboard on finished experiments: results, comparison, replay and downloads."""
+    from genai_bench.web.security import allow_hosts, token_setting, warn_if_exposed
     from genai_bench.web.server import results_server
 
     configure_logging()
     check_port(port)
+    streaming_token = token_setting(streaming_token)
     experiments = load_folders(folders)
+    warn_if_exposed(host, streaming_token, "read and replay these results")
     try:
         server = results_server([e.folder for e in experiments], host, port, streaming_token)
     except OSError as exc:
         raise ConfigError(f"--port {port} on {host} is not available ({exc.strerror or exc}); pick another") from None
+    allow_hosts(server.app, (host, *streaming_allowed_hosts))
 
     def announce() -> None:
         click.echo(f"Serving {len(experiments)} experiment(s) at {server.url} (Ctrl-C to stop)")

@@ -72,6 +72,7 @@ class BenchmarkConfig:
     streaming_host: str = "127.0.0.1"
     streaming_port: int = 8080
     streaming_token: str | None = None
+    streaming_allowed_hosts: tuple[str, ...] = ()  # Host names the dashboard accepts besides its address (no token)
     keep_serving: bool = False
     # Multi-turn sessions (conversations.py): replay a dataset's conversations, or --turns synthetic user messages.
     multi_turn: bool = False

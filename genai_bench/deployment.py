@@ -22,6 +22,7 @@ from genai_bench.web import create_app
 log = logging.getLogger(__name__)
 
 ENV_TOKEN = "GENAI_BENCH_STREAMING_TOKEN"
+ENV_ALLOWED_HOSTS = "GENAI_BENCH_ALLOWED_HOSTS"
 ENV_BENCHMARK = "GENAI_BENCH_BENCHMARK"
 ENV_FOLDERS = "GENAI_BENCH_EXPERIMENT_FOLDER"
 ENV_HEARTBEAT = "GENAI_BENCH_HEARTBEAT_SECONDS"
@@ -35,15 +36,17 @@ def app_from_environment(environ: Mapping[str, str] = os.environ) -> Flask:
 
     GENAI_BENCH_BENCHMARK (benchmark CLI arguments) runs a benchmark and shows it live;
     GENAI_BENCH_EXPERIMENT_FOLDER (folders separated by os.pathsep) serves finished experiments;
-    with neither, an idle dashboard. GENAI_BENCH_STREAMING_TOKEN protects every endpoint.
+    with neither, an idle dashboard. GENAI_BENCH_STREAMING_TOKEN protects every endpoint (an empty one is refused);
+    without it, GENAI_BENCH_ALLOWED_HOSTS (comma-separated) names the Host names accepted besides loopback and addresses.
     """
     bus = EventBus()
     benchmark_args = environ.get(ENV_BENCHMARK)
     session = BenchmarkSession(parse_benchmark_args(shlex.split(benchmark_args)), bus=bus) if benchmark_args else None
     folders = [Path(f) for f in environ.get(ENV_FOLDERS, "").split(os.pathsep) if f]
     library = ExperimentLibrary(folders, live_folder=session.folder if session else None)
-    app = create_app(bus, library, mode="live" if session else "serve", token=environ.get(ENV_TOKEN) or None,
-                     heartbeat_interval=float(environ.get(ENV_HEARTBEAT, "10")))
+    app = create_app(bus, library, mode="live" if session else "serve", token=environ.get(ENV_TOKEN),
+                     heartbeat_interval=float(environ.get(ENV_HEARTBEAT, "10")),
+                     allowed_hosts=environ.get(ENV_ALLOWED_HOSTS, "").split(","))
     worker = gevent.spawn(run_session, session) if session else None
 
     def shutdown() -> None:

@@ -149,8 +149,11 @@ class EventBus:
         return self.history[-1].id if self.history else 0
 
     def since(self, event_id: int) -> list[Event] | None:
-        """Events newer than `event_id`, or None when some of them already left the history."""
-        if not self.history or event_id >= self.history[-1].id:
+        """Events newer than `event_id`, or None when the history cannot catch the client up: some of them already left
+        it, or the id is not one this bus gave (negative, or beyond the newest: a client of an earlier server)."""
+        if event_id < 0 or event_id > self.last_id:
+            return None
+        if event_id == self.last_id:
             return []
         if event_id < self.history[0].id - 1:
             return None

@@ -166,6 +166,7 @@ def timeseries_point(live_metrics: dict, run_key: str | None, timestamp: float) 
         "request_rate": live_metrics.get("request_rate"),
         "ttft_p50": stat("ttft", "p50"), "ttft_p99": stat("ttft", "p99"), "tpot_p50": stat("tpot", "p50"),
         "e2e_latency_p50": stat("e2e_latency", "p50"), "e2e_latency_p99": stat("e2e_latency", "p99"),
+        "ttft_answer_p50": stat("ttft_answer", "p50"),
         "requests_per_second": live_metrics.get("requests_per_second"),
         "output_tokens_per_second": live_metrics.get("output_tokens_per_second"),
         "errors": live_metrics.get("errors"), "error_rate": live_metrics.get("error_rate"),

@@ -47,7 +47,7 @@ class RequestMetrics:
     schedule_lag: float | None = None
     ttft_from_schedule: float | None = None
     e2e_latency_from_schedule: float | None = None
-    ttft_answer: float | None = None  # to the first answer token; equals ttft unless reasoning came first
+    ttft_answer: float | None = None  # to the first answer token, for requests that reasoned first
     reasoning_tokens: int | None = None
 
     @property
@@ -84,7 +84,8 @@ def request_metrics(record: RequestRecord) -> RequestMetrics:
     metrics.ttft = ttft
     metrics.output_latency = output_latency
     metrics.reasoning_tokens = record.reasoning_tokens
-    if record.first_answer is not None:
+    if record.first_answer is not None and record.reasoning_tokens is not None:
+        # Only when reasoning came first: otherwise it is the ttft itself, and views would show it twice.
         metrics.ttft_answer = record.first_answer - record.start
     if ttft > 0:
         metrics.input_throughput = record.num_input_tokens / ttft

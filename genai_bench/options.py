@@ -12,6 +12,11 @@ import orjson
 from genai_bench.config import BACKENDS, ENDPOINTS, EMBEDDED_MODEL, BenchmarkConfig, ConfigError
 from genai_bench.scenarios import parse_scenario
 
+ALLOWED_HOSTS_OPTION = click.option(
+    "--streaming-allowed-hosts", multiple=True,
+    help="Host names the dashboard answers besides its address and loopback (DNS rebinding guard); repeatable or "
+         "comma-separated, * for any. Not needed with --streaming-token.")
+
 BENCHMARK_OPTIONS = [
     click.option("--api-backend", default="openai", type=click.Choice(BACKENDS), show_default=True,
               help="Server flavour; vllm and sglang also send ignore_eos to force the output length."),
@@ -63,6 +68,7 @@ BENCHMARK_OPTIONS = [
     click.option("--streaming-port", default=8080, type=int, show_default=True, help="Dashboard port (0 picks a free one)."),
     click.option("--streaming-token", default=None, envvar="GENAI_BENCH_STREAMING_TOKEN",
               help="Require this token on every dashboard endpoint (or GENAI_BENCH_STREAMING_TOKEN)."),
+    ALLOWED_HOSTS_OPTION,
     click.option("--keep-serving", is_flag=True, help="After the benchmark, keep serving the results page until Ctrl-C."),
 ]
 
@@ -142,7 +148,7 @@ PASSED_AS_IS = (
     "arrival", "max_time_per_run", "max_requests_per_run", "warmup_ratio", "cooldown_ratio", "experiment_base_dir",
     "experiment_folder_name", "metrics_time_unit", "spawn_rate", "num_workers", "master_port", "request_timeout",
     "seed", "server_engine", "server_version", "server_gpu_type", "server_gpu_count", "enable_streaming",
-    "streaming_host", "streaming_port", "streaming_token", "keep_serving",
+    "streaming_host", "streaming_port", "streaming_token", "streaming_allowed_hosts", "keep_serving",
 )
 PASSED_AS_IS += ("multi_turn", "turns", "think_time")
 

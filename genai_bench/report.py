@@ -18,7 +18,8 @@ REPORT_SCRIPTS = ("common.js", "results-base.js", "results-sources.js", "results
                   "results-table.js", "results-drill.js", "results-view.js")
 CSV_RUN_COLUMNS = ("experiment", "scenario", "concurrency", "num_requests", "num_completed", "num_errors",
                    "error_rate", "run_duration_s", "requests_per_second", "input_tokens_per_second",
-                   "output_tokens_per_second", "total_tokens_per_second", "tokens_estimated", "partial")
+                   "output_tokens_per_second", "total_tokens_per_second", "tokens_estimated", "token_count_checked",
+                   "token_count_mismatch", "partial")
 
 SUMMARY_COLUMNS = ("scenario", "concurrency", "TTFT p50", "TTFT p99", "TPOT p50", "output tok/s", "req/s", "errors")
 
@@ -73,7 +74,8 @@ def csv_row(experiment_id: str, run: RunDocument) -> list:
     row = [experiment_id, run.scenario, run.concurrency, agg.get("num_requests"), agg.get("num_completed"),
            agg.get("num_errors"), agg.get("error_rate"), agg.get("run_duration"), agg.get("requests_per_second"),
            agg.get("input_tokens_per_second"), agg.get("output_tokens_per_second"),
-           agg.get("total_tokens_per_second"), agg.get("tokens_estimated"), run.partial]
+           agg.get("total_tokens_per_second"), agg.get("tokens_estimated"), agg.get("token_count_checked"),
+           agg.get("token_count_mismatch"), run.partial]
     stats = agg.get("stats") or {}
     row += [(stats.get(metric) or {}).get(stat, "") for metric in AGGREGATED_METRICS for stat in STAT_NAMES]
     return row

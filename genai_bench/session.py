@@ -124,7 +124,8 @@ class BenchmarkSession:
         self.bus.add_listener(self.event_log.write)
         self.server: DashboardServer | None = None
         if config.enable_streaming and bus is None:
-            app = create_app(self.bus, ExperimentLibrary(live_folder=self.folder), token=config.streaming_token)
+            app = create_app(self.bus, ExperimentLibrary(live_folder=self.folder), token=config.streaming_token,
+                             allowed_hosts=(config.streaming_host, *config.streaming_allowed_hosts))
             self.server = DashboardServer(app, config.streaming_host, config.streaming_port)
         self.collector = MetricsCollector()
         self.simulator: SimulatorServer | None = None

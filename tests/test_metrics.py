@@ -129,11 +129,12 @@ def test_reasoning_requests_have_answer_ttft_and_reasoning_token_stats():
     plain = record(start=20.0, first=20.1, end=21.0)
     plain.first_answer = 20.1
     metrics = [request_metrics(thinking), request_metrics(plain)]
-    # Answer TTFT: 10.5 - 10.0 = 0.5 s after reasoning; 0.1 s when the answer came first.
-    assert [m.ttft_answer for m in metrics] == pytest.approx([0.5, 0.1])
+    # Answer TTFT: 10.5 - 10.0 = 0.5 s after reasoning; none for a request that did not reason (it is its ttft).
+    assert metrics[0].ttft_answer == pytest.approx(0.5) and metrics[1].ttft_answer is None
     stats = aggregate(metrics, "D(50,11)", 1).stats
     assert stats["reasoning_tokens"]["mean"] == 3 and stats["reasoning_tokens"]["max"] == 3
-    assert stats["ttft_answer"]["p50"] == pytest.approx(0.3)  # halfway between 0.1 and 0.5
+    assert stats["ttft_answer"]["p50"] == pytest.approx(0.5)
+    assert aggregate([metrics[1]], "D(50,11)", 1).stats["ttft_answer"] is None
 
 
 def test_token_count_mismatch_is_the_share_of_checked_requests_off_by_more_than_5_percent():

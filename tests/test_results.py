@@ -1,6 +1,7 @@
 """Experiment folders written and read back, including what a crash leaves behind."""
 
 import json
+import os
 import shutil
 
 import pytest
@@ -79,3 +80,35 @@ def test_library_ids_are_unique_and_history_tags_experiments(finished_experiment
     assert len(runs) == 4 and {r["experiment"] for r in runs} == set(ids)
     with pytest.raises(ExperimentNotFound):
         library.get("nope")
+
+
+def test_symbolic_links_in_a_folder_are_never_followed(finished_experiment, tmp_path):
+    folder = shutil.copytree(finished_experiment, tmp_path / "served")
+    secret = tmp_path / "outside"
+    secret.mkdir()
+    run_file = next(folder.glob("*_num_concurrency_2_*.json"))
+    document = json.loads(run_file.read_text())
+    document["aggregated_metrics"]["concurrency"] = 99  # what a followed link would show
+    (secret / "run.json").write_text(json.dumps(document))
+    shutil.move(folder / "events.ndjson", secret / "events.ndjson")
+    run_file.unlink()
+    run_file.symlink_to(secret / "run.json")
+    (folder / "events.ndjson").symlink_to(secret / "events.ndjson")
+    (folder / "D1_1_text-to-text_num_concurrency_7_time_1s.json").symlink_to(secret / "missing.json")  # dangling
+
+    experiment = load_experiment(folder)
+    assert [r.concurrency for r in experiment.runs] == [1]
+    assert f"{run_file.name} is a symbolic link (not read)" in experiment.partial_reasons
+    assert "D1_1_text-to-text_num_concurrency_7_time_1s.json is a symbolic link (not read)" in experiment.partial_reasons
+    assert experiment.summary()["has_events"] is False
+    assert read_events(folder / "events.ndjson") == ([], 0)
+
+
+def test_a_fifo_in_a_folder_is_not_read(finished_experiment, tmp_path):
+    folder = shutil.copytree(finished_experiment, tmp_path / "served")
+    run_file = next(folder.glob("*_num_concurrency_2_*.json"))
+    run_file.unlink()
+    os.mkfifo(run_file)  # reading it would block the server forever
+    experiment = load_experiment(folder)
+    assert [r.concurrency for r in experiment.runs] == [1]
+    assert f"{run_file.name} is not a regular file (not read)" in experiment.partial_reasons

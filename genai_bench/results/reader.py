@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
@@ -16,6 +19,40 @@ TIMESTAMP_FIELDS = ("start_time", "first_token_time", "end_time", "scheduled_sta
 
 class ExperimentNotFound(LookupError):
     """No experiment folder with that id or path."""
+
+
+class NotRegularFile(OSError):
+    """A name in an experiment folder that is a symbolic link (it could lead outside the folder), FIFO or device."""
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """`path` opened for reading when it is a regular file itself, never through a symbolic link; else NotRegularFile."""
+    try:
+        # O_NOFOLLOW refuses a link at open time (no check-then-read race); O_NONBLOCK keeps a FIFO from hanging us.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise NotRegularFile(f"{path.name} is a symbolic link (not read)") from exc
+        raise
+    handle = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        handle.close()
+        raise NotRegularFile(f"{path.name} is not a regular file (not read)")
+    return handle
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of a regular file (see open_regular)."""
+    with open_regular(path) as handle:
+        return handle.read()
+
+
+def is_regular(path: Path) -> bool:
+    """True when `path` is a regular file itself (not a symbolic link)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def to_seconds(aggregated: dict, time_unit: str) -> dict:
@@ -50,7 +87,7 @@ class RunDocument:
 
     def requests(self, limit: int = MAX_DRILLDOWN_REQUESTS) -> dict:
         """Per-request points for the drill-down (times in seconds, evenly thinned past `limit`) and histograms."""
-        records = orjson.loads(self.path.read_bytes()).get("individual_request_metrics") or []
+        records = orjson.loads(read_regular(self.path)).get("individual_request_metrics") or []
         scale = 1000.0 if self.time_unit == "ms" else 1.0
         first_start = min((r["start_time"] for r in records if r.get("start_time") is not None), default=0.0)
         points = [{
@@ -99,7 +136,7 @@ class Experiment:
             "traffic_scenario": meta.get("traffic_scenario") or sorted({r.scenario for r in self.runs}),
             "num_concurrency": meta.get("num_concurrency") or sorted({r.concurrency for r in self.runs}),
             "start_time": meta.get("start_time"), "end_time": meta.get("end_time"),
-            "run_count": len(self.runs), "has_events": self.events_path.is_file(),
+            "run_count": len(self.runs), "has_events": is_regular(self.events_path),
         }
 
     def to_dict(self) -> dict:
@@ -117,14 +154,14 @@ class Experiment:
 def read_events(path: Path) -> tuple[list[dict], int]:
     """Envelopes from an events.ndjson, and how many lines were unreadable (a crash can cut the last one)."""
     events, bad = [], 0
-    if not path.is_file():
+    if not is_regular(path):
         return events, bad
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
+    with open_regular(path) as handle:
+        for line in handle:  # bytes lines end at b"\n" only; a U+2028 inside a string stays in its line
             if not line.strip():
                 continue
             try:
-                events.append(orjson.loads(line))
+                events.append(orjson.loads(line.decode("utf-8", errors="replace")))
             except ValueError:
                 bad += 1
     return events, bad
@@ -153,9 +190,11 @@ def load_experiment(folder: Path, experiment_id: str | None = None, live: bool =
 
 def _read_json(path: Path, reasons: list[str]) -> dict | None:
     try:
-        return orjson.loads(path.read_bytes())
+        return orjson.loads(read_regular(path))
     except FileNotFoundError:
         reasons.append(f"{path.name} is missing")
+    except NotRegularFile as exc:
+        reasons.append(str(exc))
     except (ValueError, OSError) as exc:
         reasons.append(f"{path.name} is unreadable ({type(exc).__name__})")
     return None

@@ -107,7 +107,8 @@ class StreamingDashboard(EventDashboard):
         super().__init__(bus, context)
         folder = self.context.get("experiment_folder")
         library = ExperimentLibrary(live_folder=Path(folder)) if folder else None
-        self.server = DashboardServer(create_app(self.bus, library, token=token, state=self.state), host=host, port=port)
+        app = create_app(self.bus, library, token=token, state=self.state, allowed_hosts=(host,))
+        self.server = DashboardServer(app, host=host, port=port)
 
     @property
     def url(self) -> str:

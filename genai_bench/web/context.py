@@ -1,11 +1,10 @@
-"""What the dashboard's views share: their context (bus, state, library, settings), errors and the token check."""
+"""What the dashboard's views share: their context (bus, state, library, settings) and the error shape."""
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from flask import current_app, jsonify, request
+from flask import Flask, current_app, jsonify
 
 from genai_bench.events import EventBus
 from genai_bench.replay import Replayer
@@ -26,39 +25,14 @@ class WebContext:
     heartbeat_interval: float = 10.0
     retry_ms: int = 2000
     title: str = "genai-bench"
+    allowed_hosts: frozenset[str] = field(default_factory=frozenset)  # Host names accepted without a token
 
 
-def web_context() -> WebContext:
-    """The WebContext of the current app."""
-    return current_app.extensions["genai_bench"]
+def web_context(app: Flask | None = None) -> WebContext:
+    """The WebContext of `app` (default: the current app)."""
+    return (app or current_app).extensions["genai_bench"]
 
 
 def error_response(status: int, message: str):
     """The one JSON error shape of the whole API."""
     return jsonify({"error": {"code": status, "message": message}}), status
-
-
-def presented_token() -> str | None:
-    """The token of this request: bearer header, X-Genai-Bench-Token header, or ?token= (for EventSource)."""
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        return header[7:]
-    return request.headers.get("X-Genai-Bench-Token") or request.args.get("token")
-
-
-def require_token():
-    """Refuse every request without the streaming token, when one is set."""
-    expected = web_context().token
-    if expected is None:
-        return None
-    given = presented_token() or ""
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        return error_response(401, "missing or wrong streaming token: send 'Authorization: Bearer <token>' or ?token=<token>")
-    return None
-
-
-def carry_token(endpoint: str, values: dict) -> None:
-    """Links the page generates (static assets) carry the token the page itself was opened with."""
-    token = web_context().token
-    if token and "token" not in values and request and request.args.get("token") == token:
-        values["token"] = token

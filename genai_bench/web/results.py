@@ -8,6 +8,7 @@ from genai_bench.replay import ReplayError
 from genai_bench.report import REPORT_FORMATS, render_report
 from genai_bench.results import ExperimentNotFound
 from genai_bench.web.context import error_response, web_context
+from genai_bench.web.security import REPORT_POLICY
 
 blueprint = Blueprint("results", __name__)
 DOWNLOAD_TYPES = {"html": "text/html", "csv": "text/csv", "json": "application/json"}
@@ -50,9 +51,10 @@ def report(experiment_id: str, fmt: str):
     if fmt not in REPORT_FORMATS:
         return error_response(404, f"no {fmt!r} report; formats: {', '.join(REPORT_FORMATS)}")
     experiment = web_context().library.get(experiment_id)
-    disposition = f'attachment; filename="{experiment.folder.name}-report.{fmt}"'
-    return Response(render_report([experiment], fmt), mimetype=DOWNLOAD_TYPES[fmt],
-                    headers={"Content-Disposition": disposition})
+    headers = {"Content-Disposition": f'attachment; filename="{experiment.folder.name}-report.{fmt}"'}
+    if fmt == "html":
+        headers["Content-Security-Policy"] = REPORT_POLICY  # its scripts are inline, so that it opens from disk
+    return Response(render_report([experiment], fmt), mimetype=DOWNLOAD_TYPES[fmt], headers=headers)
 
 
 @blueprint.get("/api/replay")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 from collections.abc import Iterator
 
+import gevent
 from flask import Flask, Response, request
 from flask_sock import ConnectionClosed, Sock
 
@@ -16,6 +18,8 @@ from genai_bench.web.context import error_response, web_context
 
 log = logging.getLogger(__name__)
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# Bytes; /ws only sends, so a client has nothing longer to say, and a bigger message closes its connection (1009).
+MAX_CLIENT_MESSAGE = 4096
 
 
 def parse_types(text: str | None) -> frozenset[str] | None:
@@ -51,9 +55,9 @@ def event_stream(bus: EventBus, types: frozenset[str] | None, last_event_id: int
     subscription = bus.subscribe(types)
     try:
         backlog = bus.since(last_event_id) if last_event_id is not None else None
-        if backlog is None:  # a new client, or one that fell out of the buffer: start from the current state
+        last_sent = last_event_id if backlog is not None else 0
+        if backlog is None:  # a new client, or one the history cannot catch up: start from the current state
             backlog = bus.snapshot()
-        last_sent = last_event_id or 0
         for event in backlog:
             if subscription.wants(event):
                 last_sent = max(last_sent, event.id)
@@ -91,9 +95,47 @@ def sse_view():
     return Response(frames, mimetype="text/event-stream", headers=SSE_HEADERS)
 
 
+def send_events(ws, items: Iterator[Event | str]) -> None:
+    """Send each item as a text frame until the client leaves; when the stream ends, close, so the reader ends too."""
+    try:
+        for item in items:
+            ws.send(item.json if isinstance(item, Event) else item)
+        ws.close()
+    except ConnectionClosed:
+        pass
+    except Exception:  # a dying stream is logged, never silent
+        log.exception("WebSocket stream failed")
+
+
+def discard_incoming(ws, poll: float = 1.0) -> None:
+    """Read and drop what the client sends (the stream is one-way), so nothing piles up, until the connection ends.
+
+    A message over the size cap makes the WebSocket close (1009) without waking a reader, hence the polling.
+    """
+    try:
+        while ws.connected:
+            ws.receive(timeout=poll)
+    except ConnectionClosed:
+        pass
+
+
+def stop_reading(environ: dict) -> None:
+    """Stop reading the client's TCP connection, so the server ends it rather than parse what the client still sends
+    as HTTP requests (simple-websocket only closes its own duplicate of the socket)."""
+    stream = environ.get("wsgi.input")
+    stream = getattr(stream, "rfile", stream)  # gevent's server keeps the socket where simple-websocket finds it
+    connection = environ.get("gunicorn.socket") or getattr(getattr(stream, "raw", None), "_sock", None)
+    try:
+        if connection is not None:
+            connection.shutdown(socket.SHUT_RD)
+    except OSError:  # already gone
+        pass
+
+
 def init_app(app: Flask) -> None:
     """Register /events and /ws on the app."""
     app.add_url_rule("/events", "events", sse_view, methods=["GET"])
+    app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": MAX_CLIENT_MESSAGE}
     sock = Sock(app)
 
     @sock.route("/ws")
@@ -106,8 +148,10 @@ def init_app(app: Flask) -> None:
             ws.close(reason=1008, message=str(exc))
             return
         last_id = parse_last_event_id(None, request.args.get("last_event_id"))
+        items = event_stream(context.bus, types, last_id, context.heartbeat_interval)
+        sender = gevent.spawn(send_events, ws, items)
         try:
-            for item in event_stream(context.bus, types, last_id, context.heartbeat_interval):
-                ws.send(item.json if isinstance(item, Event) else item)
-        except ConnectionClosed:
-            pass
+            discard_incoming(ws)
+        finally:
+            sender.kill()
+            stop_reading(ws.environ)

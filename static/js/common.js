@@ -1,5 +1,5 @@
 /* genai-bench page helpers shared by the live dashboard (live-*.js, dashboard.js) and the results view (results-*.js):
- * number formats, DOM building, the ?token= of the page, and the Chart.js pieces both pages draw the same way.
+ * number formats, DOM building, the page's address (token out of it), and the Chart.js pieces both pages draw the same way.
  *
  *   window.GenaiCommon  (load this file before the others)
  *
@@ -99,23 +99,24 @@
     if (node && node.textContent !== text) node.textContent = text;
   }
 
-  // ---------------------------------------------------------------- URLs (relative, the page's ?token= passed on)
-  var token = (function () {
-    try { return new URLSearchParams(window.location.search).get("token"); } catch (e) { return null; }
+  // ---------------------------------------------------------------- URLs (relative; no token in them)
+  // A page opened with ?token= got a cookie that authorizes its own requests: take the token out of the address bar.
+  (function () {
+    try {
+      var url = new URL(window.location.href);
+      if (!url.searchParams.has("token")) return;
+      url.searchParams.delete("token");
+      window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+    } catch (e) { /* a page opened from disk (the report) has no address to tidy */ }
   })();
 
-  function withToken(url) {
-    if (!token) return url;
-    return url + (url.indexOf("?") >= 0 ? "&" : "?") + "token=" + encodeURIComponent(token);
-  }
-
-  // fetch(withToken(url), init), aborted when no answer has come within timeoutMs.
+  // fetch(url, init), aborted when no answer has come within timeoutMs.
   function fetchWithTimeout(url, init, timeoutMs) {
     var ctrl = typeof AbortController === "function" ? new AbortController() : null;
     var timer = setTimeout(function () { if (ctrl) ctrl.abort(); }, timeoutMs);
     init = Object.assign({}, init || {});
     if (ctrl) init.signal = ctrl.signal;
-    return fetch(withToken(url), init).then(function (r) {
+    return fetch(url, init).then(function (r) {
       clearTimeout(timer);
       return r;
     }, function (err) {
@@ -263,7 +264,6 @@
     baseName: baseName,
     el: el,
     setText: setText,
-    withToken: withToken,
     fetchWithTimeout: fetchWithTimeout,
     applyChartDefaults: applyChartDefaults,
     concurrencyLabelsPlugin: concurrencyLabelsPlugin,

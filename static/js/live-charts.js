@@ -65,6 +65,12 @@
     return Object.assign(ds, extra || {});
   }
 
+  // Optional series (reasoning runs' answer TTFT) stay out of the legend until they have data.
+  function shownInLegend(item, data) {
+    var dataset = data.datasets[item.datasetIndex];
+    return !dataset.$optional || !!dataset.$seen;
+  }
+
   function timeTooltipTitle(items) {
     if (!items.length) return "";
     var raw = items[0].raw || {};
@@ -83,7 +89,7 @@
       normalized: true,
       interaction: { mode: "nearest", axis: "x", intersect: false },
       plugins: {
-        legend: { labels: { boxWidth: 12, boxHeight: 2, color: COLORS.text } },
+        legend: { labels: { boxWidth: 12, boxHeight: 2, color: COLORS.text, filter: shownInLegend } },
         tooltip: { callbacks: { title: timeTooltipTitle } },
       },
       scales: {
@@ -164,6 +170,7 @@
         lineDataset("TTFT p99", COLORS.cyan, { borderDash: [5, 3] }),
         lineDataset("TPOT p50", COLORS.purple),
         lineDataset("E2E p50", COLORS.orange),
+        lineDataset("Answer TTFT p50", COLORS.green, { borderDash: [2, 2], $optional: true }),
       ] },
       options: latencyOptions,
       plugins: [runMarkersPlugin],

@@ -16,7 +16,7 @@
   var C = window.GenaiCommon, L = window.GenaiLive;
   var PALETTE = C.PALETTE, FINAL_STATUSES = L.FINAL_STATUSES;
   var isNum = C.isNum, stat = C.stat, fmtMs = C.fmtMs, fmtRate = C.fmtRate, fmtPercent = C.fmtPercent,
-    fmtDuration = C.fmtDuration, plural = C.plural, el = C.el, setText = C.setText;
+    fmtDuration = C.fmtDuration, fmtNumber = C.fmtNumber, plural = C.plural, el = C.el, setText = C.setText;
 
   var MAX_POINTS = 2000;            // points kept per time-series dataset (as many as the model keeps)
   var TIME_CHARTS = ["latency", "throughput", "errors"];
@@ -186,6 +186,12 @@
       setKpi("kpi-e2e-p99", fmtMs(stat(stats, "e2e_latency", "p99")));
       setKpi("kpi-output-tps", fmtRate(live.output_tokens_per_second));
       setKpi("kpi-rps", fmtRate(live.requests_per_second));
+      // Reasoning models only: the answer's own TTFT and the tokens spent thinking.
+      var answer = stat(stats, "ttft_answer", "p50"), thinking = stat(stats, "reasoning_tokens", "mean");
+      $("kpi-ttft-answer-p50").hidden = !isNum(answer);
+      $("kpi-reasoning-tokens").hidden = !isNum(thinking);
+      setKpi("kpi-ttft-answer-p50", fmtMs(answer));
+      setKpi("kpi-reasoning-tokens", isNum(thinking) ? fmtNumber(thinking) : "—");
       setKpi("kpi-error-rate", fmtPercent(live.error_rate));
       $("kpi-error-rate").classList.toggle("kpi-bad", isNum(live.error_rate) && live.error_rate > 0);
       setText("kpi-error-detail", isNum(live.errors) && live.errors > 0 ? "· " + plural(live.errors, "error") : "");
@@ -206,13 +212,14 @@
     function plotPoint(entry) {
       var p = entry.p;
       var ys = {
-        latency: [ms(p.ttft_p50), ms(p.ttft_p99), ms(p.tpot_p50), ms(p.e2e_latency_p50)],
+        latency: [ms(p.ttft_p50), ms(p.ttft_p99), ms(p.tpot_p50), ms(p.e2e_latency_p50), ms(p.ttft_answer_p50)],
         throughput: [p.output_tokens_per_second, p.requests_per_second],
         errors: [p.errors, isNum(p.error_rate) ? p.error_rate * 100 : null],
       };
       TIME_CHARTS.forEach(function (name) {
         charts[name].data.datasets.forEach(function (d, i) {
           var y = ys[name][i];
+          if (isNum(y)) d.$seen = true;  // an optional series (answer TTFT) joins the legend once it has data
           d.data.push({ x: entry.x, y: isNum(y) ? y : null, t: p.t, scenario: p.scenario, concurrency: p.concurrency });
           if (d.data.length > MAX_POINTS) d.data.splice(0, d.data.length - MAX_POINTS);
         });

@@ -77,7 +77,7 @@
 
     function openStream() {
       if (source) source.close();
-      source = new EventSource(C.withToken("events?last_event_id=" + encodeURIComponent(String(handlers.lastEventId()))));
+      source = new EventSource("events?last_event_id=" + encodeURIComponent(String(handlers.lastEventId())));
       lastMessageAt = Date.now();
       source.onopen = function () {
         failingSince = null;
@@ -108,7 +108,7 @@
 
     var started = Date.now();
     function loadState(attempt) {
-      fetch(C.withToken("api/state"), { cache: "no-store", headers: { Accept: "application/json" } })
+      fetch("api/state", { cache: "no-store", headers: { Accept: "application/json" } })
         .then(function (r) {
           if (!r.ok) throw new Error("api/state answered HTTP " + r.status);
           return r.json();

@@ -39,10 +39,13 @@
     { key: "total_tokens_per_second", label: "Total tokens/s", kind: "run", unit: "tok/s" },
     { key: "requests_per_second", label: "Requests/s", kind: "run", unit: "req/s" },
     { key: "error_rate", label: "Error rate", kind: "run", unit: "%" },
-    // Open-loop runs only (null in closed loop): offered only when a shown run has them.
-    { key: "schedule_lag", label: "Schedule lag", kind: "latency", unit: "ms", schedule: true },
-    { key: "ttft_from_schedule", label: "TTFT from schedule", kind: "latency", unit: "ms", schedule: true },
-    { key: "e2e_latency_from_schedule", label: "E2E latency from schedule", kind: "latency", unit: "ms", schedule: true },
+    // Optional metrics: offered only when a shown run has them (usage checked; reasoning models; open loop).
+    { key: "token_count_mismatch", label: "Token count mismatch", kind: "run", unit: "%", optional: true },
+    { key: "ttft_answer", label: "Answer TTFT (after reasoning)", kind: "latency", unit: "ms", optional: true },
+    { key: "reasoning_tokens", label: "Reasoning tokens", kind: "count", unit: "tokens", optional: true },
+    { key: "schedule_lag", label: "Schedule lag", kind: "latency", unit: "ms", optional: true },
+    { key: "ttft_from_schedule", label: "TTFT from schedule", kind: "latency", unit: "ms", optional: true },
+    { key: "e2e_latency_from_schedule", label: "E2E latency from schedule", kind: "latency", unit: "ms", optional: true },
   ];
 
   // ---------------------------------------------------------------- helpers
@@ -109,7 +112,7 @@
   function metricValue(run, metric, stat) {
     if (metric.kind === "run") {
       var v = aggOf(run, metric.key);
-      return metric.key === "error_rate" && v !== null ? v * 100 : v;
+      return metric.unit === "%" && v !== null ? v * 100 : v;
     }
     var s = statOf(run, metric.key, stat);
     return metric.kind === "latency" && s !== null ? s * 1000 : s;

@@ -90,8 +90,8 @@
     function syncMetricOptions(runs) {
       var changed = false;
       METRICS.forEach(function (m) {
-        if (!m.schedule) return;
-        var available = runs.some(function (r) { return U.hasStat(r, m.key); });
+        if (!m.optional) return;
+        var available = runs.some(function (r) { return U.metricValue(r, m, "mean") !== null; });
         var option = metricSelect.querySelector('option[value="' + m.key + '"]');
         if (option) { option.hidden = !available; option.disabled = !available; }
         if (!available && state.metric === m.key) { state.metric = METRICS[0].key; changed = true; }

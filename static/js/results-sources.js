@@ -34,7 +34,7 @@
     });
   }
 
-  // The results API of a running genai-bench (relative URLs, ?token= carried on).
+  // The results API of a running genai-bench (relative URLs; the token, if any, rides in the page's cookie).
   function apiSource() {
     function exp(id) { return "api/experiments/" + encodeURIComponent(id); }
     return {
@@ -43,7 +43,7 @@
       experiments: function () { return fetchJSON("api/experiments").then(U.asList); },
       experiment: function (id) { return fetchJSON(exp(id)); },
       requests: function (id, key) { return fetchJSON(exp(id) + "/runs/" + encodeURIComponent(key) + "/requests"); },
-      downloadUrl: function (id, format) { return C.withToken(exp(id) + "/report." + format); },
+      downloadUrl: function (id, format) { return exp(id) + "/report." + format; },
       replay: function (id, speed) {
         return fetchJSON("api/replay", {
           method: "POST",

@@ -56,6 +56,8 @@ def test_kpis_and_time_series_change_during_a_run(start_benchmark, page):
     assert min(datasets) >= second_length - 1 > 0  # every chart gets the same points
     assert page.locator("#connection").get_attribute("data-state") == "live"
     assert page.locator("#status-badge").inner_text().lower() == "running"
+    # No reasoning in this run: its tiles and series stay out of sight.
+    assert page.locator("#kpi-ttft-answer-p50").is_hidden() and page.locator("#kpi-reasoning-tokens").is_hidden()
 
 
 def test_reload_mid_run_keeps_earlier_points(start_benchmark, page):
@@ -174,3 +176,19 @@ def test_open_loop_run_is_shown_by_its_rate_while_it_runs(start_benchmark, page)
     assert page.locator("#status-badge").inner_text().lower() == "running"
     assert page.text_content("#current-concurrency") == "r=3/s (≤4 in flight)"
     page.wait_for_function("document.getElementById('hist-ttft-context').textContent.includes('r=3/s')")
+
+
+def test_a_reasoning_model_shows_its_answer_ttft_and_reasoning_tokens(cli, start_benchmark, page):
+    simulator = cli("simulate", "--port", "0", "--reasoning-tokens", "6", "--ttft-ms", "20", "--itl-ms", "5")
+    url = simulator.wait_for(r"at (http://127\.0\.0\.1:\d+)/v1").group(1)
+    bench = start_benchmark("--api-base", url, "--traffic-scenario", "D(50,20)", "--num-concurrency", "1",
+                            "--max-requests-per-run", "60", "--max-time-per-run", "1")
+    page.goto(bench.url)
+    page.wait_for_function("!document.getElementById('kpi-ttft-answer-p50').hidden")
+    answer_ms = float(page.locator("#kpi-ttft-answer-p50 .kpi-value").inner_text())
+    ttft_ms = float(page.locator("#kpi-ttft-p50 .kpi-value").inner_text())
+    # Six reasoning tokens 5 ms apart come first: the answer starts about 30 ms after the first token.
+    assert answer_ms - ttft_ms >= 25
+    assert page.locator("#kpi-reasoning-tokens .kpi-value").inner_text() == "6"
+    legend = page.evaluate("window.genaiDashboard.charts.latency.legend.legendItems.map(i => i.text)")
+    assert "Answer TTFT p50" in legend
