@@ -122,6 +122,9 @@ def multi_turn_of(config: BenchmarkConfig, dataset: Dataset | None) -> MultiTurn
         return MultiTurn(turns=config.turns, think_time=config.think_time)
     if dataset is None:
         raise ConfigError("--multi-turn plays the conversations of a dataset: give one with --dataset-path")
+    if config.num_workers:  # worker processes get their settings as one line, which has no room for a dataset
+        raise ConfigError("--multi-turn runs its dataset's conversations in this process; drop --num-workers "
+                          "(--turns N works with workers)")
     if not any(len(c.user_turns) > 1 for c in dataset.conversations):
         raise ConfigError(f"--multi-turn: dataset {dataset.name} has no conversation with more than one user turn; "
                           "use --turns N for synthetic conversations")

@@ -101,9 +101,6 @@ class BenchmarkSession:
                  dataset: Dataset | None = None) -> None:
         config.validate()
         self.multi_turn = multi_turn_of(config, dataset)
-        if self.multi_turn is not None and self.multi_turn.dataset is not None and config.num_workers:
-            raise ConfigError("--multi-turn runs its dataset's conversations in this process; drop --num-workers "
-                              "(--turns N works with workers)")
         self.config = config = with_served_model(config)
         self.tokenizer = load_tokenizer(config.model_tokenizer)
         self.started_at = time.time()
