@@ -231,3 +231,9 @@ def test_multi_turn_without_a_conversation_dataset_is_refused_in_one_line(tmp_pa
     single.write_text('{"prompt": "hello"}\n')
     with pytest.raises(ConfigError, match="no conversation with more than one user turn"):
         make_session(tmp_path, fast_simulator, load_dataset(DatasetSpec.from_cli(str(single))), multi_turn=True)
+
+
+def test_dataset_conversations_on_worker_processes_are_refused_in_one_line(tmp_path, fast_simulator):
+    dataset = load_dataset(DatasetSpec.from_cli(str(sharegpt_file(tmp_path))))
+    with pytest.raises(ConfigError, match="drop --num-workers"):
+        make_session(tmp_path, fast_simulator, dataset, multi_turn=True, num_workers=2)
