@@ -19,7 +19,7 @@ REPORT_SCRIPTS = ("common.js", "results-base.js", "results-sources.js", "results
 CSV_RUN_COLUMNS = ("experiment", "scenario", "concurrency", "num_requests", "num_completed", "num_errors",
                    "error_rate", "run_duration_s", "requests_per_second", "input_tokens_per_second",
                    "output_tokens_per_second", "total_tokens_per_second", "tokens_estimated", "token_count_checked",
-                   "token_count_mismatch", "partial")
+                   "token_count_mismatch", "partial", "ttft_p50_by_turn_s", "e2e_latency_p50_by_turn_s")
 
 SUMMARY_COLUMNS = ("scenario", "concurrency", "TTFT p50", "TTFT p99", "TPOT p50", "output tok/s", "req/s", "errors")
 
@@ -68,6 +68,12 @@ def csv_columns() -> list[str]:
                                      for metric in AGGREGATED_METRICS for stat in STAT_NAMES]
 
 
+def by_turn(aggregated: dict, metric: str) -> str:
+    """A multi-turn run's p50 of `metric` per turn index, as "1:0.045 2:0.052" (empty for other runs)."""
+    turns = aggregated.get("stats_by_turn") or {}
+    return " ".join(f"{turn}:{(turns[turn].get(metric) or {}).get('p50', '')}" for turn in sorted(turns, key=int))
+
+
 def csv_row(experiment_id: str, run: RunDocument) -> list:
     """One run as a CSV row in csv_columns() order (empty cells where a metric has no data)."""
     agg = run.aggregated
@@ -75,7 +81,7 @@ def csv_row(experiment_id: str, run: RunDocument) -> list:
            agg.get("num_errors"), agg.get("error_rate"), agg.get("run_duration"), agg.get("requests_per_second"),
            agg.get("input_tokens_per_second"), agg.get("output_tokens_per_second"),
            agg.get("total_tokens_per_second"), agg.get("tokens_estimated"), agg.get("token_count_checked"),
-           agg.get("token_count_mismatch"), run.partial]
+           agg.get("token_count_mismatch"), run.partial, by_turn(agg, "ttft"), by_turn(agg, "e2e_latency")]
     stats = agg.get("stats") or {}
     row += [(stats.get(metric) or {}).get(stat, "") for metric in AGGREGATED_METRICS for stat in STAT_NAMES]
     return row

@@ -6,8 +6,9 @@ import json
 import re
 
 from genai_bench.metrics import AGGREGATED_METRICS, STAT_NAMES, TIME_METRICS
-from genai_bench.report import report_csv, report_html, report_json, write_report
+from genai_bench.report import render_report, report_csv, report_html, report_json, write_report
 from genai_bench.results import load_experiment
+from tests.support.servers import run_benchmark
 
 
 def test_csv_parses_to_the_run_json_values(finished_experiment):
@@ -55,3 +56,14 @@ def test_embedded_data_cannot_close_the_script(tmp_path, finished_experiment):
 def test_write_report_defaults_into_the_folder(finished_experiment, tmp_path):
     experiment = load_experiment(finished_experiment)
     assert write_report(experiment, "csv", tmp_path / "out.csv").read_text().startswith("experiment,scenario")
+
+
+def test_csv_has_latency_by_turn_for_multi_turn_runs(tmp_path):
+    folder = run_benchmark(tmp_path, concurrencies=(1,), requests=6, turns=3, metrics_time_unit="ms")
+    [row] = list(csv.DictReader(io.StringIO(render_report([load_experiment(folder)], "csv"))))
+    run = json.loads(next(folder.glob("*_num_concurrency_1_*.json")).read_text())["aggregated_metrics"]
+    # Two conversations of three turns; the CSV is in seconds whatever the run file's unit.
+    expected = " ".join(f"{turn}:{run['stats_by_turn'][turn]['ttft']['p50'] / 1000}" for turn in ("1", "2", "3"))
+    assert row["ttft_p50_by_turn_s"] == expected
+    assert [part.split(":")[0] for part in row["e2e_latency_p50_by_turn_s"].split()] == ["1", "2", "3"]
+    assert row["token_count_checked"] == "1"  # the first of six requests is checked against a local count

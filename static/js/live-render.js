@@ -366,10 +366,29 @@
       if (stick) list.scrollTop = list.scrollHeight;
     }
 
+    // ------------------------------------------------------------ multi-turn runs: latency by turn index
+    function turns(model) {
+      var byTurn = (model.metrics || {}).by_turn;
+      $("turns").hidden = !byTurn;
+      if (!byTurn) return;
+      var rows = document.createDocumentFragment();
+      Object.keys(byTurn).sort(function (a, b) { return a - b; }).forEach(function (turn) {
+        var t = byTurn[turn] || {};
+        var tr = el("tr");
+        cell(tr, String(turn), "num");
+        cell(tr, isNum(t.count) ? String(t.count) : "—", "num");
+        cell(tr, fmtMs(t.ttft_p50), "num");
+        cell(tr, fmtMs(t.e2e_latency_p50), "num");
+        rows.appendChild(tr);
+      });
+      $("turns-body").replaceChildren(rows);
+    }
+
     // ------------------------------------------------------------ the whole page, or what one event changed
     function all(model) {
       header(model);
       kpis(model);
+      turns(model);
       series(model);
       histograms(model);
       scatter(model);
@@ -384,7 +403,7 @@
         case "scatter": scatter(model); return;
         case "run_completed": runs(model); break;
         case "run_started": histograms(model); break;
-        case "metrics": kpis(model); newPoint(model); break;
+        case "metrics": kpis(model); turns(model); newPoint(model); break;
         default: kpis(model); break;   // status, progress, benchmark_completed
       }
       header(model);

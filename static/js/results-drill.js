@@ -131,6 +131,21 @@
       fact("TTFT p50 / p99", fmtMs(statOf(run, "ttft", "p50")) + " / " + fmtMs(statOf(run, "ttft", "p99")) + " ms");
       fact("E2E p50 / p99", fmtMs(statOf(run, "e2e_latency", "p50")) + " / " + fmtMs(statOf(run, "e2e_latency", "p99")) + " ms");
       if (agg.tokens_estimated) fact("Tokens", "estimated");
+      if (isNum(agg.token_count_mismatch)) {
+        fact("Usage vs local count", fmtPercent(agg.token_count_mismatch) + " % of " + agg.token_count_checked + " checked differ > 5 %");
+      }
+      if (U.hasStat(run, "ttft_answer")) {
+        fact("Answer TTFT p50 / p99", fmtMs(statOf(run, "ttft_answer", "p50")) + " / " + fmtMs(statOf(run, "ttft_answer", "p99")) + " ms");
+        fact("Reasoning tokens mean", fmtRate(statOf(run, "reasoning_tokens", "mean")));
+      }
+      // Multi-turn runs: one line per turn index, so prefix reuse across turns shows.
+      var byTurn = agg.stats_by_turn && typeof agg.stats_by_turn === "object" ? agg.stats_by_turn : {};
+      Object.keys(byTurn).sort(function (a, b) { return a - b; }).forEach(function (turn) {
+        var t = byTurn[turn] || {};
+        var ttft = t.ttft || {}, e2e = t.e2e_latency || {};
+        fact("Turn " + turn, (isNum(t.count) ? plural(t.count, "request") : "—") + " · TTFT p50 " + fmtMs(ttft.p50) +
+          " ms · E2E p50 " + fmtMs(e2e.p50) + " ms" + (isNum(t.num_input_tokens) ? " · " + fmtRate(t.num_input_tokens) + " input tokens" : ""));
+      });
       drillFacts.replaceChildren(facts);
       drillMessage.hidden = false;
       drillMessage.textContent = "Loading the run's requests…";

@@ -192,3 +192,15 @@ def test_a_reasoning_model_shows_its_answer_ttft_and_reasoning_tokens(cli, start
     assert page.locator("#kpi-reasoning-tokens .kpi-value").inner_text() == "6"
     legend = page.evaluate("window.genaiDashboard.charts.latency.legend.legendItems.map(i => i.text)")
     assert "Answer TTFT p50" in legend
+
+
+def test_multi_turn_runs_show_latency_by_turn(start_benchmark, page):
+    bench = start_benchmark(*SCENARIO, "--turns", "3", "--num-concurrency", "2", "--max-requests-per-run", "60",
+                            "--max-time-per-run", "1")
+    page.goto(bench.url)
+    page.wait_for_function("document.querySelectorAll('#turns-body tr').length === 3")
+    assert page.locator("#turns").is_visible()
+    turns = page.locator("#turns-body tr td:first-child").all_inner_texts()
+    assert turns == ["1", "2", "3"]
+    first_ttft = page.locator("#turns-body tr:first-child td:nth-child(3)").inner_text()
+    assert any(ch.isdigit() for ch in first_ttft)
