@@ -23,11 +23,11 @@ from genai_bench.publisher import LivePublisher
 from genai_bench.results import (EVENTS_FILE, EventLogWriter, ExperimentLibrary, ExperimentNotFound, ExperimentWriter,
                                  default_folder_name, load_experiment)
 from genai_bench.runner import RunResult, SweepRunner
-from genai_bench.sampling import PromptSampler
 from genai_bench.simulator import SimulatorConfig, SimulatorServer
 from genai_bench.tokenizer import load_tokenizer
 from genai_bench.web import create_app
 from genai_bench.web.server import DashboardServer
+from genai_bench.workload import Workload, WorkloadSpec, workload_description
 
 # How long the dashboard stays up after the benchmark when a page is connected (without --keep-serving).
 PAGE_GRACE_SECONDS = 2.0
@@ -98,6 +98,9 @@ class BenchmarkSession:
     def __init__(self, config: BenchmarkConfig, terminal: Dashboard | None = None, bus: EventBus | None = None) -> None:
         self.config = config = with_served_model(config.validate())
         self.tokenizer = load_tokenizer(config.model_tokenizer)
+        # A bad dataset is a one-line error here, before anything starts.
+        self.workload = Workload.load(self.tokenizer, WorkloadSpec.of(config))
+        self.workload_description = workload_description(config, self.workload.dataset)
         self.started_at = time.time()
         # Maps perf_counter readings onto the wall clock for the results files.
         self.clock_offset = self.started_at - perf_counter()
@@ -108,7 +111,8 @@ class BenchmarkSession:
         self.hooks = SweepHooks()
         self.hooks.run_finished.add_listener(lambda result, **_: self.writer.write_run(result))  # files first
         self.bus = bus or EventBus()  # a host (wsgi.py under gunicorn) passes the bus it serves
-        self.publisher = LivePublisher(self.bus, {"model": config.model_label, "experiment_folder": str(self.folder)})
+        self.publisher = LivePublisher(self.bus, {"model": config.model_label, "experiment_folder": str(self.folder),
+                                                 "workload": self.workload_description})
         self.publisher.attach(self.hooks)
         if terminal is not None:
             DashboardListener(terminal).attach(self.hooks)
@@ -150,7 +154,8 @@ class BenchmarkSession:
     def _start_cluster(self, target: Target):
         from genai_bench.distributed import LocustCluster, WorkerSettings
 
-        settings = WorkerSettings.of(target, self.config.model_tokenizer, self.config.seed)
+        settings = WorkerSettings.of(target, self.config.model_tokenizer, self.config.seed, self.workload.spec,
+                                     [s.text for s in self.config.traffic_scenarios])
         return LocustCluster(settings, self.config.num_workers, self.config.master_port,
                              log_message=lambda message, level: self.hooks.log.fire(message=message, level=level),
                              arrival=self.config.arrival).start()
@@ -181,8 +186,9 @@ class BenchmarkSession:
         A host that owns the process's signals (gunicorn) passes handle_signals=False and calls stop() itself.
         """
         target = self.start()
-        sampler = PromptSampler(self.tokenizer, seed=self.config.seed)
-        self.runner = SweepRunner(self.config, target, self.tokenizer, sampler, self.collector, self.hooks,
+        if self.cluster is None:  # workers build their own
+            self.workload.prepare(self.config.traffic_scenarios)
+        self.runner = SweepRunner(self.config, target, self.tokenizer, self.workload, self.collector, self.hooks,
                                   engine=self.cluster)
         self.writer.write_metadata(self.metadata(end_time=None))
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
@@ -256,6 +262,7 @@ class BenchmarkSession:
             "task": config.task,
             "endpoint": config.endpoint,
             "traffic_scenario": [s.text for s in config.traffic_scenarios],
+            "workload": self.workload_description,
             "num_concurrency": [config.max_concurrency] if config.request_rates else config.concurrencies,
             "request_rate": config.request_rates or None,
             "arrival": config.arrival if config.request_rates else None,
