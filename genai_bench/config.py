@@ -179,9 +179,9 @@ class BenchmarkConfig:
             (self.prefix_ratio is None or all(s.kind != DATASET for s in scenarios),
              "--prefix-ratio needs D, N or U scenarios (dataset prompts have no set length); use --prefix-len"),
             (1 <= self.prefix_groups <= MAX_PREFIX_GROUPS, f"--prefix-groups must be from 1 to {MAX_PREFIX_GROUPS:,}"),
-            *[(self.prefix_len is None or s.kind != "D" or self.prefix_len <= s.params[0],
+            *[(self.prefix_len is None or self.prefix_len <= s.params[0],
                f"--prefix-len {self.prefix_len} is longer than the {s.params[0]}-token input of --traffic-scenario "
-               f"{s.text}; use a shorter prefix or a longer input") for s in scenarios],
+               f"{s.text}; use a shorter prefix or a longer input") for s in scenarios if s.kind == "D"],
         ]
 
     @property
