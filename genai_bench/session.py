@@ -147,7 +147,9 @@ class BenchmarkSession:
         self.target = self._start_target()
         self.publisher.context["api_base"] = redact_url(self.target.api_base)
         if self.config.num_workers:
-            self.cluster = self._start_cluster(self.target)
+            self.cluster = self._start_cluster(self.target)  # workers build their own workload
+        else:
+            self.workload.prepare(self.config.traffic_scenarios)  # corpus tokens, prefixes, dataset counts
         self._create_folder()  # last: a setting refused above leaves no folder behind
         return self.target
 
@@ -186,8 +188,6 @@ class BenchmarkSession:
         A host that owns the process's signals (gunicorn) passes handle_signals=False and calls stop() itself.
         """
         target = self.start()
-        if self.cluster is None:  # workers build their own
-            self.workload.prepare(self.config.traffic_scenarios)
         self.runner = SweepRunner(self.config, target, self.tokenizer, self.workload, self.collector, self.hooks,
                                   engine=self.cluster)
         self.writer.write_metadata(self.metadata(end_time=None))

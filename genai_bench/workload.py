@@ -23,6 +23,10 @@ from genai_bench.tokenizer import Tokenizer
 PREFIX_SEPARATOR = "\n"
 # The most of a dataset's text D/N/U prompts are cut from (its first rows): its tokens' offsets are kept in memory.
 MAX_CORPUS_CHARS = 4_000_000
+# Datasets of up to this many rows are counted in native batches before the sweep (about 1 ms a row with the built-in
+# tokenizer, too much to spend while requests are timed); larger ones row by row, as each row is first drawn.
+PRECOUNT_MAX_ROWS = 20_000
+_PRECOUNT_BATCH = 1024
 # Draws of a prefix text before accepting one equal to another group's (a corpus too small to give distinct ones).
 _DISTINCT_TRIES = 8
 
@@ -85,7 +89,7 @@ class Workload:
     """Builds each request of a run: a scenario's token-exact prompt or a dataset row, behind its group's prefix.
 
     The corpus (the built-in one, or the dataset's text) is tokenized once, when first needed; each prefix set once
-    per length; each dataset row (with each prefix) counted once, then cached.
+    per length; each dataset row counted once (before the sweep for a dataset of moderate size), then cached.
     """
 
     def __init__(self, tokenizer: Tokenizer, spec: WorkloadSpec | None = None, dataset: Dataset | None = None,
@@ -96,8 +100,7 @@ class Workload:
         self.group_offset = group_offset  # a worker's index: its first request takes the next group, not group 0
         self._sampler: PromptSampler | None = None
         self._prefixes: dict[int, list[Prefix]] = {}
-        self._input_tokens: dict[tuple[int, int], int] = {}  # (row, group or -1) -> the prompt's tokens
-        self._output_tokens: dict[int, int | None] = {}  # row -> its reference answer's tokens
+        self._row_tokens: dict[int, tuple[int, int | None]] = {}  # row -> its prompt's and reference answer's tokens
 
     @classmethod
     def load(cls, tokenizer: Tokenizer, spec: WorkloadSpec, group_offset: int = 0) -> Workload:
@@ -124,6 +127,10 @@ class Workload:
                 self.prefixes(tokens)
             elif scenario.kind != DATASET:
                 _ = self.sampler
+            if scenario.kind == DATASET and len(self.dataset.conversations) <= PRECOUNT_MAX_ROWS:
+                rows = [row for row in range(len(self.dataset.conversations)) if row not in self._row_tokens]
+                for first in range(0, len(rows), _PRECOUNT_BATCH):
+                    self._count_rows(rows[first:first + _PRECOUNT_BATCH])
         return self
 
     def prefixes(self, tokens: int) -> list[Prefix]:
@@ -148,13 +155,12 @@ class Workload:
     def sample(self, scenario: Scenario, rng: np.random.Generator, index: int = 0) -> SampledRequest:
         """The run's request number `index`: its prompt from `rng`, its prefix group in turn."""
         tokens = prefix_tokens(scenario, self.spec.prefix_len, self.spec.prefix_ratio)
-        group = -1
         prefix = None
         if tokens is not None:
             group = (index + self.group_offset) % self.spec.prefix_groups
             prefix = self.prefixes(tokens)[group]
         if scenario.kind == DATASET:
-            return self._dataset_request(rng, prefix, group)
+            return self._dataset_request(rng, prefix)
         if prefix is None:
             return self.sampler.sample(scenario, rng)
         num_in, num_out = scenario.sample(rng)
@@ -171,16 +177,25 @@ class Workload:
             return clipped
         return self.sampler.prompt(num_tokens, rng)  # the cut re-merged: a plain prompt keeps the count exact
 
-    def _dataset_request(self, rng: np.random.Generator, prefix: Prefix | None, group: int) -> SampledRequest:
-        """A random row's prompt as it is (behind the prefix), limited to its reference answer's length if any."""
+    def _dataset_request(self, rng: np.random.Generator, prefix: Prefix | None) -> SampledRequest:
+        """A random row's prompt as it is (behind the prefix), limited to its reference answer's length if any.
+
+        Behind a prefix, the input is the prefix's tokens (with the separator) plus the row's: the separator keeps
+        them from merging, and the server's usage, when it reports one, is what the record keeps.
+        """
+        row = int(rng.integers(len(self.dataset.conversations)))
+        if row not in self._row_tokens:
+            self._count_rows([row])
+        num_in, num_out = self._row_tokens[row]
+        prompt = self.dataset.conversations[row].prompt
+        if prefix is not None:
+            prompt, num_in = prefix.head + prompt, prefix.head_tokens + num_in
+        return SampledRequest(prompt, num_in, num_out)
+
+    def _count_rows(self, rows: list[int]) -> None:
+        """Count the prompts and reference answers of `rows` in one native call, into the cache."""
         conversations = self.dataset.conversations
-        row = int(rng.integers(len(conversations)))
-        conversation = conversations[row]
-        prompt = conversation.prompt if prefix is None else prefix.head + conversation.prompt
-        num_in = self._input_tokens.get((row, group))
-        if num_in is None:
-            num_in = self._input_tokens[row, group] = self.tokenizer.count(prompt)
-        if row not in self._output_tokens:
-            answer = conversation.reference_answer
-            self._output_tokens[row] = (self.tokenizer.count(answer) or None) if answer else None
-        return SampledRequest(prompt, num_in, self._output_tokens[row])
+        answers = [conversations[row].reference_answer or "" for row in rows]
+        counts = self.tokenizer.count_batch([conversations[row].prompt for row in rows] + answers)
+        for row, prompt_tokens, answer_tokens in zip(rows, counts, counts[len(rows):]):
+            self._row_tokens[row] = (prompt_tokens, answer_tokens or None)

@@ -150,15 +150,21 @@ def test_dataset_rows_are_counted_once_however_often_they_are_sent(tmp_path):
     tokenizer = builtin_tokenizer()
 
     class Counting:
-        def count(self, text):
-            calls.append(text)
-            return tokenizer.count(text)
+        def count_batch(self, texts):
+            calls.extend(texts)
+            return tokenizer.count_batch(texts)
 
-    workload = Workload(Counting(), WorkloadSpec(), load_dataset(DatasetSpec.from_cli(str(tmp_path / "sharegpt.json"))))
-    rng = np.random.default_rng(1)
-    requests = [workload.sample(parse_scenario("dataset"), rng) for _ in range(50)]
-    assert len(calls) == 6  # each row's prompt and answer, once
-    assert all(r.num_input_tokens == tokenizer.count(r.prompt) for r in requests)
+    dataset = load_dataset(DatasetSpec.from_cli(str(tmp_path / "sharegpt.json")))
+    for prepared in (False, True):
+        calls.clear()
+        workload = Workload(Counting(), WorkloadSpec(), dataset)
+        if prepared:  # before the sweep: every row at once
+            workload.prepare([parse_scenario("dataset")])
+            assert len(calls) == 6
+        rng = np.random.default_rng(1)
+        requests = [workload.sample(parse_scenario("dataset"), rng) for _ in range(50)]
+        assert len(calls) == 6  # each row's prompt and answer, once
+        assert all(r.num_input_tokens == tokenizer.count(r.prompt) for r in requests)
 
 
 @pytest.mark.parametrize("settings, message", [
