@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -33,7 +32,7 @@ from genai_bench.scenarios import parse_scenario
 from genai_bench.session import BenchmarkSession
 from genai_bench.tokenizer import CORPUS_PATH
 
-from common import start_simulator
+from common import interleaved_medians, start_simulator
 
 MODES = {
     "synthetic": dict(traffic_scenarios=[parse_scenario("D(100,100)")]),
@@ -81,44 +80,30 @@ def run_mode(url: str, mode: str, dataset: Path, args: argparse.Namespace, folde
             "mean_output_tokens": stats.total_output_tokens / max(stats.num_requests, 1)}
 
 
-def sweep(args: argparse.Namespace) -> dict[str, dict]:
-    """Every mode once per round, interleaved, against one zero-delay simulator; the median per mode."""
-    simulator, url = start_simulator("--ttft-ms", "0", "--itl-ms", "0", "--spin-ms", "0")
-    runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
-    try:
-        with TemporaryDirectory() as folder:
-            dataset = write_sharegpt(Path(folder) / "sharegpt.json", args.rows)
-            for round_index in range(args.rounds):
-                for mode in MODES:
-                    row = run_mode(url, mode, dataset, args, Path(folder))
-                    runs[mode].append(row)
-                    print(f"[round {round_index + 1}/{args.rounds}] {mode}: "
-                          f"{row['cpu_seconds_per_1000_requests']:.3f} CPU-s/1k req", flush=True)
-    finally:
-        simulator.terminate()
-        simulator.wait(timeout=10)
-    return {mode: {key: statistics.median(r[key] for r in rows) for key in rows[0]} for mode, rows in runs.items()}
-
-
 def main() -> None:
     """Run the comparison and print the figures (and JSON with --json)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=2000, help="requests per run")
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rows", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=3)
+    for flag, default in (("--requests", 2000), ("--concurrency", 16), ("--rows", 1000), ("--rounds", 3)):
+        parser.add_argument(flag, type=int, default=default)
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
     configure_logging()
-    rows = sweep(args)
+    simulator, url = start_simulator("--ttft-ms", "0", "--itl-ms", "0", "--spin-ms", "0")
+    try:
+        with TemporaryDirectory() as folder:
+            dataset = write_sharegpt(Path(folder) / "sharegpt.json", args.rows)
+            rows = interleaved_medians(list(MODES), args.rounds,
+                                       lambda mode: run_mode(url, mode, dataset, args, Path(folder)))
+    finally:
+        simulator.terminate()
+        simulator.wait(timeout=10)
     base = rows["synthetic"]["cpu_seconds_per_1000_requests"]
     print(f"\n{args.requests} requests per run at concurrency {args.concurrency}, zero-delay simulator in its own "
           f"process, median of {args.rounds} interleaved rounds; client CPU only")
-    print(f"{'mode':>12} {'CPU-s/1k req':>13} {'vs synthetic':>13} {'req/s':>7} {'in tok':>7} {'out tok':>8} "
-          f"{'setup CPU-s':>12}")
+    print("mode          CPU-s/1k req  vs synthetic  req/s  in tok  out tok  setup CPU-s")
     for mode, row in rows.items():
-        print(f"{mode:>12} {row['cpu_seconds_per_1000_requests']:13.3f} "
-              f"{row['cpu_seconds_per_1000_requests'] / base:12.2f}x {row['requests_per_second']:7.0f} "
+        cpu = row["cpu_seconds_per_1000_requests"]
+        print(f"{mode:<12} {cpu:13.3f} {cpu / base:12.2f}x {row['requests_per_second']:6.0f} "
               f"{row['mean_input_tokens']:7.0f} {row['mean_output_tokens']:8.0f} {row['setup_cpu_seconds']:12.2f}")
     if args.json:
         print(json.dumps(rows, indent=2))
