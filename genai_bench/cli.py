@@ -14,11 +14,12 @@ import click
 from genai_bench.config import ConfigError, port_problem, redact_url
 from genai_bench.options import ALLOWED_HOSTS_OPTION, benchmark_options, build_config, split_values
 from genai_bench.processes import freeze_long_lived_objects
+from genai_bench.prompt_datasets import DatasetError
 from genai_bench.scenarios import ScenarioError
 from genai_bench.simulator import SimulatorConfig, SimulatorServer, SimulatorWorkers, run_simulator_worker
 from genai_bench.tokenizer import TokenizerError
 
-USAGE_ERRORS = (ConfigError, ScenarioError, TokenizerError)
+USAGE_ERRORS = (ConfigError, ScenarioError, TokenizerError, DatasetError)
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 

@@ -68,16 +68,20 @@ class Target:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
-    def payload(self, prompt: Prompt, max_output_tokens: int) -> bytes:
-        """JSON body of a streaming request (a list prompt is a chat history); additional_params always win."""
+    def payload(self, prompt: Prompt, max_output_tokens: int | None) -> bytes:
+        """JSON body of a streaming request (a list prompt is a chat history); additional_params always win.
+
+        With no output limit (None), neither max_tokens nor ignore_eos is sent: the server decides the length.
+        """
         body: dict = {"model": self.model, "stream": True, "stream_options": {"include_usage": True}}
         if self.endpoint == "chat":
             body["messages"] = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
         else:
             body["prompt"] = prompt
-        body["max_tokens"] = max_output_tokens
-        if self.backend in IGNORE_EOS_BACKENDS:
-            body["ignore_eos"] = True
+        if max_output_tokens is not None:
+            body["max_tokens"] = max_output_tokens
+            if self.backend in IGNORE_EOS_BACKENDS:
+                body["ignore_eos"] = True
         body.update(self.additional_params)
         return orjson.dumps(body)
 

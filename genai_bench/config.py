@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from genai_bench.scenarios import Scenario
+from genai_bench.prompt_datasets import DatasetSpec
+from genai_bench.scenarios import DATASET, Scenario, prefix_tokens, shortest_likely_input
 
 SUPPORTED_TASKS = ("text-to-text",)
 BACKENDS = ("openai", "vllm", "sglang")
@@ -22,6 +23,7 @@ MAX_SEED = 2**63 - 1  # the metadata's JSON encoder stores 64-bit integers
 MAX_WORKERS = 256
 MAX_LABEL_COUNT = 10**6
 MAX_TURNS = 10_000
+MAX_PREFIX_GROUPS = 10_000
 # Few served models take longer contexts; a scenario asking for more on average gets a warning (the hard limit is
 # scenarios.MAX_SCENARIO_TOKENS).
 LONG_CONTEXT_TOKENS = 131_072
@@ -78,6 +80,11 @@ class BenchmarkConfig:
     multi_turn: bool = False
     turns: int = 1
     think_time: float = 0.0  # seconds between an answer and the next turn
+    # What the prompts are made of (issue 12): a dataset, and prefixes shared by groups of requests.
+    dataset: DatasetSpec | None = None  # --dataset-path / --dataset-config
+    prefix_len: int | None = None  # tokens
+    prefix_ratio: float | None = None  # share of each prompt (of the scenario's mean input)
+    prefix_groups: int = 1
     live_interval: float = 0.25
     drain_timeout: float | None = None
     command: list[str] = field(default_factory=list)
@@ -146,7 +153,7 @@ class BenchmarkConfig:
              f"{folder_name_problem(self.experiment_folder_name or 'x')}; give a plain name, it goes inside "
              "--experiment-base-dir"),
         ]
-        for ok, message in checks + self._multi_turn_checks():
+        for ok, message in checks + self.workload_checks() + self._multi_turn_checks():
             if not ok:
                 raise ConfigError(message)
         problem = open_files_problem(self.connections_per_process)
@@ -178,7 +185,30 @@ class BenchmarkConfig:
         """Settings that are valid but probably not what was meant, one line each."""
         return [f"--traffic-scenario {s.text} asks for {sum(s.expected_tokens):,.0f} tokens per request on average; "
                 f"few models accept more than {LONG_CONTEXT_TOKENS:,}, and each prompt is built in memory"
-                for s in self.traffic_scenarios if sum(s.expected_tokens) > LONG_CONTEXT_TOKENS]
+                for s in self.traffic_scenarios if sum(s.expected_tokens) > LONG_CONTEXT_TOKENS] + [
+                f"--traffic-scenario {s.text} draws prompts shorter than the {prefix_tokens(s, self.prefix_len, self.prefix_ratio)}"
+                f"-token shared prefix; those prompts are the prefix's first tokens only"
+                for s in self.traffic_scenarios if s.kind in ("N", "U")
+                and shortest_likely_input(s) < (prefix_tokens(s, self.prefix_len, self.prefix_ratio) or 0)]
+
+    def workload_checks(self) -> list[tuple[bool, str]]:
+        """The dataset and shared-prefix settings' checks, as (ok, message) pairs."""
+        scenarios = self.traffic_scenarios
+        return [
+            (self.dataset is not None or all(s.kind != DATASET for s in scenarios),
+             "--traffic-scenario dataset needs a dataset: give --dataset-path or --dataset-config"),
+            (self.prefix_len is None or self.prefix_ratio is None,
+             "--prefix-len and --prefix-ratio exclude each other: give the prefix in tokens or as a share"),
+            (self.prefix_len is None or self.prefix_len >= 1, "--prefix-len must be a positive number of tokens"),
+            (self.prefix_ratio is None or 0 < self.prefix_ratio < 1,
+             "--prefix-ratio must be between 0 and 1 (exclusive), e.g. 0.5 for half of each prompt"),
+            (self.prefix_ratio is None or all(s.kind != DATASET for s in scenarios),
+             "--prefix-ratio needs D, N or U scenarios (dataset prompts have no set length); use --prefix-len"),
+            (1 <= self.prefix_groups <= MAX_PREFIX_GROUPS, f"--prefix-groups must be from 1 to {MAX_PREFIX_GROUPS:,}"),
+            *[(self.prefix_len is None or self.prefix_len <= s.params[0],
+               f"--prefix-len {self.prefix_len} is longer than the {s.params[0]}-token input of --traffic-scenario "
+               f"{s.text}; use a shorter prefix or a longer input") for s in scenarios if s.kind == "D"],
+        ]
 
     @property
     def concurrencies_planned(self) -> list[int]:

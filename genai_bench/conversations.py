@@ -11,7 +11,7 @@ import numpy as np
 from genai_bench.config import BenchmarkConfig, ConfigError
 from genai_bench.prompt_datasets import SYSTEM, USER, Conversation, Dataset
 from genai_bench.sampling import UpcomingRequests
-from genai_bench.scenarios import Scenario
+from genai_bench.scenarios import DATASET, Scenario
 from genai_bench.tokenizer import Tokenizer
 
 
@@ -105,7 +105,8 @@ class Conversations:
         return UserMessage(request.prompt, request.num_input_tokens, request.max_output_tokens)
 
     def _replayed(self, text: str) -> UserMessage:
-        _, max_output_tokens = self.scenario.sample(self.rng)  # the scenario still sets each answer's length
+        # D/N/U set each answer's length; the dataset scenario leaves it to the server (no max_tokens sent).
+        max_output_tokens = None if self.scenario.kind == DATASET else self.scenario.sample(self.rng)[1]
         return UserMessage(text, self.tokenizer.count(text), max_output_tokens)
 
 

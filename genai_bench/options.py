@@ -10,6 +10,7 @@ import click
 import orjson
 
 from genai_bench.config import BACKENDS, ENDPOINTS, EMBEDDED_MODEL, BenchmarkConfig, ConfigError
+from genai_bench.prompt_datasets import DatasetSpec
 from genai_bench.scenarios import parse_scenario
 
 ALLOWED_HOSTS_OPTION = click.option(
@@ -82,6 +83,23 @@ MULTI_TURN_OPTIONS = [
               help="Seconds between an answer and the conversation's next turn (not counted in any latency)."),
 ]
 BENCHMARK_OPTIONS += MULTI_TURN_OPTIONS
+# What the prompts are made of (issue 12): upstream genai-bench's dataset options, and shared prefixes.
+WORKLOAD_OPTIONS = [
+    click.option("--dataset-path", default=None,
+                 help="Prompts from a ShareGPT/JSON/JSON-lines/CSV/text file, a Hugging Face save_to_disk folder or a "
+                      "cached hub id (offline). With --num-workers it must be readable on the workers' machine too."),
+    click.option("--dataset-config", default=None, help="A JSON file describing the dataset (upstream's keys: source, "
+                                                         "prompt_column, output_column, filters)."),
+    click.option("--dataset-prompt-column", default="prompt", show_default=True, help="The prompt's column (JSON, CSV)."),
+    click.option("--dataset-output-column", default=None,
+                 help="The reference answer's column: its length sets max_tokens with --traffic-scenario dataset."),
+    click.option("--prefix-len", default=None, type=int, help="Start every prompt with a shared prefix of this many tokens."),
+    click.option("--prefix-ratio", default=None, type=float,
+                 help="Shared prefix as a share (0-1) of the scenario's mean input; excludes --prefix-len."),
+    click.option("--prefix-groups", default=1, type=int, show_default=True,
+                 help="Distinct shared prefixes, used in turn by successive requests."),
+]
+BENCHMARK_OPTIONS += WORKLOAD_OPTIONS
 
 
 def benchmark_options(command: Callable) -> Callable:
@@ -163,7 +181,23 @@ def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig
         request_rates=parse_positive("--request-rate", options["request_rate"], float, "requests per second"),
         additional_request_params=parse_json_object("--additional-request-params", options["additional_request_params"]),
         command=list(command),
+        **workload_settings(options),
     ).validate()
+
+
+def workload_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """The BenchmarkConfig fields of the dataset and prefix options; a dataset named twice is a one-line error."""
+    path, config_file = options["dataset_path"], options["dataset_config"]
+    if path and config_file:
+        raise ConfigError("--dataset-path and --dataset-config both name a dataset; give one "
+                          "(the config file's source.path says where its data is)")
+    dataset = None
+    if config_file:
+        dataset = DatasetSpec.from_config_file(config_file)
+    elif path:
+        dataset = DatasetSpec.from_cli(path, options["dataset_prompt_column"], options["dataset_output_column"])
+    return {"dataset": dataset, "prefix_len": options["prefix_len"], "prefix_ratio": options["prefix_ratio"],
+            "prefix_groups": options["prefix_groups"]}
 
 
 def split_scenarios(values: tuple[str, ...]) -> list[str]:

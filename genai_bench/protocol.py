@@ -21,7 +21,7 @@ class RequestRecord:
     scenario: str
     concurrency: int
     num_input_tokens: int
-    max_output_tokens: int
+    max_output_tokens: int | None  # None: no max_tokens sent (the server's default length)
     start: float = 0.0
     first_token: float | None = None
     end: float = 0.0

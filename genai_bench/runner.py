@@ -25,7 +25,7 @@ from genai_bench.live_events import PlannedRun, RunProgress, SweepStatus, run_ke
 from genai_bench.metrics import MetricsCollector, RequestMetrics, RunStatistics
 from genai_bench.monitor import ClientMonitor
 from genai_bench.protocol import RequestRecord
-from genai_bench.sampling import BUILD_AHEAD_SECONDS, PromptSampler, UpcomingRequests
+from genai_bench.sampling import BUILD_AHEAD_SECONDS, RequestSource, UpcomingRequests
 from genai_bench.scenarios import Scenario
 from genai_bench.tokenizer import Tokenizer
 from genai_bench.user import ArrivalSchedule, OpenAIUser, RequestBudget, RunContext, StartLine
@@ -146,7 +146,7 @@ class LocalRun(RunDriver):
 class LocalEngine(Engine):
     """Every run's users in this process, under gevent (the default)."""
 
-    def __init__(self, target: Target, tokenizer: Tokenizer, sampler: PromptSampler, rng: np.random.Generator,
+    def __init__(self, target: Target, tokenizer: Tokenizer, sampler: RequestSource, rng: np.random.Generator,
                  arrival: str = "poisson", multi_turn: MultiTurn | None = None) -> None:
         self.target = target
         self.tokenizer = tokenizer
@@ -191,7 +191,7 @@ class SweepRunner:
         config: BenchmarkConfig,
         target: Target,
         tokenizer: Tokenizer,
-        sampler: PromptSampler,
+        sampler: RequestSource,
         collector: MetricsCollector,
         hooks: SweepHooks,
         engine: Engine | None = None,

@@ -1,4 +1,5 @@
-"""Prompt sampling: token-exact prompts cut from the bundled corpus under the active tokenizer."""
+"""Prompt sampling: token-exact prompts cut from a corpus (the bundled one or a dataset's text) under the active
+tokenizer."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
+from typing import Protocol
 
 import gevent
 import numpy as np
@@ -32,35 +34,58 @@ class SampledRequest:
 
     prompt: str
     num_input_tokens: int
-    max_output_tokens: int
+    max_output_tokens: int | None  # None: no limit sent (a dataset row without a reference answer)
+
+
+class RequestSource(Protocol):
+    """Builds a run's requests in draw order: a PromptSampler, or a workload.Workload (datasets, shared prefixes)."""
+
+    def sample(self, scenario: Scenario, rng: np.random.Generator, index: int = 0) -> SampledRequest:
+        """The run's request number `index`, drawn from `rng`."""
 
 
 class PromptSampler:
-    """Cuts prompts of an exact token count from the corpus, tokenized once at construction."""
+    """Cuts prompts of an exact token count from a corpus, tokenized once at construction.
 
-    def __init__(self, tokenizer: Tokenizer, seed: int | None = None, corpus_path: Path | None = None) -> None:
+    The corpus is the bundled one, the file at `corpus_path`, or `corpus_text` (a dataset's text, one paragraph a line).
+    """
+
+    def __init__(self, tokenizer: Tokenizer, seed: int | None = None, corpus_path: Path | None = None,
+                 corpus_text: str | None = None) -> None:
         self.tokenizer = tokenizer
         self._rng = np.random.default_rng(seed)
-        self._text, self._ends = _tokenize_corpus(tokenizer, corpus_path or CORPUS_PATH)
+        if corpus_text is None:
+            path = corpus_path or CORPUS_PATH
+            corpus_text, name = path.read_text(encoding="utf-8"), f"corpus {path}"
+        else:
+            name = "the dataset's text"
+        self._text, self._ends = _tokenize_corpus(tokenizer, corpus_text, name)
         self._filler = _pick_filler(tokenizer)
 
-    def prompt(self, num_tokens: int, rng: np.random.Generator | None = None) -> str:
-        """Text whose token count under the sampler's tokenizer is exactly `num_tokens` (placed by `rng` if given)."""
+    def prompt(self, num_tokens: int, rng: np.random.Generator | None = None, head: str = "",
+               head_tokens: int = 0) -> str:
+        """Text whose token count under the sampler's tokenizer is exactly `num_tokens` (placed by `rng` if given).
+
+        With `head` (of about `head_tokens` tokens), the text starts with it and the corpus fills the rest.
+        """
         if num_tokens < 1:
             raise ValueError(f"num_tokens must be positive, got {num_tokens}")
         start = int((rng or self._rng).integers(len(self._ends)))
-        length = num_tokens
+        length = num_tokens - head_tokens
         for _ in range(_MAX_RESIZES):
-            text = self._window(start, length)
+            text = head + self._window(start, length)
             count = self.tokenizer.count(text)
             if count == num_tokens:
                 return text
             # Boundary tokens re-merge differently once decoded; shift the window end by the miss.
             length = max(0, length + num_tokens - count)
-        return self._pad_to(start, length, num_tokens)
+        return self._pad_to(start, length, num_tokens, head)
 
-    def sample(self, scenario: Scenario, rng: np.random.Generator | None = None) -> SampledRequest:
-        """Draw token counts from `scenario` and build the matching prompt (from `rng` if given)."""
+    def sample(self, scenario: Scenario, rng: np.random.Generator | None = None, index: int = 0) -> SampledRequest:
+        """Draw token counts from `scenario` and build the matching prompt (from `rng` if given).
+
+        `index` is the draw's place in its run (unused here; workload.Workload picks prefix groups by it).
+        """
         rng = rng or self._rng
         num_in, num_out = scenario.sample(rng)
         return SampledRequest(self.prompt(num_in, rng), num_in, num_out)
@@ -80,13 +105,13 @@ class PromptSampler:
         laps, index = divmod(position, len(self._ends))
         return laps * len(self._text) + self._ends[index]
 
-    def _pad_to(self, start: int, length: int, num_tokens: int) -> str:
+    def _pad_to(self, start: int, length: int, num_tokens: int, head: str = "") -> str:
         """Shrink the window until it fits, then pad with single-token filler words to the exact count."""
-        text = self._window(start, length)
+        text = head + self._window(start, length)
         count = self.tokenizer.count(text)
         while count > num_tokens and length > 0:
             length = max(0, min(length - 1, length * num_tokens // count - 1))
-            text = self._window(start, length)
+            text = head + self._window(start, length)
             count = self.tokenizer.count(text)
         for _ in range(_MAX_PAD_TRIES):
             padded = text + self._filler * (num_tokens - count)
@@ -94,7 +119,7 @@ class PromptSampler:
             if padded_count == num_tokens:
                 return padded
             # The filler merged with the text's last word; drop that word's worth and retry.
-            text = text[: max(0, len(text) - 8)]
+            text = text[: max(len(head), len(text) - 8)]
             count = self.tokenizer.count(text)
         return self._filler_only(num_tokens)
 
@@ -115,7 +140,7 @@ class UpcomingRequests:
     let the queue run; when it is empty, the next request is drawn on the spot.
     """
 
-    def __init__(self, sampler: PromptSampler, scenario: Scenario, rng: np.random.Generator, depth: int) -> None:
+    def __init__(self, sampler: RequestSource, scenario: Scenario, rng: np.random.Generator, depth: int) -> None:
         self.sampler = sampler
         self.scenario = scenario
         self.rng = rng
@@ -124,6 +149,7 @@ class UpcomingRequests:
         self._queued_chars = 0
         self._taken = Event()
         self._builder: gevent.Greenlet | None = None
+        self._drawn = 0
 
     def next(self) -> SampledRequest:
         """The next request in draw order."""
@@ -154,7 +180,8 @@ class UpcomingRequests:
         return len(self._ready)
 
     def _draw(self) -> SampledRequest:
-        return self.sampler.sample(self.scenario, self.rng)
+        self._drawn += 1
+        return self.sampler.sample(self.scenario, self.rng, self._drawn - 1)
 
     def _wants_more(self) -> bool:
         return len(self._ready) < self.depth and self._queued_chars < MAX_QUEUED_CHARS
@@ -173,11 +200,11 @@ class UpcomingRequests:
             self._taken.wait()
 
 
-def _tokenize_corpus(tokenizer: Tokenizer, corpus_path: Path) -> tuple[str, list[int]]:
+def _tokenize_corpus(tokenizer: Tokenizer, corpus: str, name: str) -> tuple[str, list[int]]:
     """The corpus text (paragraphs, each ending in a newline) and where each of its tokens ends, in characters."""
-    lines = [line for line in corpus_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [line for line in corpus.splitlines() if line.strip()]
     if not lines:
-        raise ValueError(f"corpus {corpus_path} is empty")
+        raise ValueError(f"{name} is empty")
     # Each paragraph is encoded on its own and followed by the newline's tokens, so byte-level BPE never merges across
     # paragraphs; tokenizers that drop whitespace give the newline no tokens at all, which is fine.
     newline = tokenizer.encode("\n")
@@ -188,7 +215,7 @@ def _tokenize_corpus(tokenizer: Tokenizer, corpus_path: Path) -> tuple[str, list
         offset += len(line) + 1
         ends.extend([offset] * len(newline))
     if not ends:
-        raise ValueError(f"corpus {corpus_path} encodes to no tokens")
+        raise ValueError(f"{name} encodes to no tokens")
     return "".join(line + "\n" for line in lines), ends
 
 

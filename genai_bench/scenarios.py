@@ -9,8 +9,10 @@ import numpy as np
 
 VALID_FORMS = (
     "D(in,out), N(mean_in,sd_in)/(mean_out,sd_out), U(min_in,max_in)/(min_out,max_out), "
-    "U(max_in,max_out) or E(tokens)"
+    "U(max_in,max_out), E(tokens) or dataset"
 )
+# The scenario that sends each dataset prompt as it is (--dataset-path), with its reference answer's length.
+DATASET = "dataset"
 
 # Token counts beyond any model's context window: refused up front rather than failing to allocate the prompt.
 MAX_SCENARIO_TOKENS = 1_000_000
@@ -51,6 +53,8 @@ class Scenario:
     def text(self) -> str:
         """Canonical scenario string, e.g. "D(100,100)"."""
         p = self.params
+        if self.kind == DATASET:
+            return DATASET
         if self.kind == "E":
             return f"E({p[0]})"
         if len(p) == 2:
@@ -73,6 +77,8 @@ class Scenario:
     def sample(self, rng: np.random.Generator) -> tuple[int, int]:
         """Draw (input_tokens, output_tokens) for one request; E scenarios give (tokens, 0)."""
         p = self.params
+        if self.kind == DATASET:
+            raise ValueError("the dataset scenario has no token counts of its own; its rows give them")
         if self.kind == "D":
             return p[0], p[1]
         if self.kind == "E":
@@ -84,8 +90,10 @@ class Scenario:
 
     @property
     def expected_tokens(self) -> tuple[float, float]:
-        """Mean (input, output) tokens per request, for ETA and progress labels."""
+        """Mean (input, output) tokens per request, for ETA and progress labels (unknown, 0, for the dataset)."""
         p = self.params
+        if self.kind == DATASET:
+            return 0.0, 0.0
         if self.kind == "E":
             return float(p[0]), 0.0
         if self.kind == "D":
@@ -102,6 +110,26 @@ class Scenario:
         return p[0], p[1], p[2], p[3]
 
 
+def prefix_tokens(scenario: Scenario, prefix_len: int | None, prefix_ratio: float | None) -> int | None:
+    """The shared prefix's length in a run of `scenario`: --prefix-len, or --prefix-ratio of its mean input."""
+    if prefix_len is not None:
+        return prefix_len
+    if prefix_ratio is not None:
+        return max(1, round(prefix_ratio * scenario.expected_tokens[0]))
+    return None
+
+
+def shortest_likely_input(scenario: Scenario) -> int:
+    """The fewest input tokens a scenario draws, but for a normal's far tail (mean - 2 sd)."""
+    if scenario.kind == DATASET:
+        return 0
+    if scenario.kind == "N":
+        return max(1, scenario.params[0] - 2 * scenario.params[1])
+    if scenario.kind == "U":
+        return scenario._uniform_bounds()[0]
+    return scenario.params[0]
+
+
 def _normal(rng: np.random.Generator, mean: int, sd: int) -> int:
     # A token count below 1 is not a request, so the tail is clamped rather than redrawn.
     return max(1, int(round(rng.normal(mean, sd))))
@@ -111,6 +139,8 @@ def parse_scenario(text: str) -> Scenario:
     """Parse a traffic scenario string such as "D(100,100)" or "N(480,240)/(300,150)"."""
     if not isinstance(text, str) or not text:
         raise _error(text, "empty scenario")
+    if text == DATASET:
+        return Scenario(DATASET, ())
     if any(ch.isspace() for ch in text):
         raise _error(text, "spaces are not allowed")
     if _NEGATIVE.search(text):

@@ -20,16 +20,15 @@ from genai_bench.dashboard import Dashboard, DashboardListener
 from genai_bench.events import EventBus
 from genai_bench.hooks import SweepHooks
 from genai_bench.metrics import MetricsCollector
-from genai_bench.prompt_datasets import Dataset
 from genai_bench.publisher import LivePublisher
 from genai_bench.results import (EVENTS_FILE, EventLogWriter, ExperimentLibrary, ExperimentNotFound, ExperimentWriter,
                                  default_folder_name, load_experiment)
 from genai_bench.runner import RunResult, SweepRunner
-from genai_bench.sampling import PromptSampler
 from genai_bench.simulator import SimulatorConfig, SimulatorServer
 from genai_bench.tokenizer import load_tokenizer
 from genai_bench.web import create_app
 from genai_bench.web.server import DashboardServer
+from genai_bench.workload import Workload, WorkloadSpec, workload_description
 
 # How long the dashboard stays up after the benchmark when a page is connected (without --keep-serving).
 PAGE_GRACE_SECONDS = 2.0
@@ -97,12 +96,15 @@ class BenchmarkSession:
     The runner fires the sweep's hooks; the experiment writer, the bus publisher and the terminal listen.
     """
 
-    def __init__(self, config: BenchmarkConfig, terminal: Dashboard | None = None, bus: EventBus | None = None,
-                 dataset: Dataset | None = None) -> None:
+    def __init__(self, config: BenchmarkConfig, terminal: Dashboard | None = None, bus: EventBus | None = None) -> None:
         config.validate()
-        self.multi_turn = multi_turn_of(config, dataset)
         self.config = config = with_served_model(config)
         self.tokenizer = load_tokenizer(config.model_tokenizer)
+        # A bad dataset (or one that cannot hold conversations) is a one-line error here, before anything starts.
+        self.workload = Workload.load(self.tokenizer, WorkloadSpec.of(config))
+        self.multi_turn = multi_turn_of(config, self.workload.dataset)
+        self.workload_description = {**workload_description(config, self.workload.dataset),
+                                     **multi_turn_workload(self.multi_turn)}
         self.started_at = time.time()
         # Maps perf_counter readings onto the wall clock for the results files.
         self.clock_offset = self.started_at - perf_counter()
@@ -113,7 +115,8 @@ class BenchmarkSession:
         self.hooks = SweepHooks()
         self.hooks.run_finished.add_listener(lambda result, **_: self.writer.write_run(result))  # files first
         self.bus = bus or EventBus()  # a host (wsgi.py under gunicorn) passes the bus it serves
-        self.publisher = LivePublisher(self.bus, {"model": config.model_label, "experiment_folder": str(self.folder)})
+        self.publisher = LivePublisher(self.bus, {"model": config.model_label, "experiment_folder": str(self.folder),
+                                                 "workload": self.workload_description})
         self.publisher.attach(self.hooks)
         if terminal is not None:
             DashboardListener(terminal).attach(self.hooks)
@@ -149,14 +152,17 @@ class BenchmarkSession:
         self.target = self._start_target()
         self.publisher.context["api_base"] = redact_url(self.target.api_base)
         if self.config.num_workers:
-            self.cluster = self._start_cluster(self.target)
+            self.cluster = self._start_cluster(self.target)  # workers build their own workload
+        else:
+            self.workload.prepare(self.config.traffic_scenarios)  # corpus tokens, prefixes, dataset counts
         self._create_folder()  # last: a setting refused above leaves no folder behind
         return self.target
 
     def _start_cluster(self, target: Target):
         from genai_bench.distributed import LocustCluster, WorkerSettings
 
-        settings = WorkerSettings.of(target, self.config.model_tokenizer, self.config.seed, self.multi_turn)
+        settings = WorkerSettings.of(target, self.config.model_tokenizer, self.config.seed, self.workload.spec,
+                                     [s.text for s in self.config.traffic_scenarios], self.multi_turn)
         return LocustCluster(settings, self.config.num_workers, self.config.master_port,
                              log_message=lambda message, level: self.hooks.log.fire(message=message, level=level),
                              arrival=self.config.arrival).start()
@@ -187,8 +193,7 @@ class BenchmarkSession:
         A host that owns the process's signals (gunicorn) passes handle_signals=False and calls stop() itself.
         """
         target = self.start()
-        sampler = PromptSampler(self.tokenizer, seed=self.config.seed)
-        self.runner = SweepRunner(self.config, target, self.tokenizer, sampler, self.collector, self.hooks,
+        self.runner = SweepRunner(self.config, target, self.tokenizer, self.workload, self.collector, self.hooks,
                                   engine=self.cluster, multi_turn=self.multi_turn)
         self.writer.write_metadata(self.metadata(end_time=None))
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
@@ -262,6 +267,7 @@ class BenchmarkSession:
             "task": config.task,
             "endpoint": config.endpoint,
             "traffic_scenario": [s.text for s in config.traffic_scenarios],
+            "workload": self.workload_description,
             "num_concurrency": [config.max_concurrency] if config.request_rates else config.concurrencies,
             "request_rate": config.request_rates or None,
             "arrival": config.arrival if config.request_rates else None,
@@ -271,8 +277,6 @@ class BenchmarkSession:
             "cooldown_ratio": config.cooldown_ratio,
             "additional_request_params": config.additional_request_params,
             "request_timeout": config.request_timeout,
-            # The other branch's workload description merges with this entry: {**workload, **multi_turn_workload(..)}.
-            "workload": multi_turn_workload(self.multi_turn),
             "seed": config.seed,
             "num_workers": config.num_workers,
             "metrics_time_unit": config.metrics_time_unit,

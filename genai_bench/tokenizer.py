@@ -41,6 +41,10 @@ class Tokenizer:
         """Number of tokens in `text` (encoded without offsets, which is faster)."""
         return len(self._backend.encode_batch_fast([text], add_special_tokens=False)[0].ids)
 
+    def count_batch(self, texts: list[str]) -> list[int]:
+        """Number of tokens in each text, in one native call."""
+        return [len(e.ids) for e in self._backend.encode_batch_fast(texts, add_special_tokens=False)]
+
     def decode(self, ids: list[int]) -> str:
         """Text of a token id sequence."""
         return self._backend.decode(ids, skip_special_tokens=True)

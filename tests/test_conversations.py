@@ -9,7 +9,7 @@ from genai_bench.client import Target
 from genai_bench.config import BenchmarkConfig, ConfigError
 from genai_bench.metrics import MetricsCollector, aggregate, request_metrics
 from genai_bench.options import parse_benchmark_args
-from genai_bench.prompt_datasets import DatasetSpec, load_dataset
+from genai_bench.prompt_datasets import DatasetSpec
 from genai_bench.protocol import RequestRecord
 from genai_bench.results.reader import to_seconds
 from genai_bench.scenarios import parse_scenario
@@ -32,12 +32,14 @@ def sharegpt_file(tmp_path, conversations: int = 4):
     return path
 
 
-def make_session(tmp_path, server, dataset=None, **fields) -> BenchmarkSession:
+def make_session(tmp_path, server, dataset_path=None, **fields) -> BenchmarkSession:
     settings = dict(api_base=server.url, traffic_scenarios=[parse_scenario("D(20,10)")], concurrencies=[2],
                     max_requests_per_run=12, max_time_per_run=1.0, experiment_base_dir=str(tmp_path),
                     experiment_folder_name="exp", seed=3)
+    if dataset_path is not None:
+        settings["dataset"] = DatasetSpec.from_cli(str(dataset_path))
     settings.update(fields)
-    return BenchmarkSession(BenchmarkConfig(**settings), dataset=dataset)
+    return BenchmarkSession(BenchmarkConfig(**settings))
 
 
 def run_file_requests(tmp_path) -> list[dict]:
@@ -53,7 +55,7 @@ def by_session(requests: list[dict]) -> dict[str, list[dict]]:
 
 def test_each_turn_sends_the_earlier_user_turns_with_the_servers_own_answers(tmp_path, fast_simulator):
     fast_simulator.app.keep_chats(100)
-    dataset = load_dataset(DatasetSpec.from_cli(str(sharegpt_file(tmp_path))))
+    dataset = sharegpt_file(tmp_path)
     session = make_session(tmp_path, fast_simulator, dataset, multi_turn=True)
     result = session.run(handle_signals=False).results[0]
     session.close()
@@ -84,7 +86,7 @@ def test_each_turn_sends_the_earlier_user_turns_with_the_servers_own_answers(tmp
 
 
 def test_run_files_carry_session_and_turn_and_turns_follow_their_answers(tmp_path, fast_simulator):
-    dataset = load_dataset(DatasetSpec.from_cli(str(sharegpt_file(tmp_path))))
+    dataset = sharegpt_file(tmp_path)
     session = make_session(tmp_path, fast_simulator, dataset, multi_turn=True, max_requests_per_run=10)
     statistics = session.run(handle_signals=False).results[0].statistics
     session.close()
@@ -96,7 +98,8 @@ def test_run_files_carry_session_and_turn_and_turns_follow_their_answers(tmp_pat
     assert set(statistics.stats_by_turn) == {str(t) for t in {r["turn"] for r in requests}}
     assert sum(entry["count"] for entry in statistics.stats_by_turn.values()) == 10
     metadata = json.loads((tmp_path / "exp" / "experiment_metadata.json").read_text())
-    assert metadata["workload"] == {"multi_turn": {"turns": "dataset", "think_time": 0.0}}
+    assert metadata["workload"]["multi_turn"] == {"turns": "dataset", "think_time": 0.0}
+    assert metadata["workload"]["dataset"]["rows"] == 4 and metadata["workload"]["prefix"] is None
 
 
 def test_synthetic_turns_send_scenario_sized_messages_after_the_history(tmp_path, fast_simulator):
@@ -132,7 +135,7 @@ def test_think_time_spaces_the_turns_and_counts_in_no_latency(tmp_path, fast_sim
         assert second["start_time"] - first["end_time"] >= 0.3
     assert max(r["e2e_latency"] for r in requests) < 0.25 and max(r["ttft"] for r in requests) < 0.1
     assert json.loads((tmp_path / "exp" / "experiment_metadata.json").read_text())["workload"] == {
-        "multi_turn": {"turns": 2, "think_time": 0.3}}
+        "dataset": None, "prefix": None, "multi_turn": {"turns": 2, "think_time": 0.3}}
 
 
 def test_a_run_that_ends_during_think_time_stops_the_conversation_at_once(tmp_path, fast_simulator):
@@ -150,7 +153,8 @@ def test_single_turn_runs_have_no_turns_and_no_stats_by_turn(tmp_path, fast_simu
     session.close()
     assert statistics.stats_by_turn is None and statistics.to_dict()["stats_by_turn"] is None
     assert {(r["session_id"], r["turn"]) for r in run_file_requests(tmp_path)} == {(None, None)}
-    assert json.loads((tmp_path / "exp" / "experiment_metadata.json").read_text())["workload"] == {"multi_turn": None}
+    assert json.loads((tmp_path / "exp" / "experiment_metadata.json").read_text())["workload"] == {
+        "dataset": None, "prefix": None, "multi_turn": None}
 
 
 def turn_record(turn: int, start: float, ttft: float, e2e: float, tokens: int, ok: bool = True) -> RequestRecord:
@@ -230,10 +234,10 @@ def test_multi_turn_without_a_conversation_dataset_is_refused_in_one_line(tmp_pa
     single = tmp_path / "single.jsonl"
     single.write_text('{"prompt": "hello"}\n')
     with pytest.raises(ConfigError, match="no conversation with more than one user turn"):
-        make_session(tmp_path, fast_simulator, load_dataset(DatasetSpec.from_cli(str(single))), multi_turn=True)
+        make_session(tmp_path, fast_simulator, single, multi_turn=True)
 
 
 def test_dataset_conversations_on_worker_processes_are_refused_in_one_line(tmp_path, fast_simulator):
-    dataset = load_dataset(DatasetSpec.from_cli(str(sharegpt_file(tmp_path))))
+    dataset = sharegpt_file(tmp_path)
     with pytest.raises(ConfigError, match="drop --num-workers"):
         make_session(tmp_path, fast_simulator, dataset, multi_turn=True, num_workers=2)

@@ -23,10 +23,12 @@ from genai_bench.distributed.messages import (Close, Closed, Done, Finish, Grant
 from genai_bench.monitor import ClientMonitor
 from genai_bench.processes import follow_parent
 from genai_bench.protocol import RequestRecord
-from genai_bench.sampling import BUILD_AHEAD_SECONDS, PromptSampler, UpcomingRequests
+from genai_bench.prompt_datasets import DatasetError
+from genai_bench.sampling import BUILD_AHEAD_SECONDS, UpcomingRequests
 from genai_bench.scenarios import parse_scenario
 from genai_bench.tokenizer import load_tokenizer
 from genai_bench.user import ArrivalSchedule, LeasedBudget, OpenAIUser, RequestBudget, RunContext
+from genai_bench.workload import Workload, WorkloadSpec
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +45,26 @@ class WorkerUser(OpenAIUser):
 
 @dataclass
 class WorkerSettings:
-    """What a worker needs to build its own target, tokenizer and sampler (sent on stdin: the API key stays off argv)."""
+    """What a worker needs to build its own target, tokenizer and workload (sent on stdin: the API key stays off argv).
+
+    A dataset travels as its spec: each worker reads it by path, so the path must be readable where workers run.
+    """
 
     target: dict
     model_tokenizer: str | None
     seed: int | None
+    workload: dict | None = None  # WorkloadSpec.to_dict()
+    scenarios: list[str] = dataclasses.field(default_factory=list)  # prepared before the first run
     turns: int = 1  # synthetic multi-turn sessions (--turns); dataset conversations stay in one process for now
     think_time: float = 0.0
 
     @staticmethod
-    def of(target: Target, model_tokenizer: str | None, seed: int | None, multi_turn: MultiTurn | None = None
-           ) -> WorkerSettings:
+    def of(target: Target, model_tokenizer: str | None, seed: int | None, workload: WorkloadSpec | None = None,
+           scenarios: list[str] | None = None, multi_turn: MultiTurn | None = None) -> WorkerSettings:
         """Settings for the workers of a benchmark against `target`."""
         turns, think_time = (multi_turn.turns or 1, multi_turn.think_time) if multi_turn else (1, 0.0)
-        return WorkerSettings(dataclasses.asdict(target), model_tokenizer, seed, turns, think_time)
+        return WorkerSettings(dataclasses.asdict(target), model_tokenizer, seed,
+                              workload.to_dict() if workload else None, list(scenarios or []), turns, think_time)
 
     def to_line(self) -> bytes:
         """The settings as the one line a worker reads from stdin."""
@@ -82,7 +90,9 @@ class WorkerNode:
         self.target = Target(**settings.target)
         self.tokenizer = load_tokenizer(settings.model_tokenizer)
         seed = worker_seed(settings.seed, index)
-        self.sampler = PromptSampler(self.tokenizer, seed=seed)
+        spec = WorkloadSpec.from_dict(settings.workload) if settings.workload else WorkloadSpec()
+        self.workload = Workload.load(self.tokenizer, spec, group_offset=index).prepare(
+            parse_scenario(text) for text in settings.scenarios)
         self.rng = np.random.default_rng(seed)
         self.environment = Environment(user_classes=[WorkerUser])
         self.environment.events.test_stopping.add_listener(self._on_test_stopping)
@@ -119,7 +129,7 @@ class WorkerNode:
             self.budget = RequestBudget(None)
         scenario = parse_scenario(run.scenario)
         self._close_requests()
-        self.requests = UpcomingRequests(self.sampler, scenario, self.rng.spawn(1)[0], run.users)
+        self.requests = UpcomingRequests(self.workload, scenario, self.rng.spawn(1)[0], run.users)
         self.requests.build_ahead(BUILD_AHEAD_SECONDS)
         WorkerUser.context = RunContext(self.target, self.tokenizer, self.requests, scenario, run.concurrency,
                                         self.budget, self._on_record, self._schedule(run))
@@ -226,7 +236,11 @@ def run_worker(master_host: str, master_port: int, index: int, parent_pid: int |
         print("genai-bench worker: no settings on stdin (workers are started by `benchmark --num-workers`)",
               file=sys.stderr)
         return 2
-    node = WorkerNode(WorkerSettings.from_line(line), index)
+    try:
+        node = WorkerNode(WorkerSettings.from_line(line), index)
+    except DatasetError as exc:
+        print(f"genai-bench worker {index}: {exc}", file=sys.stderr)
+        return 2
     runner = node.connect(master_host, master_port)
     runner.greenlet.join()
     return 0

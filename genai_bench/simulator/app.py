@@ -25,6 +25,8 @@ _JSON_HEADERS = [("Content-Type", "application/json")]
 _SSE_HEADERS = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")]
 _MAX_BODY = 64 * 1024 * 1024
 _POOL_SIZE = 4096
+# The last requests' bodies kept for tests and debugging (`received`): what a benchmark really sent.
+_RECEIVED_KEPT = 1024
 
 
 def _text_of(message_content: Any) -> str:
@@ -60,6 +62,7 @@ class SimulatorApp:
         self._clock = PreciseClock(config.spin_ms / 1000.0)
         self._counter = IdleCounter()
         self._ids = itertools.count(1)
+        self.received: deque[dict] = deque(maxlen=_RECEIVED_KEPT)  # the latest completion request bodies, in order
         self._auth = f"Bearer {config.api_key}".encode() if config.api_key else b""
         self._models_body = json.dumps({"object": "list", "data": [
             {"id": config.model, "object": "model", "created": int(time.time()), "owned_by": "genai-bench"}]}
@@ -97,7 +100,9 @@ class SimulatorApp:
         if path not in ("/v1/chat/completions", "/v1/completions"):
             raise ApiError(404, f"no such endpoint: {path}")
         self._check_method(method, "POST")
-        plan = self._plan(self._read_json(environ), chat=path == "/v1/chat/completions")
+        body = self._read_json(environ)
+        self.received.append(body)
+        plan = self._plan(body, chat=path == "/v1/chat/completions")
         if self.config.error_rate and self._rng.random() < self.config.error_rate:
             status = self._rng.choice(self.config.error_codes)
             raise ApiError(status, f"simulated error {status}")
