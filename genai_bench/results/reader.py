@@ -137,6 +137,7 @@ class Experiment:
             "num_concurrency": meta.get("num_concurrency") or sorted({r.concurrency for r in self.runs}),
             "start_time": meta.get("start_time"), "end_time": meta.get("end_time"),
             "run_count": len(self.runs), "has_events": is_regular(self.events_path),
+            "workload": meta.get("workload"),
         }
 
     def to_dict(self) -> dict:

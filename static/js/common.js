@@ -247,7 +247,26 @@
     chart.data.datasets[0].data = [];
   }
 
+  // One line for a workload description (docs/events.md: status.workload, the experiment summary's workload),
+  // e.g. "chats.json (5 rows) · prefix 10 tok ×2 · 3 turns"; "" for synthetic single prompts.
+  function workloadText(workload) {
+    if (!workload || typeof workload !== "object") return "";
+    var parts = [];
+    var d = workload.dataset, p = workload.prefix, m = workload.multi_turn;
+    if (d) parts.push(String(d.name || d.source || "dataset") + (isNum(d.rows) ? " (" + plural(d.rows, "row") + ")" : ""));
+    if (p) {
+      var size = isNum(p.tokens) ? p.tokens + " tok" : isNum(p.ratio) ? Math.round(p.ratio * 100) + " %" : "?";
+      parts.push("prefix " + size + (isNum(p.groups) && p.groups > 1 ? " ×" + p.groups : ""));
+    }
+    if (m) {
+      parts.push(m.turns === "dataset" ? "conversations" : plural(m.turns, "turn"));
+      if (isNum(m.think_time) && m.think_time > 0) parts.push("think " + m.think_time + " s");
+    }
+    return parts.join(" · ");
+  }
+
   window.GenaiCommon = {
+    workloadText: workloadText,
     COLORS: COLORS,
     PALETTE: PALETTE,
     isNum: isNum,

@@ -82,6 +82,9 @@
       badge.className = "badge badge-" + (/^(idle|running|completed|failed|stopped|replaying)$/.test(shown) ? shown : "idle");
       badge.setAttribute("data-status", dataStatus);
       if (s.model) setText("model-name", String(s.model));
+      var workload = C.workloadText(s.workload);
+      $("workload-fact").hidden = !workload;
+      setText("current-workload", workload || "—");
 
       // The run under way: its run_started, else the latest live metrics, else the status.
       var started = model.runStarted, live = model.metrics;

@@ -119,6 +119,7 @@
         }
         fact("Model", s.model);
         fact("Backend", s.api_backend);
+        fact("Workload", C.workloadText(s.workload));
         fact("Server", [s.server_engine, s.server_version].filter(Boolean).join(" "));
         fact("Started", U.fmtDate(s.start_time));
         fact("Duration", isNum(s.start_time) && isNum(s.end_time) ? C.fmtDuration(s.end_time - s.start_time) : "");

@@ -204,3 +204,4 @@ def test_multi_turn_runs_show_latency_by_turn(start_benchmark, page):
     assert turns == ["1", "2", "3"]
     first_ttft = page.locator("#turns-body tr:first-child td:nth-child(3)").inner_text()
     assert any(ch.isdigit() for ch in first_ttft)
+    assert page.locator("#current-workload").inner_text() == "3 turns"
