@@ -142,7 +142,7 @@ class BenchmarkSession:
         target = self.start()
         sampler = PromptSampler(self.tokenizer, seed=self.config.seed)
         self.runner = SweepRunner(self.config, target, self.tokenizer, sampler, self.collector, self.hooks,
-                                  engine=self.cluster)
+                                  engine=self.cluster, connections=self.server.connections if self.server else None)
         self.writer.write_metadata(self.metadata(end_time=None))
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
         handlers = [gevent.signal_handler(sig, self.stop) for sig in signals]
