@@ -30,13 +30,16 @@ def start_simulator(*flags: str, command: Sequence[str] = ("-m", "genai_bench", 
     return process, match.group(1)
 
 
-def start_benchmark(api_base: str, folder: Path, name: str, *flags: str) -> tuple[subprocess.Popen, str]:
+def start_benchmark(api_base: str | None, folder: Path, name: str, *flags: str,
+                    code: Path = ROOT) -> tuple[subprocess.Popen, str]:
     """`genai-bench benchmark --enable-streaming --streaming-port 0 FLAGS` in its own process, output piped.
 
-    Returns the process and its live dashboard's URL, once it is printed.
+    Without `api_base` the benchmark runs its embedded simulator; `code` is the checkout it runs (an A/B compares
+    two). Returns the process and its live dashboard's URL, once it is printed.
     """
-    bench = subprocess.Popen(
-        [sys.executable, "-m", "genai_bench", "benchmark", "--api-base", api_base, "--enable-streaming",
+    target = ["--api-base", api_base] if api_base else []
+    bench = subprocess.Popen(cwd=code, env={**os.environ, "PYTHONPATH": str(code)}, args=
+        [sys.executable, "-m", "genai_bench", "benchmark", *target, "--enable-streaming",
          "--streaming-port", "0", "--experiment-base-dir", str(folder), "--experiment-folder-name", name, *flags],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in bench.stdout:
