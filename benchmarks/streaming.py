@@ -154,6 +154,26 @@ def storm_sweep(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def print_storm_summary(rows: list[dict]) -> None:
+    """Every round of each code × storm pooled: TTFT error percentiles, CPU, connect times, rounds flagged."""
+    print(f"{'code':>8} {'storm':>5} {'rounds':>6} {'whole p50/p99 ms':>17} {'window p50/p99 ms':>18} "
+          f"{'bench CPU':>9} {'storm CPU-s':>11} {'connect p50/p99 ms':>18} {'flagged':>7} {'storm flagged':>13}")
+    for code in dict.fromkeys(row["code"] for row in rows):
+        for storm in dict.fromkeys(row["storm"] for row in rows):
+            group = [row for row in rows if row["code"] == code and row["storm"] == storm]
+            whole = [value for row in group for value in row["ttft_error_ms"]]
+            window = [value for row in group for value in row["window_ttft_error_ms"]]
+            connect = [value for row in group for value in row["connect_ms"]]
+            print(f"{code:>8} {storm:>5} {len(group):>6} "
+                  f"{percentile(whole, 50):>8.2f}/{percentile(whole, 99):<8.2f} "
+                  f"{percentile(window, 50):>9.2f}/{percentile(window, 99):<8.2f} "
+                  f"{sum(r['window_cpu_percent'] for r in group) / len(group):>8.0f}% "
+                  f"{sum(r['storm_client_cpu_seconds'] for r in group) / len(group):>11.2f} "
+                  f"{percentile(connect, 50):>9.0f}/{percentile(connect, 99):<8.0f} "
+                  f"{sum(r['client_saturated'] for r in group):>7} "
+                  f"{sum(any(s['distorted'] for s in r['connection_storms']) for r in group):>13}")
+
+
 def print_storm_row(row: dict) -> None:
     """One storm round as a line: TTFT error whole run / in the window, CPU, connect times, what was flagged."""
     whole, window = row["ttft_error_ms"], row["window_ttft_error_ms"]
@@ -217,7 +237,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="with --storm: write every row here as JSON")
     parser.add_argument("--viewer", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--storm-client", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--summarize", type=Path, help="print the summary of a --storm --out file and exit")
     args = parser.parse_args()
+    if args.summarize:
+        return print_storm_summary(json.loads(args.summarize.read_text())["rows"])
     if args.viewer:
         return viewer_main(args.viewer[0], int(args.viewer[1]))
     if args.storm_client:
@@ -225,7 +248,11 @@ def main() -> None:
     if args.storm:
         args.storm_at = args.seconds / 2 if args.storm_at is None else args.storm_at
         rows = storm_sweep(args)
+        print_storm_summary(rows)
         if args.out:
+            for row in rows:  # a few µs is below what these figures resolve; keeps the file small
+                for key in ("ttft_error_ms", "window_ttft_error_ms", "connect_ms"):
+                    row[key] = [round(value, 2) for value in row[key]]
             args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}))
         return
     rows = sweep(args)
