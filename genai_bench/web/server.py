@@ -27,9 +27,10 @@ class YieldingHandler(WSGIHandler):
     """A request's handling and the chunks it writes before it first waits pass the server's gate.
 
     That covers the handshake, a page, and an SSE stream's retry hint and snapshot (or missed events): a storm's
-    work comes out in slices between the benchmark's token reads. Once a stream has waited for an event it is live,
-    and its events (a few per second) go straight out: gating those too made bursts of events overflow the viewers'
-    queues, and their steady cost is small (docs/performance.md, c).
+    work comes out in slices, in the loop's idle moments. Once a stream has waited for an event it is live, and its
+    events go straight out: gated, a burst of events outran the viewers' writes and overflowed their queues (the
+    stalled-client test in tests/web/test_stream.py). The live fan-out's cost is the one measured in
+    docs/performance.md (c); the client monitor flags the run when it lags the loop.
     """
 
     server: ShieldedWSGIServer
@@ -57,8 +58,8 @@ class YieldingHandler(WSGIHandler):
 class ShieldedWSGIServer(WSGIServer):
     """gevent's WSGI server with the dashboard's work behind a LoopGate, and every accepted connection counted.
 
-    The benchmark's users share this process's event loop: without the gate, 200 viewers connecting at once parse,
-    dispatch and send their snapshots in one long stretch while first tokens wait unread (TTFT p99 41 → 84–150 ms).
+    The benchmark's users share this process's event loop: without the gate, viewers' handshakes and snapshots run
+    whenever they arrive, in between (and ahead of) due first tokens; with it they wait for the loop's idle moments.
     """
 
     handler_class = YieldingHandler
