@@ -23,7 +23,7 @@ from genai_bench.conversations import Conversations, MultiTurn
 from genai_bench.hooks import SweepHooks
 from genai_bench.live_events import PlannedRun, RunProgress, SweepStatus, run_key
 from genai_bench.metrics import MetricsCollector, RequestMetrics, RunStatistics
-from genai_bench.monitor import ClientMonitor
+from genai_bench.monitor import ClientMonitor, ConnectionCounter
 from genai_bench.protocol import RequestRecord
 from genai_bench.sampling import BUILD_AHEAD_SECONDS, RequestSource, UpcomingRequests
 from genai_bench.scenarios import Scenario
@@ -196,8 +196,10 @@ class SweepRunner:
         hooks: SweepHooks,
         engine: Engine | None = None,
         multi_turn: MultiTurn | None = None,
+        connections: ConnectionCounter | None = None,
     ) -> None:
         self.config = config
+        self.connections = connections  # the dashboard's, so the client monitor can tell a viewer storm
         self.collector = collector
         self.hooks = hooks
         self.rng = np.random.default_rng(config.seed)
@@ -246,7 +248,8 @@ class SweepRunner:
         self.collector.begin_run(run.scenario_text, run.concurrency, start, run.request_rate)
         ticker = gevent.spawn(self._tick, run, driver, start)
         monitor = ClientMonitor(lambda message: self.hooks.log.fire(
-            message=message if driver.measured_here else f"master process: {message}", level="warning"))
+            message=message if driver.measured_here else f"master process: {message}", level="warning"),
+            self.connections)
         monitor.start()
         try:
             driver.start(run.concurrency, config.spawn_rate or INSTANT_SPAWN_RATE)

@@ -194,7 +194,8 @@ class BenchmarkSession:
         """
         target = self.start()
         self.runner = SweepRunner(self.config, target, self.tokenizer, self.workload, self.collector, self.hooks,
-                                  engine=self.cluster, multi_turn=self.multi_turn)
+                                  engine=self.cluster, multi_turn=self.multi_turn,
+                                  connections=self.server.connections if self.server else None)
         self.writer.write_metadata(self.metadata(end_time=None))
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
         handlers = [gevent.signal_handler(sig, self.stop) for sig in signals]

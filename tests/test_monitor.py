@@ -6,7 +6,7 @@ import gevent
 import numpy as np
 from gevent import monkey
 
-from genai_bench.monitor import ClientMonitor
+from genai_bench.monitor import STORM_CONNECTIONS, ClientMonitor, ConnectionCounter
 
 blocking_sleep = monkey.get_original("time", "sleep")  # time.sleep itself is gevent's: it would yield
 
@@ -55,3 +55,35 @@ def test_a_loop_kept_busy_is_reported_as_saturated_once():
     health = monitor.stop()
     assert health.saturated and health.loop_lag_p99_ms >= 15  # a sample waits behind one 20 ms stretch
     assert len(warnings) == 1 and "--num-workers" in warnings[0]
+
+
+def test_a_burst_of_connections_while_the_loop_stalls_is_a_storm_that_marks_the_run_saturated():
+    warnings = []
+    connections = ConnectionCounter()
+    monitor = ClientMonitor(warnings.append, connections)
+    monitor.start()
+    gevent.sleep(0.15)
+    for _ in range(STORM_CONNECTIONS + 5):
+        connections.note()
+    gevent.sleep(0.05)  # the monitor sees the burst and samples every 10 ms...
+    gevent.get_hub().loop.run_callback(blocking_sleep, 0.03)  # ...so a 30 ms stall cannot slip between samples
+    gevent.sleep(1.3)  # the burst leaves the one-second window: the storm ends
+    health = monitor.stop()
+    [storm] = health.connection_storms
+    assert storm["connections"] == STORM_CONNECTIONS + 5 and storm["peak_per_second"] == STORM_CONNECTIONS + 5
+    assert storm["distorted"] and storm["lag_max_ms"] >= 25  # the stall, wherever it fell between samples
+    reason = (f"dashboard connection storm: {STORM_CONNECTIONS + 5} connections in 1 s at {storm['started_s']:.1f} s "
+              f"(event-loop lag up to {storm['lag_max_ms']:.0f} ms)")
+    assert health.saturated and reason in health.reasons  # beside any the busy machine itself caused
+    assert [w for w in warnings if w.startswith("dashboard")] == [f"{reason}: timings in that interval may be late; "
+                                                                  "the run is marked client_saturated"]
+
+
+def test_a_few_connections_are_no_storm():
+    connections = ConnectionCounter()
+    monitor = ClientMonitor(lambda warning: None, connections)
+    monitor.start()
+    for _ in range(STORM_CONNECTIONS - 1):
+        connections.note()
+    gevent.sleep(0.2)
+    assert monitor.stop().connection_storms == []
