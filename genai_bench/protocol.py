@@ -25,7 +25,8 @@ class RequestRecord:
     start: float = 0.0
     first_token: float | None = None
     end: float = 0.0
-    chunk_times: list[float] = field(default_factory=list)
+    # Doubles in an array, not a list of float objects: a third of the memory per request (runs keep every record).
+    chunk_times: array = field(default_factory=lambda: array("d"))
     num_output_tokens: int = 0
     tokens_estimated: bool = False
     status_code: int = 0
@@ -86,4 +87,4 @@ class RequestRecord:
         """Rebuild a record sent by to_wire (perf_counter readings are comparable across processes of one host)."""
         chunk_times = array("d")
         chunk_times.frombytes(data[7])
-        return cls(data[0], data[1], data[2], data[3], data[4], data[5], data[6], chunk_times.tolist(), *data[8:])
+        return cls(data[0], data[1], data[2], data[3], data[4], data[5], data[6], chunk_times, *data[8:])

@@ -1,6 +1,7 @@
 """Multi-turn sessions against a real simulator: histories with the server's answers, budgets, think time, turns."""
 
 import json
+from array import array
 from collections import defaultdict
 
 import pytest
@@ -159,7 +160,7 @@ def test_single_turn_runs_have_no_turns_and_no_stats_by_turn(tmp_path, fast_simu
 
 def turn_record(turn: int, start: float, ttft: float, e2e: float, tokens: int, ok: bool = True) -> RequestRecord:
     record = RequestRecord("D(1,2)", 1, tokens, 2, start=start, first_token=start + ttft, end=start + e2e,
-                           chunk_times=[start + ttft, start + e2e], num_output_tokens=2, session_id=f"s{start}",
+                           chunk_times=array("d", [start + ttft, start + e2e]), num_output_tokens=2, session_id=f"s{start}",
                            turn=turn)
     if not ok:
         record.fail("500", "boom", start + e2e)

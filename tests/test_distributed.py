@@ -2,6 +2,7 @@
 
 import dataclasses
 import functools
+from array import array
 import json
 import os
 import signal
@@ -44,7 +45,7 @@ def event_shapes(folder) -> dict[str, set]:
 
 
 def test_records_cross_processes_intact():
-    record = RequestRecord("D(20,10)", 8, 20, 10, start=1.5, first_token=1.75, end=2.0, chunk_times=[1.75, 1.875, 2.0],
+    record = RequestRecord("D(20,10)", 8, 20, 10, start=1.5, first_token=1.75, end=2.0, chunk_times=array("d", [1.75, 1.875, 2.0]),
                            num_output_tokens=10, status_code=200, scheduled_start=1.25)
     assert RequestRecord.from_wire(record.to_wire()) == record
     failed = RequestRecord("D(20,10)", 8, 20, 10, start=1.5)
