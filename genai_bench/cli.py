@@ -220,7 +220,7 @@ def load_folders(folders: tuple[str, ...]) -> list:
 def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str | None,
           streaming_allowed_hosts: tuple[str, ...]) -> None:
     """Open the dashboard on finished experiments: results, comparison, replay and downloads."""
-    from genai_bench.web.security import allow_hosts, token_setting, warn_if_exposed
+    from genai_bench.web.security import token_setting, warn_if_exposed
     from genai_bench.web.server import results_server
 
     configure_logging()
@@ -232,7 +232,6 @@ def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str |
         server = results_server([e.folder for e in experiments], host, port, streaming_token)
     except OSError as exc:
         raise ConfigError(f"--port {port} on {host} is not available ({exc.strerror or exc}); pick another") from None
-    allow_hosts(server.app, (host, *streaming_allowed_hosts))
 
     def announce() -> None:
         click.echo(f"Serving {len(experiments)} experiment(s) at {server.url} (Ctrl-C to stop)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import gevent
@@ -130,11 +130,12 @@ class DashboardServer:
         self.stopped.set()
 
 
-def results_server(folders: list[Path], host: str = "127.0.0.1", port: int = 8080,
-                   token: str | None = None) -> DashboardServer:
+def results_server(folders: list[Path], host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
+                   allowed_hosts: Iterable[str] = ()) -> DashboardServer:
     """A dashboard over finished experiment folders (`genai-bench serve`), bound but not yet waited on.
 
     Replays drive its live view through the bus the way a benchmark would.
     """
-    app = create_app(EventBus(), ExperimentLibrary(folders), mode="serve", token=token)
+    app = create_app(EventBus(), ExperimentLibrary(folders), mode="serve", token=token,
+                     allowed_hosts=(host, *allowed_hosts))
     return DashboardServer(app, host=host, port=port).start()
