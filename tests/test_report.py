@@ -5,8 +5,7 @@ import io
 import json
 import re
 
-from genai_bench.metrics import AGGREGATED_METRICS, STAT_NAMES, TIME_METRICS
-from genai_bench.metrics import RunStatistics
+from genai_bench.metrics import AGGREGATED_METRICS, STAT_NAMES, TIME_METRICS, RunStatistics
 from genai_bench.report import render_report, report_csv, report_html, report_json, summary_table, write_report
 from genai_bench.results import load_experiment
 from tests.support.servers import run_benchmark
