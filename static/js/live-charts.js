@@ -67,9 +67,9 @@
       ctx.setLineDash([6, 4]);
       ctx.lineWidth = 1.2;
       ctx.font = "10px system-ui, sans-serif";
-      ctx.textAlign = "right";
       ctx.textBaseline = "bottom";
-      lines.forEach(function (line) {
+      var lastLabelY = -Infinity, right = true;
+      lines.slice().sort(function (a, b) { return a.y - b.y; }).forEach(function (line) {
         var py = y.getPixelForValue(line.y);
         if (!isNum(py) || py < area.top || py > area.bottom) return;
         ctx.strokeStyle = line.color;
@@ -78,7 +78,11 @@
         ctx.moveTo(area.left, py);
         ctx.lineTo(area.right, py);
         ctx.stroke();
-        ctx.fillText(line.label, area.right - 4, py - 2);
+        // Labels of nearby targets alternate sides so that they do not overlap.
+        right = Math.abs(py - lastLabelY) < 12 ? !right : true;
+        lastLabelY = py;
+        ctx.textAlign = right ? "right" : "left";
+        ctx.fillText(line.label, right ? area.right - 4 : area.left + 4, py - 2);
       });
       ctx.restore();
     },

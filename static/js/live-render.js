@@ -208,9 +208,9 @@
       setKpi("kpi-reasoning-tokens", isNum(thinking) ? fmtNumber(thinking) : "—");
       // With --slo: goodput (requests meeting every SLO, per second) and the share of the latest requests meeting them.
       var slo = live.slo;
-      $("kpi-goodput").hidden = !slo;
+      $("kpi-goodput").hidden = $("kpi-slo-attainment").hidden = !slo;
       setKpi("kpi-goodput", slo ? fmtRate(slo.goodput_requests_per_second) : "—");
-      setText("kpi-goodput-detail", slo && isNum(slo.attainment) ? "· " + fmtPercent(slo.attainment) + "% meet SLOs" : "");
+      setKpi("kpi-slo-attainment", slo ? fmtPercent(slo.attainment) : "—");
       setKpi("kpi-error-rate", fmtPercent(live.error_rate));
       $("kpi-error-rate").classList.toggle("kpi-bad", isNum(live.error_rate) && live.error_rate > 0);
       setText("kpi-error-detail", isNum(live.errors) && live.errors > 0 ? "· " + plural(live.errors, "error") : "");
