@@ -85,6 +85,8 @@ class BenchmarkConfig:
     prefix_len: int | None = None  # tokens
     prefix_ratio: float | None = None  # share of each prompt (of the scenario's mean input)
     prefix_groups: int = 1
+    # Service-level objectives (--slo, slo.py): {metric: target in seconds}; runs then report attainment and goodput.
+    slo: dict[str, float] = field(default_factory=dict)
     live_interval: float = 0.25
     drain_timeout: float | None = None
     command: list[str] = field(default_factory=list)

@@ -170,6 +170,7 @@ def timeseries_point(live_metrics: dict, run_key: str | None, timestamp: float) 
         "requests_per_second": live_metrics.get("requests_per_second"),
         "output_tokens_per_second": live_metrics.get("output_tokens_per_second"),
         "errors": live_metrics.get("errors"), "error_rate": live_metrics.get("error_rate"),
+        "slo_attainment": (live_metrics.get("slo") or {}).get("attainment"),
     }
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genai_bench.protocol import RequestRecord
+from genai_bench.slo import LiveSlo, scaled_slo, slo_statistics
 
 # Per-request metrics (spec §5). Latencies are seconds internally; rates are per second.
 LATENCY_METRICS = ("ttft", "tpot", "e2e_latency", "output_latency", "ttft_answer")
@@ -158,6 +159,8 @@ class RunStatistics:
     client: dict | None = None  # the client's own health during the run (monitor.ClientHealth)
     request_rate: float | None = None  # open loop: the scheduled arrival rate; None for closed loop
     stats_by_turn: dict[str, dict] | None = None  # multi-turn runs: TTFT and E2E by turn index ("1", "2", ...)
+    # With --slo: {targets (s), attainment, per_metric, goodput_requests_per_second, goodput_output_tokens_per_second}.
+    slo: dict | None = None
 
     @property
     def client_saturated(self) -> bool:
@@ -167,10 +170,11 @@ class RunStatistics:
     def to_dict(self, time_unit: str = "s") -> dict:
         """Plain dict with latency statistics in `time_unit`."""
         scale = TIME_UNIT_SCALE[time_unit]
-        out = {name: value for name, value in self.__dict__.items() if name not in ("stats", "stats_by_turn")}
+        out = {name: value for name, value in self.__dict__.items() if name not in ("stats", "stats_by_turn", "slo")}
         out["client_saturated"] = self.client_saturated
         out["stats"] = scaled_stats(self.stats, scale)
         out["stats_by_turn"] = scaled_by_turn(self.stats_by_turn, scale)
+        out["slo"] = scaled_slo(self.slo, scale)
         return out
 
 
@@ -224,6 +228,7 @@ def aggregate(
     warmup_ratio: float = 0.0,
     cooldown_ratio: float = 0.0,
     partial: bool = False,
+    slo: dict[str, float] | None = None,
 ) -> RunStatistics:
     """Run statistics over the measured window: counts, error rate, throughputs and per-metric stats."""
     measured = measured_slice(metrics, warmup_ratio, cooldown_ratio)
@@ -257,6 +262,7 @@ def aggregate(
         token_count_mismatch=(sum(_miscounted(r) for r in checked) / len(checked)) if checked else None,
         partial=partial,
         stats_by_turn=turn_statistics(measured),
+        slo=slo_statistics(measured, duration, slo),
     )
 
 
@@ -273,9 +279,10 @@ def _rate(amount: float, duration: float) -> float:
 class MetricsCollector:
     """Collects request records of the current run: O(1) per request, statistics on demand."""
 
-    def __init__(self, live_window: int = 2000, histogram_bins: int = 20) -> None:
+    def __init__(self, live_window: int = 2000, histogram_bins: int = 20, slo: dict[str, float] | None = None) -> None:
         self.live_window = live_window
         self.histogram_bins = histogram_bins
+        self.slo = slo or None  # targets in seconds by metric (--slo); None: no SLO
         self.begin_run("", 0, 0.0)
 
     def begin_run(self, scenario: str, concurrency: int, start: float, request_rate: float | None = None) -> None:
@@ -294,6 +301,7 @@ class MetricsCollector:
         # Multi-turn runs: (turn, ttft, e2e) of the latest successes, and successes per turn over the whole run.
         self.recent_turns: deque[tuple[int, float, float]] = deque(maxlen=self.live_window)
         self.turn_counts: Counter[int] = Counter()
+        self.live_slo = LiveSlo(self.slo, self.live_window) if self.slo else None
 
     def record(self, record: RequestRecord) -> RequestMetrics:
         """Take one finished request; cheap enough for the hot path."""
@@ -312,6 +320,8 @@ class MetricsCollector:
         else:
             self.errors += 1
             self.error_codes[record.error_code] += 1
+        if self.live_slo is not None:
+            self.live_slo.add(metrics)
         return metrics
 
     @property
@@ -337,6 +347,7 @@ class MetricsCollector:
             "stats": {name: describe(np.fromiter(values, dtype=float, count=len(values)), LIVE_STATS)
                       for name, values in self.recent.items()},
             "by_turn": self._live_by_turn(),
+            "slo": self.live_slo.snapshot(elapsed) if self.live_slo is not None else None,
         }
 
     def _live_by_turn(self) -> dict[str, dict] | None:
@@ -363,4 +374,5 @@ class MetricsCollector:
 
     def finish_run(self, warmup_ratio: float, cooldown_ratio: float, partial: bool = False) -> RunStatistics:
         """Aggregate statistics of the run that just ended."""
-        return aggregate(self.requests, self.scenario, self.concurrency, warmup_ratio, cooldown_ratio, partial)
+        return aggregate(self.requests, self.scenario, self.concurrency, warmup_ratio, cooldown_ratio, partial,
+                         slo=self.slo)

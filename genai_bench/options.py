@@ -12,6 +12,7 @@ import orjson
 from genai_bench.config import BACKENDS, ENDPOINTS, EMBEDDED_MODEL, BenchmarkConfig, ConfigError
 from genai_bench.prompt_datasets import DatasetSpec
 from genai_bench.scenarios import parse_scenario
+from genai_bench.slo import parse_slos
 
 ALLOWED_HOSTS_OPTION = click.option(
     "--streaming-allowed-hosts", multiple=True,
@@ -100,6 +101,13 @@ WORKLOAD_OPTIONS = [
                  help="Distinct shared prefixes, used in turn by successive requests."),
 ]
 BENCHMARK_OPTIONS += WORKLOAD_OPTIONS
+# Service-level objectives (issue 13): each run reports the share of requests meeting them, and goodput.
+SLO_OPTIONS = [
+    click.option("--slo", multiple=True,
+                 help="A latency target, e.g. ttft=200ms, tpot=50ms, e2e=5s, itl=100ms (a request's largest ITL) or "
+                      "ttft_answer=1s; repeatable or comma-separated. Runs report SLO attainment and goodput."),
+]
+BENCHMARK_OPTIONS += SLO_OPTIONS
 
 
 def benchmark_options(command: Callable) -> Callable:
@@ -182,6 +190,7 @@ def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig
         additional_request_params=parse_json_object("--additional-request-params", options["additional_request_params"]),
         command=list(command),
         **workload_settings(options),
+        slo=parse_slos(options["slo"]),
     ).validate()
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from genai_bench.assets import asset_folder
 from genai_bench.metrics import AGGREGATED_METRICS, STAT_NAMES, TIME_METRICS, TIME_UNIT_SCALE, RunStatistics
 from genai_bench.results import Experiment, RunDocument
+from genai_bench.slo import SLO_METRICS
 
 REPORT_FORMATS = ("html", "csv", "json")
 # The results view's scripts (static/js), in load order; the HTML report inlines them.
@@ -20,6 +21,10 @@ CSV_RUN_COLUMNS = ("experiment", "scenario", "concurrency", "num_requests", "num
                    "error_rate", "run_duration_s", "requests_per_second", "input_tokens_per_second",
                    "output_tokens_per_second", "total_tokens_per_second", "tokens_estimated", "token_count_checked",
                    "token_count_mismatch", "partial", "ttft_p50_by_turn_s", "e2e_latency_p50_by_turn_s")
+
+# Runs with --slo: attainment, goodput, the share meeting each metric's SLO and the targets ("ttft:0.2 e2e_latency:5").
+SLO_CSV_COLUMNS = ("slo_attainment", "goodput_requests_per_second", "goodput_output_tokens_per_second",
+                   *(f"slo_attainment_{metric}" for metric in SLO_METRICS), "slo_targets_s")
 
 SUMMARY_COLUMNS = ("scenario", "concurrency", "TTFT p50", "TTFT p99", "TPOT p50", "output tok/s", "req/s", "errors")
 
@@ -55,6 +60,9 @@ def summary_table(runs: list[RunStatistics]) -> str:
     if any(run.request_rate is not None for run in runs):
         rates = ["rate (req/s)"] + [f"{run.request_rate:g}" if run.request_rate else "-" for run in runs]
         rows = [row[:2] + (rate,) + row[2:] for row, rate in zip(rows, rates)]
+    if any(run.slo for run in runs):
+        slo = [("SLO met", "goodput req/s")] + [_slo_summary(run.slo) for run in runs]
+        rows = [row + extra for row, extra in zip(rows, slo)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths)))
              for row in rows]
@@ -62,10 +70,17 @@ def summary_table(runs: list[RunStatistics]) -> str:
     return "\n".join(lines) if runs else "No run finished."
 
 
+def _slo_summary(slo: dict | None) -> tuple[str, str]:
+    """A run's SLO attainment and goodput for the terminal table ("-" for a run without SLOs or requests)."""
+    if not slo or slo["attainment"] is None:
+        return "-", "-"
+    return f"{slo['attainment']:.1%}", f"{slo['goodput_requests_per_second']:.2f}"
+
+
 def csv_columns() -> list[str]:
     """Run-level columns, then one column per metric × statistic (latencies in seconds: suffix _s)."""
     return list(CSV_RUN_COLUMNS) + [f"{metric}_{stat}{'_s' if metric in TIME_METRICS else ''}"
-                                     for metric in AGGREGATED_METRICS for stat in STAT_NAMES]
+                                     for metric in AGGREGATED_METRICS for stat in STAT_NAMES] + list(SLO_CSV_COLUMNS)
 
 
 def by_turn(aggregated: dict, metric: str) -> str:
@@ -84,7 +99,17 @@ def csv_row(experiment_id: str, run: RunDocument) -> list:
            agg.get("token_count_mismatch"), run.partial, by_turn(agg, "ttft"), by_turn(agg, "e2e_latency")]
     stats = agg.get("stats") or {}
     row += [(stats.get(metric) or {}).get(stat, "") for metric in AGGREGATED_METRICS for stat in STAT_NAMES]
-    return row
+    return row + slo_cells(agg.get("slo"))
+
+
+def slo_cells(slo: dict | None) -> list:
+    """A run's SLO_CSV_COLUMNS cells (all empty without SLOs; a metric without a target has an empty share)."""
+    if not slo:
+        return [""] * len(SLO_CSV_COLUMNS)
+    shares = slo.get("per_metric") or {}
+    targets = " ".join(f"{metric}:{target:g}" for metric, target in (slo.get("targets") or {}).items())
+    return [slo.get("attainment"), slo.get("goodput_requests_per_second"), slo.get("goodput_output_tokens_per_second"),
+            *(shares.get(metric, "") for metric in SLO_METRICS), targets]
 
 
 def report_csv(experiments: list[Experiment]) -> str:

@@ -116,7 +116,7 @@ class BenchmarkSession:
         self.hooks.run_finished.add_listener(lambda result, **_: self.writer.write_run(result))  # files first
         self.bus = bus or EventBus()  # a host (wsgi.py under gunicorn) passes the bus it serves
         self.publisher = LivePublisher(self.bus, {"model": config.model_label, "experiment_folder": str(self.folder),
-                                                 "workload": self.workload_description})
+                                                 "workload": self.workload_description, "slo": config.slo or None})
         self.publisher.attach(self.hooks)
         if terminal is not None:
             DashboardListener(terminal).attach(self.hooks)
@@ -127,7 +127,7 @@ class BenchmarkSession:
             app = create_app(self.bus, ExperimentLibrary(live_folder=self.folder), token=config.streaming_token,
                              allowed_hosts=(config.streaming_host, *config.streaming_allowed_hosts))
             self.server = DashboardServer(app, config.streaming_host, config.streaming_port)
-        self.collector = MetricsCollector()
+        self.collector = MetricsCollector(slo=config.slo)
         self.simulator: SimulatorServer | None = None
         self.target: Target | None = None
         self.runner: SweepRunner | None = None
@@ -269,6 +269,7 @@ class BenchmarkSession:
             "endpoint": config.endpoint,
             "traffic_scenario": [s.text for s in config.traffic_scenarios],
             "workload": self.workload_description,
+            "slo": config.slo or None,  # targets in seconds by metric
             "num_concurrency": [config.max_concurrency] if config.request_rates else config.concurrencies,
             "request_rate": config.request_rates or None,
             "arrival": config.arrival if config.request_rates else None,

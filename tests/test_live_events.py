@@ -56,8 +56,10 @@ def test_metrics_carry_their_chart_point():
         "t": 1234.5, "elapsed": 2.0, "run_key": "key-1", "scenario": "D(100,50)", "concurrency": 8,
         "request_rate": None, "ttft_p50": 0.05, "ttft_p99": 0.09, "tpot_p50": 0.01, "e2e_latency_p50": None,
         "e2e_latency_p99": None, "ttft_answer_p50": None, "requests_per_second": 4.5, "output_tokens_per_second": 225.0, "errors": 1,
-        "error_rate": 0.1,
+        "error_rate": 0.1, "slo_attainment": None,
     }
+    with_slo = {**live, "slo": {"attainment": 0.75, "goodput_requests_per_second": 3.0}}
+    assert live_events.metrics(with_slo, "key-1", 1234.5)["point"]["slo_attainment"] == 0.75
 
 
 def test_finished_runs_become_keyed_scatter_points():

@@ -146,3 +146,64 @@ def test_token_count_mismatch_is_the_share_of_checked_requests_off_by_more_than_
     assert statistics.token_count_checked == 4
     assert statistics.token_count_mismatch == 0.5
     assert aggregate([request_metrics(record())], "D(50,11)", 1).token_count_mismatch is None
+
+
+# ---------------------------------------------------------------- SLOs and goodput (slo.py)
+SLO = {"ttft": 0.25, "tpot": 0.12, "e2e_latency": 2.0}
+
+
+def test_slo_attainment_and_goodput_are_shares_of_every_measured_request():
+    # Four requests over 10..14 s (duration 4 s): one meets all, one misses TTFT only, one misses TPOT only, one error.
+    good = record(start=10.0, first=10.2, end=11.2, out=11)          # ttft 0.2, tpot 0.1, e2e 1.2
+    slow_first = record(start=11.0, first=11.3, end=12.3, out=11)    # ttft 0.3 > 0.25
+    slow_tokens = record(start=12.0, first=12.1, end=13.6, out=11)   # tpot 1.5 / 10 = 0.15 > 0.12
+    failed = record(start=13.0, first=13.1, end=14.0, error="500")   # errors meet nothing, not even e2e
+    stats = aggregate([request_metrics(r) for r in (good, slow_first, slow_tokens, failed)], "D(50,11)", 1, slo=SLO)
+    assert stats.run_duration == 4.0
+    assert stats.slo == {
+        "targets": SLO, "attainment": 0.25,
+        "per_metric": {"ttft": 0.5, "tpot": 0.5, "e2e_latency": 0.75},
+        "goodput_requests_per_second": 1 / 4.0, "goodput_output_tokens_per_second": 11 / 4.0}
+    assert aggregate([request_metrics(good)], "D(50,11)", 1).slo is None  # no SLO, no slo
+    assert stats.to_dict("ms")["slo"]["targets"] == pytest.approx({"ttft": 250.0, "tpot": 120.0, "e2e_latency": 2000.0})
+
+
+def test_a_metric_that_cannot_apply_is_met_but_a_missing_token_is_not():
+    one_token = request_metrics(record(start=10.0, first=10.2, end=10.2, out=1, chunks=[10.2]))  # no tpot, no itl
+    no_token = request_metrics(record(start=11.0, first=None, end=11.5, out=0, chunks=[]))        # ok, but empty
+    thinking = record(start=12.0, first=12.1, end=13.1)
+    thinking.first_answer, thinking.reasoning_tokens = 12.6, 3   # answer TTFT 0.6 s
+    plain = request_metrics(record(start=14.0, first=14.2, end=15.2))  # answer TTFT is its TTFT, 0.2 s
+    targets = {"tpot": 0.05, "itl": 0.05, "ttft_answer": 0.5, "e2e_latency": 1.0}
+    stats = aggregate([one_token, no_token, request_metrics(thinking), plain], "D(50,11)", 1, slo=targets)
+    # tpot/itl: one_token meets (cannot apply), no_token does not, the 0.1 s-per-token answers miss.
+    # ttft_answer: one_token 0.2 and plain 0.2 meet, thinking 0.6 and no_token miss. e2e: only the two short ones.
+    assert stats.slo["per_metric"] == pytest.approx({"tpot": 0.25, "itl": 0.25, "ttft_answer": 0.5, "e2e_latency": 0.5})
+    assert stats.slo["attainment"] == pytest.approx(0.25)
+
+
+def test_itl_slo_holds_each_requests_largest_gap():
+    steady = record(start=10.0, first=10.2, end=11.2, out=11)  # gaps of 0.1 s
+    stalled = record(start=20.0, first=20.2, end=21.5, out=11,
+                     chunks=[20.2 + 0.1 * i for i in range(5)] + [21.0 + 0.1 * i for i in range(6)])  # one 0.6 s gap
+    stats = aggregate([request_metrics(steady), request_metrics(stalled)], "D(50,11)", 1, slo={"itl": 0.15})
+    assert stats.slo["per_metric"] == {"itl": 0.5}
+    assert stats.slo["goodput_output_tokens_per_second"] == pytest.approx(11 / 11.5)
+
+
+def test_live_slo_attainment_is_over_the_window_and_goodput_over_the_run():
+    collector = MetricsCollector(live_window=4, slo={"ttft": 0.25})
+    collector.begin_run("D(50,11)", 1, start=0.0)
+    assert collector.live_snapshot(now=1.0)["slo"]["attainment"] is None  # nothing measured yet
+    # TTFTs alternate 0.1 (met) and 0.3 (missed) over six requests, then an error.
+    for i in range(6):
+        collector.record(record(start=float(i), first=i + (0.1 if i % 2 == 0 else 0.3), end=i + 1.0))
+    collector.record(record(start=6.0, first=6.1, end=7.0, error="503"))
+    live = collector.live_snapshot(now=10.0)["slo"]
+    # Window: requests 3 (0.3), 4 (0.1), 5 (0.3), the error: one in four meets. Run so far: 3 good in 10 s.
+    assert live["attainment"] == pytest.approx(0.25) and live["per_metric"] == {"ttft": pytest.approx(0.25)}
+    assert live["window"] == 4
+    assert live["goodput_requests_per_second"] == pytest.approx(0.3)
+    assert live["goodput_output_tokens_per_second"] == pytest.approx(3 * 11 / 10.0)
+    assert collector.finish_run(0.0, 0.0).slo["attainment"] == pytest.approx(3 / 7)
+    assert MetricsCollector().live_snapshot(now=1.0)["slo"] is None

@@ -1,6 +1,7 @@
 """`benchmark` options parsed once, for the CLI and for wsgi.py's GENAI_BENCH_BENCHMARK."""
 
 import math
+import re
 
 import click
 import pytest
@@ -96,3 +97,27 @@ def test_numeric_options_give_a_config_or_a_config_error_never_anything_else(val
     assert 0 <= config.streaming_port <= 65535 and 0 <= config.master_port <= 65535
     assert all(0 < rate < math.inf for rate in config.request_rates)
     assert config.spawn_rate is None or 0 < config.spawn_rate < math.inf
+
+
+def test_slo_targets_are_seconds_by_metric_repeatable_or_comma_separated():
+    config = parse_benchmark_args(["--slo", "ttft=200ms,e2e=5s", "--slo", "tpot=0.05s", "--slo", "ITL=1e2ms",
+                                   "--slo", "ttft_answer = 1.5 s"])
+    assert config.slo == {"ttft": 0.2, "e2e_latency": 5.0, "tpot": 0.05, "itl": 0.1, "ttft_answer": 1.5}
+    assert parse_benchmark_args([]).slo == {}
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("ttft=200", "give METRIC=VALUE with a unit"),
+    ("ttft<200ms", "give METRIC=VALUE with a unit"),
+    ("latency=1s", "metrics: ttft, tpot, e2e, itl, ttft_answer; units: ms, s"),
+    ("ttft=200us", "units: ms, s"),
+    ("ttft=-1s", "give METRIC=VALUE"),
+    ("ttft=0ms", "the target must be a positive duration"),
+    ("ttft=1e999s", "the target must be a positive duration"),
+    ("ttft=1ms,ttft=2ms", "--slo names ttft twice"),
+    ("e2e=1s,e2e_latency=2s", "--slo names e2e_latency twice"),
+])
+def test_bad_slos_are_one_line_errors_naming_the_form(value, message):
+    with pytest.raises(ConfigError, match=re.escape(message)) as raised:
+        parse_benchmark_args(["--slo", value])
+    assert "\n" not in str(raised.value) and str(raised.value).startswith("--slo")

@@ -5,8 +5,8 @@ import io
 import json
 import re
 
-from genai_bench.metrics import AGGREGATED_METRICS, STAT_NAMES, TIME_METRICS
-from genai_bench.report import render_report, report_csv, report_html, report_json, write_report
+from genai_bench.metrics import AGGREGATED_METRICS, STAT_NAMES, TIME_METRICS, RunStatistics
+from genai_bench.report import render_report, report_csv, report_html, report_json, summary_table, write_report
 from genai_bench.results import load_experiment
 from tests.support.servers import run_benchmark
 
@@ -67,3 +67,18 @@ def test_csv_has_latency_by_turn_for_multi_turn_runs(tmp_path):
     assert row["ttft_p50_by_turn_s"] == expected
     assert [part.split(":")[0] for part in row["e2e_latency_p50_by_turn_s"].split()] == ["1", "2", "3"]
     assert row["token_count_checked"] == "1"  # the first of six requests is checked against a local count
+
+
+def test_csv_and_terminal_table_have_slo_attainment_and_goodput(tmp_path):
+    folder = run_benchmark(tmp_path, concurrencies=(1,), requests=4, metrics_time_unit="ms",
+                           slo={"ttft": 60.0, "tpot": 0.000001})
+    experiment = load_experiment(folder)
+    [row] = list(csv.DictReader(io.StringIO(render_report([experiment], "csv"))))
+    # Every request meets a minute's TTFT and none a microsecond's TPOT; targets stay seconds in an ms experiment.
+    assert (row["slo_attainment_ttft"], row["slo_attainment_tpot"], row["slo_attainment"]) == ("1.0", "0.0", "0.0")
+    assert row["slo_attainment_e2e_latency"] == "" and row["goodput_requests_per_second"] == "0.0"
+    assert row["slo_targets_s"] == "ttft:60 tpot:1e-06"
+    assert experiment.runs[0].aggregated["slo"]["targets"] == {"ttft": 60.0, "tpot": 0.000001}
+    stats = RunStatistics(**{k: v for k, v in experiment.runs[0].aggregated.items() if k in RunStatistics.__dataclass_fields__})
+    table = summary_table([stats])
+    assert "SLO met" in table.splitlines()[0] and "0.0%" in table.splitlines()[2]

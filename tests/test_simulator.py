@@ -278,6 +278,14 @@ def test_stall_adds_a_mid_stream_gap(serve):
     assert max(b - a for a, b in zip(times, times[1:])) >= 0.3
 
 
+def test_slow_every_delays_the_first_token_of_every_nth_request_only(serve):
+    server = serve(slow_every=3, slow_ms=150, ttft_ms=1.0)
+    first_tokens = [request(server, CHAT, chat_body(max_tokens=3)).token_chunks()[0][0] for _ in range(6)]
+    slow = [t >= 0.15 for t in first_tokens]
+    assert slow == [False, False, True, False, False, True]
+    assert max(t for t, is_slow in zip(first_tokens, slow) if not is_slow) < 0.1
+
+
 @pytest.mark.parametrize(("config", "extra", "stops_early"), [
     ({"early_eos_rate": 1.0}, {}, True),
     ({"early_eos_rate": 1.0}, {"ignore_eos": True}, False),

@@ -11,6 +11,7 @@ from typing import BinaryIO
 import orjson
 
 from genai_bench.metrics import TIME_UNIT_SCALE, histogram, scaled_by_turn, scaled_stats
+from genai_bench.slo import scaled_slo
 from genai_bench.results.writer import EVENTS_FILE, METADATA_FILE
 MAX_DRILLDOWN_REQUESTS = 5000
 REQUEST_TIME_FIELDS = ("ttft", "tpot", "e2e_latency", "output_latency", "itl")
@@ -61,7 +62,8 @@ def to_seconds(aggregated: dict, time_unit: str) -> dict:
     if scale == 1.0:
         return aggregated
     return {**aggregated, "stats": scaled_stats(aggregated.get("stats") or {}, 1.0 / scale),
-            "stats_by_turn": scaled_by_turn(aggregated.get("stats_by_turn"), 1.0 / scale)}
+            "stats_by_turn": scaled_by_turn(aggregated.get("stats_by_turn"), 1.0 / scale),
+            "slo": scaled_slo(aggregated.get("slo"), 1.0 / scale)}
 
 
 @dataclass

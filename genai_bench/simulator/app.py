@@ -62,6 +62,7 @@ class SimulatorApp:
         self._clock = PreciseClock(config.spin_ms / 1000.0)
         self._counter = IdleCounter()
         self._ids = itertools.count(1)
+        self._planned = itertools.count(1)  # completion requests in arrival order, for slow_every
         self.received: deque[dict] = deque(maxlen=_RECEIVED_KEPT)  # the latest completion request bodies, in order
         self._auth = f"Bearer {config.api_key}".encode() if config.api_key else b""
         self._models_body = json.dumps({"object": "list", "data": [
@@ -175,6 +176,8 @@ class SimulatorApp:
                      include_usage=include_usage and not cfg.no_usage, prompt=prompt, count_tokens=self.tokenizer.count,
                      output_tokens=limit, reasoning_tokens=min(cfg.reasoning_tokens, limit) if chat else 0,
                      usage_scale=cfg.usage_scale)
+        if cfg.slow_every and next(self._planned) % cfg.slow_every == 0:
+            plan.extra_ttft = cfg.slow_ms / 1000.0
         self._maybe_stop_early(plan, body)
         self._inject_faults(plan)
         if chat and self.chats is not None:
@@ -230,7 +233,7 @@ class SimulatorApp:
         cfg, rng = self.config, self._rng
         itl, jitter = cfg.itl_ms / 1000.0, cfg.jitter_ms / 1000.0
         prefill_ms = cfg.prefill_ms_per_token * plan.prompt_tokens if cfg.prefill_ms_per_token else 0.0
-        deadline = start + (cfg.ttft_ms + prefill_ms) / 1000.0
+        deadline = start + (cfg.ttft_ms + prefill_ms) / 1000.0 + plan.extra_ttft
         prev_first = 0
         for index, (first, end, reasoning) in enumerate(chunk_spans(plan, cfg.tokens_per_chunk)):
             delay = (first - prev_first) * itl

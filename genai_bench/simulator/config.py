@@ -35,6 +35,8 @@ class SimulatorConfig:
     cut_off_rate: float = _opt(0.0, "Quirk: share of streams ended cleanly with [DONE] but no finish_reason.")
     reasoning_tokens: int = _opt(0, "Quirk: the first N chat output tokens come in delta.reasoning_content "
                                     "(usage then has completion_tokens_details.reasoning_tokens).")
+    slow_every: int = _opt(0, "Make every Nth completion request slow (0 = none): deterministic, unlike the rates.")
+    slow_ms: float = _opt(0.0, "Extra time to first token of each slow_every-th request, in ms.")
     usage_scale: float = _opt(1.0, "Quirk: usage reports completion_tokens times this (a server that miscounts).")
     api_key: str = _opt("", "When set, require 'Authorization: Bearer <key>' (401 otherwise).")
     timing_header: bool = _opt(False, "Add X-Simulator-Arrival (perf_counter when the request reached this machine, "
@@ -57,7 +59,7 @@ class SimulatorConfig:
             raise ValueError(f"usage_scale must be positive and finite, got {self.usage_scale}")
         if self.tokens_per_chunk < 1 or self.default_max_tokens < 1:
             raise ValueError("tokens_per_chunk and default_max_tokens must be >= 1")
-        if self.max_concurrency < 0 or self.reasoning_tokens < 0:
-            raise ValueError("max_concurrency and reasoning_tokens must be >= 0")
+        if self.max_concurrency < 0 or self.reasoning_tokens < 0 or self.slow_every < 0:
+            raise ValueError("max_concurrency, reasoning_tokens and slow_every must be >= 0")
         if not self.error_codes or not all(400 <= c <= 599 for c in self.error_codes):
             raise ValueError(f"error_codes must be HTTP error statuses (400-599), got {self.error_codes}")

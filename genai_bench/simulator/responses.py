@@ -73,6 +73,7 @@ class Plan:
     stall_at: int = -1
     disconnect_after: int = -1
     malformed_at: int = -1
+    extra_ttft: float = 0.0  # seconds added to the first token (slow_every)
     usage_scale: float = 1.0
     transcript: dict | None = None  # when the app keeps chats: this request's messages, and the answer once sent
 

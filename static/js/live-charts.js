@@ -51,8 +51,51 @@
     },
   };
 
-  // Concurrency labels next to each scatter point.
+  // Dashed horizontal lines at the SLO targets (chart.$sloLines: [{y, label, color}]); the axis stretches to show them.
+  var sloLinesPlugin = {
+    id: "sloLines",
+    beforeUpdate: function (chart) {
+      var lines = chart.$sloLines || [];
+      var top = lines.reduce(function (max, line) { return Math.max(max, line.y); }, 0);
+      chart.options.scales.y.suggestedMax = top > 0 ? top * 1.15 : undefined;
+    },
+    afterDatasetsDraw: function (chart) {
+      var lines = chart.$sloLines;
+      if (!lines || !lines.length) return;
+      var y = chart.scales.y, area = chart.chartArea, ctx = chart.ctx;
+      ctx.save();
+      ctx.setLineDash([6, 4]);
+      ctx.lineWidth = 1.2;
+      ctx.font = "10px system-ui, sans-serif";
+      ctx.textBaseline = "bottom";
+      var lastLabelY = -Infinity, right = true;
+      lines.slice().sort(function (a, b) { return a.y - b.y; }).forEach(function (line) {
+        var py = y.getPixelForValue(line.y);
+        if (!isNum(py) || py < area.top || py > area.bottom) return;
+        ctx.strokeStyle = line.color;
+        ctx.fillStyle = line.color;
+        ctx.beginPath();
+        ctx.moveTo(area.left, py);
+        ctx.lineTo(area.right, py);
+        ctx.stroke();
+        // Labels of nearby targets alternate sides so that they do not overlap.
+        right = Math.abs(py - lastLabelY) < 12 ? !right : true;
+        lastLabelY = py;
+        ctx.textAlign = right ? "right" : "left";
+        ctx.fillText(line.label, right ? area.right - 4 : area.left + 4, py - 2);
+      });
+      ctx.restore();
+    },
+  };
 
+  // The SLO lines of a status's targets (seconds) on the latency chart (ms), in the colours of their metrics' lines.
+  var SLO_LINES = [["ttft", "TTFT", COLORS.blue], ["tpot", "TPOT", COLORS.purple], ["e2e_latency", "E2E", COLORS.orange]];
+  function sloLines(targets) {
+    return SLO_LINES.filter(function (m) { return targets && isNum(targets[m[0]]); }).map(function (m) {
+      var ms = targets[m[0]] * 1000;
+      return { y: ms, label: m[1] + " SLO " + fmtNumber(ms, ms < 10 ? 1 : 0) + " ms", color: m[2] };
+    });
+  }
 
   // Concurrency labels next to each scatter point.
   var pointLabelsPlugin = C.concurrencyLabelsPlugin("pointLabels", { font: "11px system-ui, sans-serif", dx: 6, dy: 4 });
@@ -173,7 +216,7 @@
         lineDataset("Answer TTFT p50", COLORS.green, { borderDash: [2, 2], $optional: true }),
       ] },
       options: latencyOptions,
-      plugins: [runMarkersPlugin],
+      plugins: [runMarkersPlugin, sloLinesPlugin],
     });
 
     var tpOptions = baseOptions("output tok/s");
@@ -196,7 +239,7 @@
     errOptions.scales.y.ticks.precision = 0;
     errOptions.scales.y2 = {
       position: "right", beginAtZero: true, suggestedMax: 5,
-      title: { display: true, text: "error rate %", color: COLORS.text },
+      title: { display: true, text: "error rate · SLO met %", color: COLORS.text },
       ticks: { color: COLORS.text }, grid: { drawOnChartArea: false },
     };
     charts.errors = new Chart($("chart-errors"), {
@@ -204,6 +247,8 @@
       data: { datasets: [
         lineDataset("Errors", COLORS.red, { yAxisID: "y", stepped: true }),
         lineDataset("Error rate %", COLORS.yellow, { yAxisID: "y2", borderDash: [5, 3] }),
+        // With --slo: the share of the latest requests meeting every SLO.
+        lineDataset("SLO met %", COLORS.green, { yAxisID: "y2", $optional: true }),
       ] },
       options: errOptions,
       plugins: [runMarkersPlugin],
@@ -244,5 +289,6 @@
 
   window.GenaiLive = Object.assign(window.GenaiLive || {}, {
     createCharts: createCharts,
+    sloLines: sloLines,
   });
 })();

@@ -82,6 +82,7 @@
       badge.className = "badge badge-" + (/^(idle|running|completed|failed|stopped|replaying)$/.test(shown) ? shown : "idle");
       badge.setAttribute("data-status", dataStatus);
       if (s.model) setText("model-name", String(s.model));
+      sloTargets(s.slo);
       var workload = C.workloadText(s.workload);
       $("workload-fact").hidden = !workload;
       setText("current-workload", workload || "—");
@@ -119,6 +120,16 @@
       eta(model);
       setText("reopen-command", "genai-bench serve --experiment-folder " + shellQuote(model.experimentFolder || "<experiment folder>"));
       done(model);
+    }
+
+    // The status's SLO targets as dashed lines on the latency chart, redrawn only when they change.
+    function sloTargets(targets) {
+      var chart = charts.latency;
+      if (!chart || !L.sloLines) return;
+      var lines = L.sloLines(targets);
+      if (JSON.stringify(lines) === JSON.stringify(chart.$sloLines || [])) return;
+      chart.$sloLines = lines;
+      requestDraw(chart);
     }
 
     // The current run's load: its concurrency, or for an open-loop run its arrival rate (concurrency is then the cap).
@@ -195,6 +206,11 @@
       $("kpi-reasoning-tokens").hidden = !isNum(thinking);
       setKpi("kpi-ttft-answer-p50", fmtMs(answer));
       setKpi("kpi-reasoning-tokens", isNum(thinking) ? fmtNumber(thinking) : "—");
+      // With --slo: goodput (requests meeting every SLO, per second) and the share of the latest requests meeting them.
+      var slo = live.slo;
+      $("kpi-goodput").hidden = $("kpi-slo-attainment").hidden = !slo;
+      setKpi("kpi-goodput", slo ? fmtRate(slo.goodput_requests_per_second) : "—");
+      setKpi("kpi-slo-attainment", slo ? fmtPercent(slo.attainment) : "—");
       setKpi("kpi-error-rate", fmtPercent(live.error_rate));
       $("kpi-error-rate").classList.toggle("kpi-bad", isNum(live.error_rate) && live.error_rate > 0);
       setText("kpi-error-detail", isNum(live.errors) && live.errors > 0 ? "· " + plural(live.errors, "error") : "");
@@ -217,7 +233,7 @@
       var ys = {
         latency: [ms(p.ttft_p50), ms(p.ttft_p99), ms(p.tpot_p50), ms(p.e2e_latency_p50), ms(p.ttft_answer_p50)],
         throughput: [p.output_tokens_per_second, p.requests_per_second],
-        errors: [p.errors, isNum(p.error_rate) ? p.error_rate * 100 : null],
+        errors: [p.errors, isNum(p.error_rate) ? p.error_rate * 100 : null, isNum(p.slo_attainment) ? p.slo_attainment * 100 : null],
       };
       TIME_CHARTS.forEach(function (name) {
         charts[name].data.datasets.forEach(function (d, i) {

@@ -46,6 +46,12 @@
     { key: "schedule_lag", label: "Schedule lag", kind: "latency", unit: "ms", optional: true },
     { key: "ttft_from_schedule", label: "TTFT from schedule", kind: "latency", unit: "ms", optional: true },
     { key: "e2e_latency_from_schedule", label: "E2E latency from schedule", kind: "latency", unit: "ms", optional: true },
+    // Runs with --slo: read from the run's `slo` (slo: its field).
+    { key: "slo_attainment", label: "SLO attainment", kind: "run", unit: "%", optional: true, slo: "attainment" },
+    { key: "goodput_requests_per_second", label: "Goodput (req/s)", kind: "run", unit: "req/s", optional: true,
+      slo: "goodput_requests_per_second" },
+    { key: "goodput_output_tokens_per_second", label: "Goodput (output tok/s)", kind: "run", unit: "tok/s",
+      optional: true, slo: "goodput_output_tokens_per_second" },
   ];
 
   // ---------------------------------------------------------------- helpers
@@ -86,6 +92,12 @@
     return isNum(v) ? v : null;
   }
 
+  // A field of the run's `slo` (attainment, goodput_...), or null for a run without SLOs.
+  function sloOf(run, key) {
+    var slo = run && run.aggregated ? run.aggregated.slo : null;
+    return slo && isNum(slo[key]) ? slo[key] : null;
+  }
+
   // Where a run sits on the load axis: its arrival rate (open loop) or its concurrency (closed loop).
   function loadOf(run) {
     var rate = C.runRate(run);
@@ -111,7 +123,7 @@
   // The value of a METRICS entry for one run, in display units (ms, tok/s, req/s or %).
   function metricValue(run, metric, stat) {
     if (metric.kind === "run") {
-      var v = aggOf(run, metric.key);
+      var v = metric.slo ? sloOf(run, metric.slo) : aggOf(run, metric.key);
       return metric.unit === "%" && v !== null ? v * 100 : v;
     }
     var s = statOf(run, metric.key, stat);
@@ -213,7 +225,7 @@
   var GenaiResults = window.GenaiResults = window.GenaiResults || {};
   GenaiResults.util = {
     DASHES: DASHES, POINT_STYLES: POINT_STYLES, PERCENTILES: PERCENTILES, STATS: STATS, SPEEDS: SPEEDS, METRICS: METRICS,
-    fmtExact: fmtExact, fmtDate: fmtDate, displayNames: displayNames, statOf: statOf, aggOf: aggOf, loadOf: loadOf,
+    fmtExact: fmtExact, fmtDate: fmtDate, displayNames: displayNames, statOf: statOf, aggOf: aggOf, sloOf: sloOf, loadOf: loadOf,
     byLoad: byLoad, hasStat: hasStat, metricDef: metricDef, metricValue: metricValue, asList: asList,
     pointLabelsPlugin: pointLabelsPlugin, axis: axis, concurrencyAxis: concurrencyAxis, curveTooltip: curveTooltip,
     chartBaseOptions: chartBaseOptions, chartFigure: chartFigure, labelled: labelled, setDatasets: setDatasets,

@@ -39,6 +39,8 @@
       e2e: chartPanel("e2e", "E2E latency vs requests/s", "End-to-end latency against requests per second, per run"),
       errors: chartPanel("errors", "Error rate vs concurrency", "Error rate against concurrency"),
       metric: chartPanel("metric", "", "Chosen metric against concurrency", [metricControls]),
+      // Runs with --slo only: requests/s meeting every SLO, beside all requests/s.
+      goodput: chartPanel("goodput", "Goodput vs concurrency", "Goodput and throughput against concurrency"),
     };
 
     function curveChart(canvas, xTitle, yTitle, tooltip, xAxis) {
@@ -69,6 +71,14 @@
       curveTooltip("requests/s", "req/s", function () { return "E2E " + pct(); }, "ms"));
     charts.errors = curveChart(canvases.errors, "concurrency", "error rate (%)",
       curveTooltip("concurrency", "", "error rate", "%"), concurrencyAxis([]));
+    charts.goodput = curveChart(canvases.goodput, "concurrency", "requests/s",
+      curveTooltip("concurrency", "", "requests/s", "req/s"), concurrencyAxis([]));
+    if (charts.goodput) {
+      charts.goodput.options.plugins.tooltip.callbacks.afterLabel = function (item) {
+        var a = (item.raw || {}).attainment;
+        return isNum(a) ? "SLO met: " + C.fmtPercent(a) + "%" : "";
+      };
+    }
     charts.metric = curveChart(canvases.metric, "concurrency", "",
       curveTooltip("concurrency", "", function () { return metricTitle(); }, function () { return metricDef(state.metric).unit; }),
       concurrencyAxis([]));
@@ -187,6 +197,32 @@
       setDatasets(charts.e2e, curveDatasets(list, rps, ms("e2e_latency")));
       setDatasets(charts.errors, curveDatasets(list, conc, function (run) { var v = aggOf(run, "error_rate"); return v === null ? null : v * 100; }));
       setDatasets(charts.metric, curveDatasets(list, conc, function (run) { return U.metricValue(run, m, state.stat); }));
+      goodputCurves(list, shownRuns, conc, concurrencies, loadName, loadAxisTitle);
+    }
+
+    // Each series' goodput (solid; its attainment in the tooltip) and its throughput (dotted) against the load;
+    // the panel shows only when a shown run has SLOs.
+    function goodputCurves(list, shownRuns, conc, concurrencies, loadName, loadAxisTitle) {
+      var shown = shownRuns.some(function (r) { return U.sloOf(r, "attainment") !== null; });
+      var figure = canvases.goodput && canvases.goodput.closest("figure");
+      if (figure) figure.hidden = !shown;
+      setText(curveTitles.goodput, "Goodput vs " + loadName);
+      if (!charts.goodput) return;
+      charts.goodput.options.scales.x = concurrencyAxis(concurrencies, loadAxisTitle);
+      var attainment = {};
+      shownRuns.forEach(function (r) { attainment[r.key] = U.sloOf(r, "attainment"); });
+      var good = curveDatasets(list, conc, function (run) { return U.sloOf(run, "goodput_requests_per_second"); });
+      good.forEach(function (d) {
+        d.label += " · goodput";
+        d.data.forEach(function (p) { p.attainment = attainment[p.key]; });
+      });
+      var all = curveDatasets(list, conc, function (run) {
+        return U.sloOf(run, "attainment") !== null ? aggOf(run, "requests_per_second") : null;
+      });
+      all.forEach(function (d) {
+        Object.assign(d, { label: d.label + " · all requests", borderDash: [2, 3], borderWidth: 1, pointRadius: 2 });
+      });
+      setDatasets(charts.goodput, shown ? good.concat(all) : []);
     }
 
     return { node: chartGrid, render: renderCurves };

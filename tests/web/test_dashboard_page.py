@@ -205,3 +205,21 @@ def test_multi_turn_runs_show_latency_by_turn(start_benchmark, page):
     first_ttft = page.locator("#turns-body tr:first-child td:nth-child(3)").inner_text()
     assert any(ch.isdigit() for ch in first_ttft)
     assert page.locator("#current-workload").inner_text() == "3 turns"
+
+
+def test_slos_show_a_goodput_tile_dashed_target_lines_and_attainment_over_time(start_benchmark, page):
+    bench = start_benchmark(*SCENARIO, "--num-concurrency", "1", "--max-requests-per-run", "60", "--max-time-per-run",
+                            "1", "--slo", "ttft=1s,tpot=50ms", "--slo", "e2e=5s")
+    page.goto(bench.url)
+    page.wait_for_function("!document.getElementById('kpi-goodput').hidden")
+    page.wait_for_function("document.querySelector('#kpi-slo-attainment .kpi-value').textContent !== '—'")
+    # The embedded simulator answers in about 0.35 s: every request meets these SLOs.
+    assert page.locator("#kpi-slo-attainment .kpi-value").inner_text() == "100.0"
+    assert any(ch.isdigit() for ch in page.locator("#kpi-goodput .kpi-value").inner_text())
+    lines = page.evaluate("window.genaiDashboard.charts.latency.$sloLines.map(l => l.label)")
+    assert lines == ["TTFT SLO 1,000 ms", "TPOT SLO 50 ms", "E2E SLO 5,000 ms"]
+    # The latency axis stretches so that the highest target's line is in sight.
+    assert page.evaluate("window.genaiDashboard.charts.latency.scales.y.max") >= 5000
+    wait_series(page, 3)
+    legend = page.evaluate("window.genaiDashboard.charts.errors.legend.legendItems.map(i => i.text)")
+    assert "SLO met %" in legend

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from genai_bench.report import write_report
+from genai_bench.results import load_experiment
 from tests.support.processes import ChildProcess, genai_bench_command, serve_experiments
+from tests.support.servers import run_benchmark
 
 pytestmark = pytest.mark.slow
 
@@ -164,7 +167,7 @@ def test_completed_view_curves_and_table_match_the_run_files(served, folders, pa
     page.wait_for_timeout(300)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert page.evaluate("(() => { const b = document.querySelector('.rv .table-scroll'); return b.scrollWidth > b.clientWidth; })()")
-    lefts = page.evaluate("[...document.querySelectorAll('.rv-chart')].map(f => Math.round(f.getBoundingClientRect().left))")
+    lefts = page.evaluate("[...document.querySelectorAll('.rv-chart:not([hidden])')].map(f => Math.round(f.getBoundingClientRect().left))")
     assert len(set(lefts)) == 1
 
 
@@ -331,3 +334,26 @@ def test_live_benchmark_switches_to_results_when_it_completes(start_benchmark, p
     page.click("#tab-live")
     assert page.locator("#live-view").is_visible() and page.locator("#results-view").is_hidden()
     assert page.evaluate("window.genaiDashboard.seriesLength()") > 0
+
+
+def test_report_of_slo_runs_has_goodput_curves_beside_throughput(tmp_path, page):
+    folder = run_benchmark(tmp_path, concurrencies=(1, 2), requests=4, slo={"ttft": 60.0, "e2e_latency": 60.0})
+    report = write_report(load_experiment(folder), "html", tmp_path / "report.html")
+    page.goto(report.as_uri())
+    page.wait_for_function(READY, timeout=15_000)
+    assert page.locator("#rv-fig-goodput").is_visible()
+    # One goodput and one all-requests series; every request meets a minute, so goodput equals throughput.
+    assert point_counts(page, "goodput") == [2, 2]
+    ys = page.evaluate("window.GenaiResults.current.charts.goodput.data.datasets.map(d => d.data.map(p => p.y))")
+    assert ys[0] == pytest.approx(ys[1])
+    options = page.evaluate("[...document.querySelectorAll('#rv-metric option')].filter(o => !o.hidden).map(o => o.value)")
+    assert {"slo_attainment", "goodput_requests_per_second", "goodput_output_tokens_per_second"} <= set(options)
+    page.select_option("#rv-metric", "slo_attainment")
+    assert page.evaluate("window.GenaiResults.current.charts.metric.data.datasets[0].data.map(p => p.y)") == [100, 100]
+
+
+def test_without_slos_the_goodput_panel_stays_hidden(served, page):
+    open_results(page, served.url)
+    select(page, "exp-a")
+    assert page.locator("#rv-fig-goodput").is_hidden()
+    assert page.evaluate("document.querySelector('#rv-metric option[value=slo_attainment]').hidden")
