@@ -229,7 +229,7 @@ def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str |
     experiments = load_folders(folders)
     warn_if_exposed(host, streaming_token, "read and replay these results")
     try:
-        server = results_server([e.folder for e in experiments], host, port, streaming_token)
+        server = results_server([e.folder for e in experiments], host, port, streaming_token, streaming_allowed_hosts)
     except OSError as exc:
         raise ConfigError(f"--port {port} on {host} is not available ({exc.strerror or exc}); pick another") from None
 
