@@ -261,8 +261,9 @@ def run_completed(run: PlannedRun | None, statistics: RunStatistics | dict) -> d
 
 
 def search(progress: SearchProgress) -> dict:
-    """`search`: a capacity search's goal, steps and bounds (also the metadata's `search`)."""
-    return {
+    """`search`: a capacity search's goal, steps and bounds, and `summary`, its state in one line for people (also
+    the metadata's `search`)."""
+    data = {
         "kind": progress.kind, "unit": progress.unit, "slos": progress.slos,
         "attainment_target": progress.attainment_target, "tolerance": progress.tolerance,
         "max_steps": progress.max_steps,
@@ -271,16 +272,21 @@ def search(progress: SearchProgress) -> dict:
         "low": progress.low, "high": progress.high, "done": progress.done, "result": progress.result,
         "stop_reason": progress.stop_reason,
     }
+    return {**data, "summary": search_summary(data)}
 
 
 def search_summary(data: dict) -> str:
-    """The search's outcome in one line, from its `search` data, e.g. "Capacity: 12.5 req/s at ≥90% ..."."""
+    """A search's state in one line, e.g. "Capacity: 12.5 req/s at ≥90% SLO attainment (bounds 12.5–13.4)"."""
     target = f"≥{data['attainment_target']:.0%} SLO attainment"
     low, high = data["low"], data["high"]
 
-    def load(value: float) -> str:
+    def load(value: float | None) -> str:
+        if value is None:
+            return "none yet"
         return f"{value:g} req/s" if data["kind"] == "max-rate" else f"concurrency {value:g}"
 
+    if not data["done"]:
+        return f"Searching for the highest load at {target}: passed {load(low)}, failed {load(high)}"
     if low is None:
         return f"Capacity: no load tried met {target} (lowest tried: {load(high)})" if high else "Capacity: no step ran"
     if high is None:

@@ -52,7 +52,7 @@ class LivePublisher:
         data = live_events.search(progress)
         self.bus.publish(events.SEARCH, data)
         if progress.done:
-            self.on_log(live_events.search_summary(data))
+            self.on_log(data["summary"])
 
     def on_log(self, message: str, level: str = "info") -> None:
         """Publish a `log` line."""

@@ -20,7 +20,6 @@ from genai_bench.dashboard import Dashboard, DashboardListener
 from genai_bench.events import EventBus
 from genai_bench.hooks import SweepHooks
 from genai_bench.live_events import search as search_data
-from genai_bench.live_events import search_summary
 from genai_bench.metrics import MetricsCollector
 from genai_bench.publisher import LivePublisher
 from genai_bench.results import (EVENTS_FILE, EventLogWriter, ExperimentLibrary, ExperimentNotFound, ExperimentWriter,
@@ -230,7 +229,7 @@ class BenchmarkSession:
         """A finished capacity search's outcome in one line (None without a search)."""
         if not isinstance(self.planner, CapacitySearch):
             return None
-        return search_summary(search_data(self.planner.progress))
+        return search_data(self.planner.progress)["summary"]
 
     def _experiment_summary(self) -> dict | None:
         """The finished experiment as the results API lists it."""

@@ -10,7 +10,6 @@ from genai_bench.config import BenchmarkConfig, ConfigError
 from genai_bench.events import EventBus
 from genai_bench.hooks import SweepHooks
 from genai_bench.live_events import search as search_data
-from genai_bench.live_events import search_summary
 from genai_bench.metrics import RunStatistics
 from genai_bench.options import parse_benchmark_args
 from genai_bench.publisher import LivePublisher
@@ -88,7 +87,7 @@ def test_search_ends_at_the_ceiling_the_step_budget_or_when_nothing_passes():
     nothing = drive(search_config(search="max-concurrency", concurrencies=[4]), capacity=0.5).progress
     assert [s.load for s in nothing.steps] == [4, 2, 1] and nothing.result is None
     assert nothing.stop_reason == "none_passed"
-    assert search_summary(search_data(nothing)) == ("Capacity: no load tried met ≥90% SLO attainment "
+    assert search_data(nothing)["summary"] == ("Capacity: no load tried met ≥90% SLO attainment "
                                                     "(lowest tried: concurrency 1)")
 
 
@@ -101,15 +100,17 @@ def test_search_event_is_published_and_kept_for_api_state():
                             Objective({"ttft": 0.05}, ttft_attainment(0.05)), hooks)
     while (run := search.next_run()) is not None:
         search.record(run, statistics(run.request_rate, 12.5))
+    first = next(e.data for e in bus.history if e.event_type == events.SEARCH)
+    assert first["summary"] == "Searching for the highest load at ≥90% SLO attainment: passed none yet, failed none yet"
     data = state.document()["search"]
     assert data["done"] and data["kind"] == "max-rate" and data["unit"] == "req/s"
     assert data["slos"] == {"ttft": 0.05} and data["attainment_target"] == 0.9
     assert data["steps"][0] == {"run_key": "D20_10_text-to-text_num_concurrency_256_request_rate_10_time_12s",
                                 "load": 10.0, "attainment": 1.0, "passed": True, "oversaturated": False}
     assert data["result"] == data["low"] == 12.5 and data["high"] == 12.8
-    assert search_summary(data) == "Capacity: 12.5 req/s at ≥90% SLO attainment (bounds 12.5–12.8)"
+    assert data["summary"] == "Capacity: 12.5 req/s at ≥90% SLO attainment (bounds 12.5–12.8)"
     logged = [e.data["message"] for e in bus.history if e.event_type == events.LOG]
-    assert logged[-1] == search_summary(data)
+    assert logged[-1] == data["summary"]
 
 
 REFUSED = [
