@@ -91,6 +91,8 @@ def benchmark(**options: Any) -> None:
         click.echo(f"Experiment folder: {session.folder}", nl=True)
         outcome = session.run()
         click.echo(summary_table([r.statistics for r in outcome.results]))
+        if session.search_outcome:
+            click.echo(session.search_outcome)
         click.echo(f"Results written to {outcome.folder}")
         if config.keep_serving and not outcome.interrupted:
             session.serve_until_interrupted(

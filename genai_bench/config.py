@@ -87,6 +87,13 @@ class BenchmarkConfig:
     prefix_groups: int = 1
     # Service-level objectives (--slo, slo.py): {metric: target in seconds}; runs then report attainment and goodput.
     slo: dict[str, float] = field(default_factory=dict)
+    # Capacity search, over-saturation and repeats (issue 13, parts 4-6): search_checks validates them.
+    search: str | None = None  # max-rate (open loop) or max-concurrency (closed loop)
+    slo_attainment: float = 0.9  # share of a step's requests that must meet every SLO
+    search_tolerance: float = 0.05  # relative width of the final bounds
+    search_max_steps: int = 12
+    repeats: int = 1  # runs per scenario × load point
+    stop_on_saturation: bool = True  # end a run early when the server clearly cannot keep up
     live_interval: float = 0.25
     drain_timeout: float | None = None
     command: list[str] = field(default_factory=list)
@@ -155,7 +162,7 @@ class BenchmarkConfig:
              f"{folder_name_problem(self.experiment_folder_name or 'x')}; give a plain name, it goes inside "
              "--experiment-base-dir"),
         ]
-        for ok, message in checks + self.workload_checks() + self._multi_turn_checks():
+        for ok, message in checks + self.workload_checks() + self._multi_turn_checks() + search_checks(self):
             if not ok:
                 raise ConfigError(message)
         problem = open_files_problem(self.connections_per_process)
@@ -215,12 +222,12 @@ class BenchmarkConfig:
     @property
     def concurrencies_planned(self) -> list[int]:
         """The user counts of the sweep's runs (--max-concurrency in open loop)."""
-        return [self.max_concurrency] if self.request_rates else self.concurrencies
+        return [self.max_concurrency] if self.request_rates or self.search == MAX_CONCURRENCY else self.concurrencies
 
     @property
     def load_option(self) -> str:
         """The option that sets the number of users, for messages."""
-        return "--max-concurrency" if self.request_rates else "--num-concurrency"
+        return "--max-concurrency" if self.request_rates or self.search == MAX_CONCURRENCY else "--num-concurrency"
 
     @property
     def connections_per_process(self) -> int:
@@ -249,6 +256,35 @@ class BenchmarkConfig:
                 out.append(arg)
             previous = arg
         return out
+
+
+MAX_RATE, MAX_CONCURRENCY = "max-rate", "max-concurrency"
+SEARCH_KINDS = (MAX_RATE, MAX_CONCURRENCY)
+MAX_SEARCH_STEPS = 100
+MAX_REPEATS = 1000
+
+
+def search_checks(config: BenchmarkConfig) -> list[tuple[bool, str]]:
+    """The capacity search's and the repeats' checks, as (ok, message) pairs like validate's."""
+    search = config.search
+    return [
+        (search is None or search in SEARCH_KINDS, f"--search {search!r} is unknown; use {' or '.join(SEARCH_KINDS)}"),
+        (0 < config.slo_attainment <= 1, "--slo-attainment must be a share above 0 and at most 1, e.g. 0.9"),
+        (0 < config.search_tolerance < 1, "--search-tolerance must be a share between 0 and 1, e.g. 0.05 for ±5%"),
+        (1 <= config.search_max_steps <= MAX_SEARCH_STEPS, f"--search-max-steps must be from 1 to {MAX_SEARCH_STEPS}"),
+        (1 <= config.repeats <= MAX_REPEATS, f"--repeats must be from 1 to {MAX_REPEATS}"),
+        (search is None or len(config.traffic_scenarios) == 1,
+         f"--search finds the capacity of one traffic scenario; give one --traffic-scenario, not "
+         f"{len(config.traffic_scenarios)}"),
+        (search != MAX_RATE or bool(config.request_rates),
+         "--search max-rate needs a starting --request-rate"),
+        (search != MAX_CONCURRENCY or not config.request_rates,
+         "--search max-concurrency is closed loop; drop --request-rate (or use --search max-rate)"),
+        (search is None or config.repeats == 1, "--repeats does not combine with --search; give one of them"),
+        (search != MAX_CONCURRENCY or (config.concurrencies or [1])[0] <= config.max_concurrency,
+         f"--search max-concurrency starts at --num-concurrency {(config.concurrencies or [1])[0]}, above its ceiling "
+         f"--max-concurrency {config.max_concurrency}"),
+    ]
 
 
 SECRET_OPTIONS = ("--api-key", "--streaming-token")

@@ -23,11 +23,12 @@ PROGRESS = "progress"
 HEARTBEAT = "heartbeat"
 RUN_STARTED = "run_started"
 RUN_COMPLETED = "run_completed"
+SEARCH = "search"
 BENCHMARK_COMPLETED = "benchmark_completed"
 EVENT_TYPES = (METRICS, HISTOGRAM, SCATTER, STATUS, LOG, PROGRESS, HEARTBEAT,
-               RUN_STARTED, RUN_COMPLETED, BENCHMARK_COMPLETED)
+               RUN_STARTED, RUN_COMPLETED, BENCHMARK_COMPLETED, SEARCH)
 # The latest event of each of these types describes the current state; a new client gets them on connect.
-STATE_TYPES = (STATUS, PROGRESS, METRICS, HISTOGRAM, SCATTER)
+STATE_TYPES = (STATUS, PROGRESS, METRICS, HISTOGRAM, SCATTER, SEARCH)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,5 +24,7 @@ class SweepHooks:
         self.run_finished = EventHook()
         """A run ended: `run` (PlannedRun), `result` (runner.RunResult), `finished` (run_completed data of every run
         so far, this one last)."""
+        self.search = EventHook()
+        """A capacity search planned or judged a step: `progress` (live_events.SearchProgress)."""
         self.log = EventHook()
         """A line for the log: `message`, `level` (info, warning, error)."""

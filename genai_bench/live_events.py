@@ -16,13 +16,15 @@ from genai_bench.scenarios import Scenario
 
 
 def run_key(scenario_name: str, task: str, concurrency: int, max_time_seconds: float,
-            request_rate: float | None = None) -> str:
+            request_rate: float | None = None, repeat: int = 1) -> str:
     """A run's one spelling everywhere (events, run file stem, results API): upstream's run file name without .json.
 
-    e.g. D100_100_text-to-text_num_concurrency_8_time_60s; open-loop runs add their rate after the concurrency.
+    e.g. D100_100_text-to-text_num_concurrency_8_time_60s; open-loop runs add their rate after the concurrency, and
+    the second and later repeats of a point (--repeats) end in _repeat_<i>, so the first keeps upstream's name.
     """
     rate = "" if request_rate is None else f"_request_rate_{request_rate:g}"
-    return f"{scenario_name}_{task}_num_concurrency_{concurrency}{rate}_time_{int(round(max_time_seconds))}s"
+    again = f"_repeat_{repeat}" if repeat > 1 else ""
+    return f"{scenario_name}_{task}_num_concurrency_{concurrency}{rate}_time_{int(round(max_time_seconds))}s{again}"
 
 
 @dataclass(frozen=True)
@@ -38,13 +40,15 @@ class PlannedRun:
     max_time: float  # seconds
     max_requests: int | None
     scenario: Scenario | None = None  # the parsed scenario the users draw from (None for a run a §7.1 caller announces)
+    repeat: int = 1  # which repeat of its scenario × load point (--repeats), from 1
 
     @property
     def label(self) -> str:
         """Human label, e.g. "D(100,100) @ concurrency 8" or "D(100,100) @ 5 req/s (≤256 in flight)"."""
+        again = f" (repeat {self.repeat})" if self.repeat > 1 else ""
         if self.request_rate is None:
-            return f"{self.scenario_text} @ concurrency {self.concurrency}"
-        return f"{self.scenario_text} @ {self.request_rate:g} req/s (≤{self.concurrency} in flight)"
+            return f"{self.scenario_text} @ concurrency {self.concurrency}{again}"
+        return f"{self.scenario_text} @ {self.request_rate:g} req/s (≤{self.concurrency} in flight){again}"
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,43 @@ class SweepStatus:
     def progress_percentage(self) -> float:
         """Share of runs finished."""
         return 100.0 * self.runs_done / self.total_runs if self.total_runs else 100.0
+
+
+@dataclass(frozen=True)
+class SearchStep:
+    """One finished step of a capacity search: the run, the load it tried and whether it met the SLOs."""
+
+    run_key: str
+    load: float  # requests per second (max-rate) or users (max-concurrency)
+    attainment: float | None  # share of requests meeting every SLO; None when the run had none to judge
+    passed: bool  # attainment reached the target and the run was not oversaturated
+    oversaturated: bool = False
+
+
+@dataclass(frozen=True)
+class SearchProgress:
+    """Where a capacity search stands: its goal, its steps so far and the bounds they give."""
+
+    kind: str  # max-rate or max-concurrency
+    slos: dict  # the SLO targets, as given
+    attainment_target: float  # share of requests that must meet the SLOs, e.g. 0.9
+    tolerance: float  # relative width at which the bisection stops
+    max_steps: int
+    steps: tuple[SearchStep, ...]
+    low: float | None  # the highest load that passed
+    high: float | None  # the lowest load that failed
+    done: bool = False
+    stop_reason: str | None = None  # converged, max_steps, ceiling, none_passed, stopped
+
+    @property
+    def unit(self) -> str:
+        """The load's unit for people: req/s or concurrency."""
+        return "req/s" if self.kind == "max-rate" else "concurrency"
+
+    @property
+    def result(self) -> float | None:
+        """The capacity found: the highest load that passed, once the search is done."""
+        return self.low if self.done else None
 
 
 REPLAYING = "replaying"  # the status a replay starts with: views start over
@@ -218,6 +259,40 @@ def run_completed(run: PlannedRun | None, statistics: RunStatistics | dict) -> d
     if run is None:
         return aggregated
     return {**aggregated, "run_key": run.key, "run_index": run.index, "total_runs": run.total}
+
+
+def search(progress: SearchProgress) -> dict:
+    """`search`: a capacity search's goal, steps and bounds, and `summary`, its state in one line for people (also
+    the metadata's `search`)."""
+    data = {
+        "kind": progress.kind, "unit": progress.unit, "slos": progress.slos,
+        "attainment_target": progress.attainment_target, "tolerance": progress.tolerance,
+        "max_steps": progress.max_steps,
+        "steps": [{"run_key": step.run_key, "load": step.load, "attainment": step.attainment, "passed": step.passed,
+                   "oversaturated": step.oversaturated} for step in progress.steps],
+        "low": progress.low, "high": progress.high, "done": progress.done, "result": progress.result,
+        "stop_reason": progress.stop_reason,
+    }
+    return {**data, "summary": search_summary(data)}
+
+
+def search_summary(data: dict) -> str:
+    """A search's state in one line, e.g. "Capacity: 12.5 req/s at ≥90% SLO attainment (bounds 12.5–13.4)"."""
+    target = f"≥{data['attainment_target']:.0%} SLO attainment"
+    low, high = data["low"], data["high"]
+
+    def load(value: float | None) -> str:
+        if value is None:
+            return "none yet"
+        return f"{value:g} req/s" if data["kind"] == "max-rate" else f"concurrency {value:g}"
+
+    if not data["done"]:
+        return f"Searching for the highest load at {target}: passed {load(low)}, failed {load(high)}"
+    if low is None:
+        return f"Capacity: no load tried met {target} (lowest tried: {load(high)})" if high else "Capacity: no step ran"
+    if high is None:
+        return f"Capacity: at least {load(low)} at {target} (no load tried failed)"
+    return f"Capacity: {load(low)} at {target} (bounds {low:g}–{high:g})"
 
 
 def log(message: str, level: str = "info") -> dict:

@@ -161,6 +161,7 @@ class RunStatistics:
     stats_by_turn: dict[str, dict] | None = None  # multi-turn runs: TTFT and E2E by turn index ("1", "2", ...)
     # With --slo: {targets (s), attainment, per_metric, goodput_requests_per_second, goodput_output_tokens_per_second}.
     slo: dict | None = None
+    oversaturated: bool = False  # the server could not keep up: waiting rose through the run (saturation.py)
 
     @property
     def client_saturated(self) -> bool:

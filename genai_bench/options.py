@@ -9,7 +9,8 @@ from typing import Any, Callable
 import click
 import orjson
 
-from genai_bench.config import BACKENDS, ENDPOINTS, EMBEDDED_MODEL, BenchmarkConfig, ConfigError
+from genai_bench.config import (BACKENDS, EMBEDDED_MODEL, ENDPOINTS, MAX_RATE, SEARCH_KINDS, BenchmarkConfig,
+                                ConfigError)
 from genai_bench.prompt_datasets import DatasetSpec
 from genai_bench.scenarios import parse_scenario
 from genai_bench.slo import parse_slos
@@ -108,6 +109,25 @@ SLO_OPTIONS = [
                       "ttft_answer=1s; repeatable or comma-separated. Runs report SLO attainment and goodput."),
 ]
 BENCHMARK_OPTIONS += SLO_OPTIONS
+# Capacity search, over-saturation and repeats (issue 13, parts 4-6).
+SEARCH_OPTIONS = [
+    click.option("--search", default=None, type=click.Choice(SEARCH_KINDS),
+                 help="Find the highest load that meets the SLOs (--slo): max-rate searches --request-rate (open "
+                      "loop), max-concurrency the users (closed loop, up to --max-concurrency). Doubles the load "
+                      "from the first given value (or 1) while it passes, then bisects."),
+    click.option("--slo-attainment", default=0.9, type=float, show_default=True,
+                 help="Share of a search step's requests that must meet every SLO for the step to pass."),
+    click.option("--search-tolerance", default=0.05, type=float, show_default=True,
+                 help="The search stops when its bounds are this close (relative; adjacent concurrencies also stop)."),
+    click.option("--search-max-steps", default=12, type=int, show_default=True, help="Most runs a search makes."),
+    click.option("--repeats", default=1, type=int, show_default=True,
+                 help="Run each scenario × load point N times (rounds of the whole sweep); results show the mean "
+                      "and a 95% confidence interval."),
+    click.option("--stop-on-saturation/--no-stop-on-saturation", default=True, show_default=True,
+                 help="End a run early (marked oversaturated) when its latency counted from the schedule (open "
+                      "loop) or TTFT (closed loop) keeps rising: the server cannot keep up."),
+]
+BENCHMARK_OPTIONS += SEARCH_OPTIONS
 
 
 def benchmark_options(command: Callable) -> Callable:
@@ -177,6 +197,7 @@ PASSED_AS_IS = (
     "streaming_host", "streaming_port", "streaming_token", "streaming_allowed_hosts", "keep_serving",
 )
 PASSED_AS_IS += ("multi_turn", "turns", "think_time")
+PASSED_AS_IS += ("search", "slo_attainment", "search_tolerance", "search_max_steps", "repeats", "stop_on_saturation")
 
 
 def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig:
@@ -186,12 +207,18 @@ def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig
         api_key=options["api_key"] or "",
         traffic_scenarios=[parse_scenario(text) for text in split_scenarios(options["traffic_scenario"])],
         concurrencies=parse_positive("--num-concurrency", options["num_concurrency"], int, "positive integers"),
-        request_rates=parse_positive("--request-rate", options["request_rate"], float, "requests per second"),
+        request_rates=request_rates(options),
         additional_request_params=parse_json_object("--additional-request-params", options["additional_request_params"]),
         command=list(command),
         **workload_settings(options),
         slo=parse_slos(options["slo"]),
     ).validate()
+
+
+def request_rates(options: dict[str, Any]) -> list[float]:
+    """The --request-rate values; a rate search with none starts at 1 request per second."""
+    rates = parse_positive("--request-rate", options["request_rate"], float, "requests per second")
+    return rates or ([1.0] if options["search"] == MAX_RATE else [])
 
 
 def workload_settings(options: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from genai_bench import events, live_events
 from genai_bench.events import EventBus
 from genai_bench.hooks import SweepHooks
-from genai_bench.live_events import PlannedRun, RunProgress, SweepStatus
+from genai_bench.live_events import PlannedRun, RunProgress, SearchProgress, SweepStatus
 
 
 class LivePublisher:
@@ -21,6 +21,7 @@ class LivePublisher:
         hooks.run_started.add_listener(self.on_run_started)
         hooks.live_tick.add_listener(self.on_live_tick)
         hooks.run_finished.add_listener(self.on_run_finished)
+        hooks.search.add_listener(self.on_search)
         hooks.log.add_listener(self.on_log)
         return self
 
@@ -45,6 +46,13 @@ class LivePublisher:
         self.bus.publish(events.RUN_COMPLETED, live_events.run_completed(run, result.statistics))
         finished = live_events.completed_runs(results)
         self.bus.publish(events.SCATTER, live_events.scatter(finished))
+
+    def on_search(self, progress: SearchProgress) -> None:
+        """Publish the capacity search's `search` progress, and its outcome as a log line when it is done."""
+        data = live_events.search(progress)
+        self.bus.publish(events.SEARCH, data)
+        if progress.done:
+            self.on_log(data["summary"])
 
     def on_log(self, message: str, level: str = "info") -> None:
         """Publish a `log` line."""

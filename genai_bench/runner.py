@@ -21,10 +21,12 @@ from genai_bench.client import Target
 from genai_bench.config import BenchmarkConfig
 from genai_bench.conversations import Conversations, MultiTurn
 from genai_bench.hooks import SweepHooks
-from genai_bench.live_events import PlannedRun, RunProgress, SweepStatus, run_key
+from genai_bench.live_events import PlannedRun, RunProgress, SweepStatus
 from genai_bench.metrics import MetricsCollector, RequestMetrics, RunStatistics
 from genai_bench.monitor import ClientMonitor, ConnectionCounter
+from genai_bench.planner import RunPlanner, SweepPlan
 from genai_bench.protocol import RequestRecord
+from genai_bench.saturation import SaturationWatch
 from genai_bench.sampling import BUILD_AHEAD_SECONDS, RequestSource, UpcomingRequests
 from genai_bench.scenarios import Scenario
 from genai_bench.tokenizer import Tokenizer
@@ -170,19 +172,6 @@ class LocalEngine(Engine):
         return LocalRun(context)
 
 
-def plan_sweep(config: BenchmarkConfig) -> list[PlannedRun]:
-    """Every run of the sweep in order: scenarios × concurrencies (closed loop) or × arrival rates (open loop)."""
-    if config.request_rates:
-        loads = [(config.max_concurrency, rate) for rate in config.request_rates]
-    else:
-        loads = [(concurrency, None) for concurrency in config.concurrencies]
-    combos = [(s, c, r) for s in config.traffic_scenarios for c, r in loads]
-    return [PlannedRun(scenario.text, concurrency, rate, index, len(combos),
-                       run_key(scenario.name, config.task, concurrency, config.max_time_seconds, rate),
-                       config.max_time_seconds, config.max_requests_per_run, scenario)
-            for index, (scenario, concurrency, rate) in enumerate(combos, start=1)]
-
-
 class SweepRunner:
     """Runs every planned run with Locust (in this process, or on an engine's workers) and fires the sweep's hooks."""
 
@@ -197,6 +186,7 @@ class SweepRunner:
         engine: Engine | None = None,
         multi_turn: MultiTurn | None = None,
         connections: ConnectionCounter | None = None,
+        planner: RunPlanner | None = None,
     ) -> None:
         self.config = config
         self.connections = connections  # the dashboard's, so the client monitor can tell a viewer storm
@@ -206,7 +196,7 @@ class SweepRunner:
         self.engine = engine or LocalEngine(target, tokenizer, sampler, self.rng, config.arrival, multi_turn)
         self.stop_requested = Event()
         self.results: list[RunResult] = []
-        self.plan = plan_sweep(config)
+        self.planner = planner or SweepPlan(config)
         self.started_at = time.time()
 
     def request_stop(self) -> None:
@@ -222,19 +212,20 @@ class SweepRunner:
         """Run the whole sweep, or what of it happens before a stop request."""
         self.started_at = time.time()
         self.fire_status("running")
-        for run in self.plan:
-            if self.stopped:
-                break
+        # The planner decides each run after hearing the last one, so a search can grow its plan as it learns.
+        while not self.stopped and (run := self.planner.next_run()) is not None:
             self.fire_status("running", run)
             result = self.run_one(run)
             self.results.append(result)
             self.hooks.run_finished.fire(run=run, result=result, results=self.results)
+            self.planner.record(run, result.statistics)
+        self.planner.finish(stopped=self.stopped)
         self.fire_status("stopped" if self.stopped else "completed")
         return self.results
 
     def fire_status(self, status: str, current: PlannedRun | None = None, error_message: str | None = None) -> None:
         """Tell the views where the sweep stands."""
-        sweep = SweepStatus(status, len(self.results), len(self.plan), len(self.config.traffic_scenarios),
+        sweep = SweepStatus(status, len(self.results), self.planner.expected_runs, len(self.config.traffic_scenarios),
                             self.started_at, self.config.max_time_seconds, current, error_message)
         self.hooks.status.fire(sweep=sweep)
 
@@ -246,7 +237,8 @@ class SweepRunner:
         self.hooks.run_started.fire(run=run, start_time=started_at)
         start = perf_counter()
         self.collector.begin_run(run.scenario_text, run.concurrency, start, run.request_rate)
-        ticker = gevent.spawn(self._tick, run, driver, start)
+        watch = SaturationWatch(open_loop=run.request_rate is not None, stop=config.stop_on_saturation)
+        ticker = gevent.spawn(self._tick, run, driver, start, watch)
         monitor = ClientMonitor(lambda message: self.hooks.log.fire(
             message=message if driver.measured_here else f"master process: {message}", level="warning"),
             self.connections)
@@ -254,12 +246,14 @@ class SweepRunner:
         try:
             driver.start(run.concurrency, config.spawn_rate or INSTANT_SPAWN_RATE)
             time_left = run.max_time - (perf_counter() - start)
-            gevent.wait([driver.exhausted, self.stop_requested], timeout=max(time_left, 0.0), count=1)
+            ends = [driver.exhausted, self.stop_requested, watch.cut]
+            gevent.wait(ends, timeout=max(time_left, 0.0), count=1)
             driver.close()
-            if not self.stopped:
-                gevent.wait([driver.exhausted, self.stop_requested], timeout=config.drain_timeout or config.request_timeout,
-                            count=1)
-            if self.stopped:  # Ctrl-C before or during the drain: in-flight requests get a short while, not the timeout
+            if not (self.stopped or watch.cut.is_set()):
+                gevent.wait(ends, timeout=config.drain_timeout or config.request_timeout, count=1)
+            # Ctrl-C, or a server that cannot keep up (its queue would take long to drain): in-flight requests get a
+            # short while, not the timeout.
+            if self.stopped or watch.cut.is_set():
                 driver.exhausted.wait(timeout=INTERRUPT_DRAIN_SECONDS)
         finally:
             try:
@@ -272,6 +266,7 @@ class SweepRunner:
         statistics = self.collector.finish_run(config.warmup_ratio, config.cooldown_ratio, partial=self.stopped)
         statistics.client = driver.client_health(health.to_dict())
         statistics.request_rate = run.request_rate
+        statistics.oversaturated = watch.oversaturated
         if aborted:
             self.hooks.log.fire(message=f"{aborted} request(s) still in flight after the drain were recorded as aborted",
                                 level="warning")
@@ -284,11 +279,15 @@ class SweepRunner:
         self.hooks.request_finished.fire(record=record, completed=collector.completed, errors=collector.errors,
                                          total=collector.total)
 
-    def _tick(self, run: PlannedRun, driver: RunDriver, start: float) -> None:
+    def _tick(self, run: PlannedRun, driver: RunDriver, start: float, watch: SaturationWatch) -> None:
         while True:
             gevent.sleep(self.config.live_interval)
             try:
                 self._tick_once(run, driver, start)
+                reason = watch.check(self.collector.requests, perf_counter() - start)
+                if reason:
+                    action = "ending the run early" if watch.stop else "kept running (--no-stop-on-saturation)"
+                    self.hooks.log.fire(message=f"{run.label}: {reason}; {action}", level="warning")
             except Exception:  # live statistics failing must never stop the benchmark
                 log.exception("live statistics update failed")
 

@@ -19,11 +19,14 @@ from genai_bench.conversations import multi_turn_of, multi_turn_workload
 from genai_bench.dashboard import Dashboard, DashboardListener
 from genai_bench.events import EventBus
 from genai_bench.hooks import SweepHooks
+from genai_bench.live_events import search as search_data
 from genai_bench.metrics import MetricsCollector
 from genai_bench.publisher import LivePublisher
 from genai_bench.results import (EVENTS_FILE, EventLogWriter, ExperimentLibrary, ExperimentNotFound, ExperimentWriter,
                                  default_folder_name, load_experiment)
+from genai_bench.planner import RunPlanner, SweepPlan
 from genai_bench.runner import RunResult, SweepRunner
+from genai_bench.search import CapacitySearch, Objective, objective_of
 from genai_bench.simulator import SimulatorConfig, SimulatorServer
 from genai_bench.tokenizer import load_tokenizer
 from genai_bench.web import create_app
@@ -96,7 +99,8 @@ class BenchmarkSession:
     The runner fires the sweep's hooks; the experiment writer, the bus publisher and the terminal listen.
     """
 
-    def __init__(self, config: BenchmarkConfig, terminal: Dashboard | None = None, bus: EventBus | None = None) -> None:
+    def __init__(self, config: BenchmarkConfig, terminal: Dashboard | None = None, bus: EventBus | None = None,
+                 objective: Objective | None = None) -> None:
         config.validate()
         self.config = config = with_served_model(config)
         self.tokenizer = load_tokenizer(config.model_tokenizer)
@@ -114,6 +118,9 @@ class BenchmarkSession:
         self.writer = ExperimentWriter(self.folder, config.metrics_time_unit, self.clock_offset)
         self.hooks = SweepHooks()
         self.hooks.run_finished.add_listener(lambda result, **_: self.writer.write_run(result))  # files first
+        # A search without SLOs is refused here, before anything starts; `objective` lets a caller judge steps itself.
+        self.planner: RunPlanner = (CapacitySearch(config, objective or objective_of(config), self.hooks)
+                                    if config.search else SweepPlan(config))
         self.bus = bus or EventBus()  # a host (wsgi.py under gunicorn) passes the bus it serves
         self.publisher = LivePublisher(self.bus, {"model": config.model_label, "experiment_folder": str(self.folder),
                                                  "workload": self.workload_description, "slo": config.slo or None})
@@ -194,7 +201,7 @@ class BenchmarkSession:
         """
         target = self.start()
         self.runner = SweepRunner(self.config, target, self.tokenizer, self.workload, self.collector, self.hooks,
-                                  engine=self.cluster, multi_turn=self.multi_turn,
+                                  engine=self.cluster, multi_turn=self.multi_turn, planner=self.planner,
                                   connections=self.server.connections if self.server else None)
         self.writer.write_metadata(self.metadata(end_time=None))
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
@@ -217,6 +224,13 @@ class BenchmarkSession:
                 self.simulator.stop()
                 self.simulator = None
         return SessionOutcome(results, self.folder, self.runner.stopped)
+
+    @property
+    def search_outcome(self) -> str | None:
+        """A finished capacity search's outcome in one line (None without a search)."""
+        if not isinstance(self.planner, CapacitySearch):
+            return None
+        return search_data(self.planner.progress)["summary"]
 
     def _experiment_summary(self) -> dict | None:
         """The finished experiment as the results API lists it."""
@@ -270,8 +284,7 @@ class BenchmarkSession:
             "traffic_scenario": [s.text for s in config.traffic_scenarios],
             "workload": self.workload_description,
             "slo": config.slo or None,  # targets in seconds by metric
-            "num_concurrency": [config.max_concurrency] if config.request_rates else config.concurrencies,
-            "request_rate": config.request_rates or None,
+            **self._loads(),
             "arrival": config.arrival if config.request_rates else None,
             "max_time_per_run": config.max_time_per_run,
             "max_requests_per_run": config.max_requests_per_run,
@@ -291,4 +304,18 @@ class BenchmarkSession:
             "partial": interrupted or self.failed or end_time is None,
             "client_saturated": any(r.statistics.client_saturated for r in self.runner.results) if self.runner else False,
             "run_files": [p.name for p in self.writer.run_files],
+            "repeats": config.repeats,
+            "stop_on_saturation": config.stop_on_saturation,
+            "search": search_data(self.planner.progress) if isinstance(self.planner, CapacitySearch) else None,
         }
+
+    def _loads(self) -> dict:
+        """The metadata's loads: the sweep's, or for a search the ones its steps tried (so far)."""
+        config = self.config
+        if isinstance(self.planner, CapacitySearch):
+            tried = sorted({step.load for step in self.planner.progress.steps})
+            if config.request_rates:
+                return {"num_concurrency": [config.max_concurrency], "request_rate": tried}
+            return {"num_concurrency": [int(load) for load in tried], "request_rate": None}
+        return {"num_concurrency": [config.max_concurrency] if config.request_rates else config.concurrencies,
+                "request_rate": config.request_rates or None}

@@ -76,6 +76,7 @@ class DashboardState:
             "metrics": self.latest.get(events.METRICS),
             "histogram": self.latest.get(events.HISTOGRAM),
             "scatter": self.latest.get(events.SCATTER),
+            "search": self.latest.get(events.SEARCH),
             "history": self.history,
             "timeseries": self.series.points,
             "logs": list(self.logs),

@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 import orjson
 
+from genai_bench.intervals import point_intervals
 from genai_bench.metrics import TIME_UNIT_SCALE, histogram, scaled_by_turn, scaled_stats
 from genai_bench.slo import scaled_slo
 from genai_bench.results.writer import EVENTS_FILE, METADATA_FILE
@@ -143,8 +144,9 @@ class Experiment:
         }
 
     def to_dict(self) -> dict:
-        """Summary, metadata and runs (GET /api/experiments/<id>)."""
-        return {"summary": self.summary(), "metadata": self.metadata, "runs": [r.to_dict() for r in self.runs]}
+        """Summary, metadata, runs and each load point's mean and 95% interval (GET /api/experiments/<id>)."""
+        return {"summary": self.summary(), "metadata": self.metadata, "runs": [r.to_dict() for r in self.runs],
+                "intervals": point_intervals(self.runs)}
 
     def run(self, key: str) -> RunDocument:
         """The run with this key."""

@@ -36,6 +36,7 @@
       marks: [],             // where a new run starts on the time axes: {x, run_key, label}
       t0: null,              // unix s the time axes count from
       logs: [],              // {level, message, time (unix s)}
+      search: null,          // the latest search data (a capacity search's goal, steps and bounds), else null
       completed: null,       // benchmark_completed data once the sweep ended
       finalStatus: null,     // completed, stopped or failed once the benchmark ended
       experimentFolder: null,
@@ -153,6 +154,7 @@
       case "scatter": applyScatter(model, data); break;
       case "run_completed": applyRunCompleted(model, data); break;
       case "log": addLog(model, data, env.timestamp); break;
+      case "search": model.search = data; break;
       case "benchmark_completed": applyCompleted(model, data); break;
       default: return null;
     }
@@ -179,6 +181,7 @@
     if (state.scatter) applyScatter(model, state.scatter);
     if (state.histogram) applyHistogram(model, state.histogram);
     if (state.progress) model.progress = state.progress;
+    if (state.search) model.search = state.search;
     if (state.metrics) applyMetrics(model, state.metrics, null);
     if (status) applyStatus(model, status);
     if (state.completed) applyCompleted(model, state.completed);

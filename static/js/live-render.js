@@ -403,11 +403,33 @@
       $("turns-body").replaceChildren(rows);
     }
 
+    // ------------------------------------------------------------ capacity search: its goal, bounds and steps
+    function search(model) {
+      var data = model.search;
+      $("search").hidden = !data;
+      if (!data) return;
+      var slos = Object.keys(data.slos || {}).map(function (k) { return k + " ≤ " + data.slos[k]; }).join(", ");
+      setText("search-goal", data.kind + " · SLOs " + slos + " · ≥" + Math.round(data.attainment_target * 100) + "% attainment");
+      setText("search-summary", data.summary);
+      var rows = document.createDocumentFragment();
+      (data.steps || []).forEach(function (step, i) {
+        var tr = el("tr");
+        cell(tr, String(i + 1), "num");
+        cell(tr, (data.kind === "max-rate" ? step.load + " req/s" : String(step.load)), "num");
+        cell(tr, isNum(step.attainment) ? (step.attainment * 100).toFixed(1) + "%" : "—", "num");
+        cell(tr, step.passed ? "passed" : step.oversaturated ? "failed (oversaturated)" : "failed",
+          step.passed ? "search-pass" : "search-fail");
+        rows.appendChild(tr);
+      });
+      $("search-body").replaceChildren(rows);
+    }
+
     // ------------------------------------------------------------ the whole page, or what one event changed
     function all(model) {
       header(model);
       kpis(model);
       turns(model);
+      search(model);
       series(model);
       histograms(model);
       scatter(model);
@@ -421,6 +443,7 @@
         case "histogram": histograms(model); return;
         case "scatter": scatter(model); return;
         case "run_completed": runs(model); break;
+        case "search": search(model); return;
         case "run_started": histograms(model); break;
         case "metrics": kpis(model); turns(model); newPoint(model); break;
         default: kpis(model); break;   // status, progress, benchmark_completed

@@ -177,6 +177,9 @@
           var r = item.raw || {};
           var lines = [C.runLoadText(r)];
           lines.push(resolve(yLabel) + ": " + fmtExact(r.y, resolve(yUnit)));
+          if (r.n > 1) {
+            lines.push("mean of " + r.n + " runs; 95% interval " + fmtExact(r.yLow) + " – " + fmtExact(r.yHigh, resolve(yUnit)));
+          }
           if (xLabel !== "concurrency") lines.push(resolve(xLabel) + ": " + fmtExact(r.x, resolve(xUnit)));
           return lines;
         },

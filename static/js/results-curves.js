@@ -4,6 +4,8 @@
  *   var curves = GenaiResults.createCurves(view)   view: the mount's shared context (results-view.js)
  *   curves.node       the charts' section            curves.render()   draws the selected experiments
  * Its charts go into view.charts (ttft, tpot, e2e, errors, metric); a click on a point opens that run.
+ * Repeated points (--repeats) are drawn once, at their runs' mean, with the 95% interval the experiment document's
+ * `intervals` carry as an error bar.
  *
  * Needs common.js and results-base.js loaded first.
  */
@@ -15,6 +17,55 @@
   var isNum = C.isNum, el = C.el, setText = C.setText;
   var statOf = U.statOf, aggOf = U.aggOf, metricDef = U.metricDef, axis = U.axis, concurrencyAxis = U.concurrencyAxis,
     curveTooltip = U.curveTooltip, setDatasets = U.setDatasets;
+
+  // Vertical error bars from each point's yLow to yHigh, with the y axis widened to hold them.
+  var errorBarsPlugin = {
+    id: "genaiErrorBars",
+    afterDataLimits: function (chart, args) {
+      if (args.scale.axis !== "y") return;
+      chart.data.datasets.forEach(function (d) {
+        d.data.forEach(function (p) {
+          if (isNum(p.yHigh) && p.yHigh > args.scale.max) args.scale.max = p.yHigh;
+          if (isNum(p.yLow) && p.yLow < args.scale.min) args.scale.min = p.yLow;
+        });
+      });
+    },
+    afterDatasetsDraw: function (chart) {
+      var ctx = chart.ctx, y = chart.scales.y;
+      chart.data.datasets.forEach(function (d, di) {
+        var meta = chart.getDatasetMeta(di);
+        if (meta.hidden) return;
+        d.data.forEach(function (p, i) {
+          if (!isNum(p.yLow) || !isNum(p.yHigh) || !meta.data[i]) return;
+          var x = meta.data[i].x, top = y.getPixelForValue(p.yHigh), bottom = y.getPixelForValue(p.yLow);
+          ctx.save();
+          ctx.strokeStyle = d.borderColor;
+          ctx.lineWidth = 1.2;
+          ctx.beginPath();
+          ctx.moveTo(x, top); ctx.lineTo(x, bottom);
+          ctx.moveTo(x - 4, top); ctx.lineTo(x + 4, top);
+          ctx.moveTo(x - 4, bottom); ctx.lineTo(x + 4, bottom);
+          ctx.stroke();
+          ctx.restore();
+        });
+      });
+    },
+  };
+
+  // A scenario's curve points: its runs, or with repeats one per load point, read from the experiment's intervals
+  // (mean, low and high each shaped like a run's aggregated metrics, so the charts' accessors read them alike).
+  function pointsOf(exp, scenario, runs) {
+    var groups = (exp.intervals || []).filter(function (g) { return g.scenario === scenario; });
+    if (!groups.some(function (g) { return g.n > 1; })) return runs;
+    return groups.map(function (g) {
+      var first = runs.filter(function (r) { return r.key === g.run_keys[0]; })[0] || {};
+      return {
+        key: g.run_keys[0], scenario: scenario, concurrency: g.concurrency, partial: !!first.partial, n: g.n,
+        aggregated: Object.assign({}, g.mean, { request_rate: g.request_rate }),
+        low: g.low ? { aggregated: g.low } : null, high: g.high ? { aggregated: g.high } : null,
+      };
+    }).sort(U.byLoad);
+  }
 
   function createCurves(view) {
     var state = view.state, charts = view.charts, Chart = window.Chart;
@@ -59,7 +110,8 @@
       opts.onHover = function (evt, elements, chart) {
         chart.canvas.style.cursor = elements && elements.length ? "pointer" : "default";
       };
-      return new Chart(canvas, { type: "scatter", data: { datasets: [] }, options: opts, plugins: [U.pointLabelsPlugin] });
+      return new Chart(canvas, { type: "scatter", data: { datasets: [] }, options: opts,
+        plugins: [U.pointLabelsPlugin, errorBarsPlugin] });
     }
 
     function pct() { return state.percentile; }
@@ -125,8 +177,8 @@
         var name = s.name || s.id;
         view.scenariosOf(exp).forEach(function (scenario, si) {
           if (state.scenario && scenario !== state.scenario) return;
-          var runs = (exp.runs || []).filter(function (r) { return r.scenario === scenario; })
-            .sort(U.byLoad);
+          var runs = pointsOf(exp, scenario, (exp.runs || []).filter(function (r) { return r.scenario === scenario; })
+            .sort(U.byLoad));
           list.push({
             id: s.id, name: name, scenario: scenario, runs: runs,
             color: PALETTE[(compare ? ei : si) % PALETTE.length],
@@ -148,6 +200,7 @@
           points.push({
             x: x, y: y, concurrency: run.concurrency, request_rate: C.runRate(run), scenario: series.scenario, experiment: series.name,
             expId: series.id, key: run.key, partial: !!run.partial,
+            n: run.n || 1, yLow: run.low ? yOf(run.low) : null, yHigh: run.high ? yOf(run.high) : null,
           });
         });
         return {

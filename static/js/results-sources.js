@@ -1,5 +1,5 @@
 /* genai-bench results view: where experiments come from. A source answers
- *   experiments() -> {experiments: [Summary], mode}, experiment(id) -> {summary, metadata, runs}, requests(id, key)
+ *   experiments() -> {experiments: [Summary], mode}, experiment(id) -> {summary, metadata, runs, intervals}, requests(id, key)
  * (each a Promise), plus, when served, downloadUrl(id, format), replay(id, speed) and replayStatus().
  *
  *   GenaiResults.apiSource()                          the results API of the server (docs/results-api.md)
@@ -72,7 +72,7 @@
       experiment: function (id) {
         var e = find(id);
         if (!e) return Promise.reject(new Error("unknown experiment " + id));
-        return Promise.resolve({ summary: e.summary, metadata: e.metadata || {}, runs: e.runs || [] });
+        return Promise.resolve({ summary: e.summary, metadata: e.metadata || {}, runs: e.runs || [], intervals: e.intervals || [] });
       },
       requests: function (id, key) {
         var e = find(id);

@@ -62,9 +62,24 @@
     var table = GenaiResults.createTable(view);
     var drill = GenaiResults.createDrill(view);
 
+    // A capacity search's outcome comes first: it is the experiment's answer.
+    var searchBanner = el("section", { className: "rv-search", id: "rv-search", "aria-label": "Capacity search", hidden: true });
+    function renderSearch() {
+      var lines = selectedExperiments().filter(function (e) { return e.metadata && e.metadata.search; }).map(function (e) {
+        var s = e.metadata.search, name = (e.summary || {}).name || (e.summary || {}).id;
+        var slos = Object.keys(s.slos || {}).map(function (k) { return k + " ≤ " + s.slos[k]; }).join(", ");
+        var line = el("p", { className: "rv-search-line" });
+        line.append(el("strong", null, s.summary), el("span", { className: "panel-note" },
+          " · " + name + " · SLOs " + slos + " · " + (s.steps || []).length + " steps (" + s.kind + ")"));
+        return line;
+      });
+      searchBanner.replaceChildren.apply(searchBanner, lines);
+      searchBanner.hidden = !lines.length;
+    }
+
     root.replaceChildren();
     var page = el("div", { className: "rv" });
-    page.append(picker.head, picker.cards, message, curves.node, table.node, drill.node);
+    page.append(searchBanner, picker.head, picker.cards, message, curves.node, table.node, drill.node);
     root.appendChild(page);
     if (!window.Chart) showMessage("The chart library did not load: the table still works.");
 
@@ -138,6 +153,7 @@
         else if (state.selected.length) showMessage("");
         picker.scenarios();
         picker.renderCards();
+        renderSearch();
         curves.render();
         table.render();
         if (state.drill && state.selected.indexOf(state.drill.id) < 0) drill.close();
@@ -174,6 +190,10 @@
         root.removeAttribute("data-ready");
       },
       // For tests and debugging.
+      errorBarCounts: function (name) {
+        var c = charts[name || "ttft"];
+        return c ? c.data.datasets.map(function (d) { return d.data.filter(function (p) { return isFinite(p.yHigh); }).length; }) : [];
+      },
       curvePointCounts: function (name) {
         var c = charts[name || "ttft"];
         return c ? c.data.datasets.map(function (d) { return d.data.length; }) : [];
