@@ -158,6 +158,7 @@ class RunStatistics:
     client: dict | None = None  # the client's own health during the run (monitor.ClientHealth)
     request_rate: float | None = None  # open loop: the scheduled arrival rate; None for closed loop
     stats_by_turn: dict[str, dict] | None = None  # multi-turn runs: TTFT and E2E by turn index ("1", "2", ...)
+    trace: dict | None = None  # trace replays: requests sent and their send-time error vs the trace (trace.py)
 
     @property
     def client_saturated(self) -> bool:

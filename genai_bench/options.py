@@ -100,6 +100,20 @@ WORKLOAD_OPTIONS = [
                  help="Distinct shared prefixes, used in turn by successive requests."),
 ]
 BENCHMARK_OPTIONS += WORKLOAD_OPTIONS
+# Arrival shapes and trace replay (issue 13): open-loop send times beyond a steady rate.
+ARRIVAL_OPTIONS = [
+    click.option("--burstiness", default=None, type=float,
+                 help="Open loop: gamma-distributed gaps of shape K (mean 1/rate, coefficient of variation 1/sqrt(K)); "
+                      "1 is Poisson, below 1 burstier."),
+    click.option("--ramp-up-seconds", default=0.0, type=float, show_default=True,
+                 help="Open loop: the rate rises linearly from 0 to --request-rate over this many seconds, then stays."),
+    click.option("--trace", default=None,
+                 help="Replay a Mooncake JSON-lines trace (timestamp ms, input_length, output_length, hash_ids) as one "
+                      "open-loop run; replaces the scenarios and the load sweep."),
+    click.option("--trace-speed", default=1.0, type=float, show_default=True,
+                 help="Replay the trace this many times faster (2: the gaps halved)."),
+]
+BENCHMARK_OPTIONS += ARRIVAL_OPTIONS
 
 
 def benchmark_options(command: Callable) -> Callable:
@@ -169,6 +183,7 @@ PASSED_AS_IS = (
     "streaming_host", "streaming_port", "streaming_token", "streaming_allowed_hosts", "keep_serving",
 )
 PASSED_AS_IS += ("multi_turn", "turns", "think_time")
+PASSED_AS_IS += ("burstiness", "ramp_up_seconds", "trace", "trace_speed")
 
 
 def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig:
