@@ -9,7 +9,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from genai_bench.prompt_datasets import DatasetSpec
-from genai_bench.scenarios import DATASET, Scenario, prefix_tokens, shortest_likely_input
+from genai_bench.scenarios import DATASET, TRACE_SCENARIO, Scenario, prefix_tokens, shortest_likely_input
 
 SUPPORTED_TASKS = ("text-to-text",)
 BACKENDS = ("openai", "vllm", "sglang")
@@ -94,9 +94,19 @@ class BenchmarkConfig:
     search_max_steps: int = 12
     repeats: int = 1  # runs per scenario × load point
     stop_on_saturation: bool = True  # end a run early when the server clearly cannot keep up
+    # Arrival shapes and trace replay (issue 13): open-loop send times beyond a steady rate.
+    burstiness: float | None = None  # gamma shape K of the gaps between arrivals (1: Poisson, below 1: burstier)
+    ramp_up_seconds: float = 0.0  # the rate rises linearly from 0 to its target over this long
+    trace: str | None = None  # a Mooncake JSON-lines trace replayed as the sweep's one open-loop run
+    trace_speed: float = 1.0  # 2: the trace's gaps halved
     live_interval: float = 0.25
     drain_timeout: float | None = None
     command: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.trace:  # the trace is the scenario, and --max-concurrency (the in-flight cap) its one load
+            self.traffic_scenarios = [TRACE_SCENARIO]
+            self.concurrencies = [self.max_concurrency]
 
     @property
     def sent_model(self) -> str:
@@ -162,7 +172,8 @@ class BenchmarkConfig:
              f"{folder_name_problem(self.experiment_folder_name or 'x')}; give a plain name, it goes inside "
              "--experiment-base-dir"),
         ]
-        for ok, message in checks + self.workload_checks() + self._multi_turn_checks() + search_checks(self):
+        all_checks = checks + self.workload_checks() + self._multi_turn_checks() + self._arrival_checks()
+        for ok, message in all_checks + search_checks(self):
             if not ok:
                 raise ConfigError(message)
         problem = open_files_problem(self.connections_per_process)
@@ -190,15 +201,45 @@ class BenchmarkConfig:
              f"{option} runs closed loop (each turn follows its answer); drop --request-rate"),
         ]
 
+    def _arrival_checks(self) -> list[tuple[bool, str]]:
+        """The arrival-shape and trace settings' checks: (ok, message) like validate's."""
+        shaped = [option for option, given in (("--burstiness", self.burstiness is not None),
+                                               ("--ramp-up-seconds", self.ramp_up_seconds != 0)) if given]
+        return [
+            (self.burstiness is None or 0 < self.burstiness < math.inf,
+             "--burstiness must be a positive number (the gamma shape of the gaps: 1 is Poisson, below 1 burstier)"),
+            (0 <= self.ramp_up_seconds <= MAX_TIME_MINUTES * 60,
+             f"--ramp-up-seconds must be 0 or more seconds (at most {MAX_TIME_MINUTES * 60:g}, a week)"),
+            (not shaped or bool(self.request_rates) or bool(self.trace),
+             f"{' and '.join(shaped)} shape open-loop arrivals; give --request-rate (closed loop sends back to back)"),
+            (not shaped or not self.trace, f"{' and '.join(shaped)} shape a rate's arrivals; a --trace brings its "
+                                           "own send times (use --trace-speed to replay it faster)"),
+            (self.burstiness is None or self.arrival == "poisson",
+             "--burstiness draws gamma-distributed gaps and --arrival constant evenly spaced ones; give only one"),
+            (0 < self.trace_speed < math.inf, "--trace-speed must be a positive number (2 replays twice as fast)"),
+            (self.trace_speed == 1 or bool(self.trace), "--trace-speed needs --trace"),
+            (not self.trace or not self.request_rates,
+             "--trace sends each request at its timestamp; drop --request-rate"),
+            (not self.trace or not self.conversational,
+             "--trace replays single requests; drop --multi-turn/--turns"),
+            (not self.trace or (self.prefix_len is None and self.prefix_ratio is None),
+             "--trace shares prefixes through its hash_ids; drop --prefix-len/--prefix-ratio"),
+            (not self.trace or not self.num_workers, "--trace replays in one process; drop --num-workers"),
+        ]
+
     def warnings(self) -> list[str]:
         """Settings that are valid but probably not what was meant, one line each."""
-        return [f"--traffic-scenario {s.text} asks for {sum(s.expected_tokens):,.0f} tokens per request on average; "
+        found = [f"--traffic-scenario {s.text} asks for {sum(s.expected_tokens):,.0f} tokens per request on average; "
                 f"few models accept more than {LONG_CONTEXT_TOKENS:,}, and each prompt is built in memory"
                 for s in self.traffic_scenarios if sum(s.expected_tokens) > LONG_CONTEXT_TOKENS] + [
                 f"--traffic-scenario {s.text} draws prompts shorter than the {prefix_tokens(s, self.prefix_len, self.prefix_ratio)}"
                 f"-token shared prefix; those prompts are the prefix's first tokens only"
                 for s in self.traffic_scenarios if s.kind in ("N", "U")
                 and shortest_likely_input(s) < (prefix_tokens(s, self.prefix_len, self.prefix_ratio) or 0)]
+        if self.request_rates and self.ramp_up_seconds >= self.max_time_seconds:
+            found.append(f"--ramp-up-seconds {self.ramp_up_seconds:g} is not shorter than --max-time-per-run "
+                         f"({self.max_time_seconds:g} s): each run ends before its rate reaches the target")
+        return found
 
     def workload_checks(self) -> list[tuple[bool, str]]:
         """The dataset and shared-prefix settings' checks, as (ok, message) pairs."""
@@ -227,7 +268,8 @@ class BenchmarkConfig:
     @property
     def load_option(self) -> str:
         """The option that sets the number of users, for messages."""
-        return "--max-concurrency" if self.request_rates or self.search == MAX_CONCURRENCY else "--num-concurrency"
+        return ("--max-concurrency" if self.request_rates or self.trace or self.search == MAX_CONCURRENCY
+                else "--num-concurrency")
 
     @property
     def connections_per_process(self) -> int:

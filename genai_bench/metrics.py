@@ -162,6 +162,7 @@ class RunStatistics:
     # With --slo: {targets (s), attainment, per_metric, goodput_requests_per_second, goodput_output_tokens_per_second}.
     slo: dict | None = None
     oversaturated: bool = False  # the server could not keep up: waiting rose through the run (saturation.py)
+    trace: dict | None = None  # trace replays: requests sent and their send-time error vs the trace (trace.py)
 
     @property
     def client_saturated(self) -> bool:

@@ -128,6 +128,20 @@ SEARCH_OPTIONS = [
                       "loop) or TTFT (closed loop) keeps rising: the server cannot keep up."),
 ]
 BENCHMARK_OPTIONS += SEARCH_OPTIONS
+# Arrival shapes and trace replay (issue 13): open-loop send times beyond a steady rate.
+ARRIVAL_OPTIONS = [
+    click.option("--burstiness", default=None, type=float,
+                 help="Open loop: gamma-distributed gaps of shape K (mean 1/rate, coefficient of variation 1/sqrt(K)); "
+                      "1 is Poisson, below 1 burstier."),
+    click.option("--ramp-up-seconds", default=0.0, type=float, show_default=True,
+                 help="Open loop: the rate rises linearly from 0 to --request-rate over this many seconds, then stays."),
+    click.option("--trace", default=None,
+                 help="Replay a Mooncake JSON-lines trace (timestamp ms, input_length, output_length, hash_ids) as one "
+                      "open-loop run; replaces the scenarios and the load sweep."),
+    click.option("--trace-speed", default=1.0, type=float, show_default=True,
+                 help="Replay the trace this many times faster (2: the gaps halved)."),
+]
+BENCHMARK_OPTIONS += ARRIVAL_OPTIONS
 
 
 def benchmark_options(command: Callable) -> Callable:
@@ -198,6 +212,7 @@ PASSED_AS_IS = (
 )
 PASSED_AS_IS += ("multi_turn", "turns", "think_time")
 PASSED_AS_IS += ("search", "slo_attainment", "search_tolerance", "search_max_steps", "repeats", "stop_on_saturation")
+PASSED_AS_IS += ("burstiness", "ramp_up_seconds", "trace", "trace_speed")
 
 
 def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig:

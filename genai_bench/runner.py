@@ -5,6 +5,7 @@ The runner only fires the sweep's hooks (hooks.SweepHooks); it knows no view.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -17,6 +18,7 @@ import numpy as np
 from gevent.event import Event
 from locust.env import Environment
 
+from genai_bench.arrivals import ArrivalSchedule, ArrivalShape, SendTimes
 from genai_bench.client import Target
 from genai_bench.config import BenchmarkConfig
 from genai_bench.conversations import Conversations, MultiTurn
@@ -28,9 +30,10 @@ from genai_bench.planner import RunPlanner, SweepPlan
 from genai_bench.protocol import RequestRecord
 from genai_bench.saturation import SaturationWatch
 from genai_bench.sampling import BUILD_AHEAD_SECONDS, RequestSource, UpcomingRequests
-from genai_bench.scenarios import Scenario
+from genai_bench.scenarios import TRACE, Scenario
 from genai_bench.tokenizer import Tokenizer
-from genai_bench.user import ArrivalSchedule, OpenAIUser, RequestBudget, RunContext, StartLine
+from genai_bench.trace import Trace, TraceSchedule, trace_summary
+from genai_bench.user import OpenAIUser, RequestBudget, RunContext, StartLine
 
 log = logging.getLogger(__name__)
 # When the user stops the benchmark, in-flight requests get this long to finish before they are aborted.
@@ -93,6 +96,10 @@ class RunDriver(ABC):
         """The run's client health (the master process's), plus whatever the driver knows of other processes."""
         return health
 
+    def trace_summary(self, requests: list[RequestMetrics]) -> dict | None:
+        """A trace replay's send-time error against the trace (aggregated_metrics.trace); None for other runs."""
+        return None
+
 
 class Engine(ABC):
     """Where a sweep's users run: in this process (LocalEngine) or in worker processes (distributed.LocustCluster)."""
@@ -134,6 +141,14 @@ class LocalRun(RunDriver):
         """The budget's in-flight count."""
         return self.budget.in_flight
 
+    def trace_summary(self, requests: list[RequestMetrics]) -> dict | None:
+        """Sent requests and their send error (actual send − trace time) when the run replays a trace."""
+        schedule = self.context.schedule
+        if not isinstance(schedule, TraceSchedule):
+            return None
+        return trace_summary([(m.record.start, m.record.scheduled_start) for m in requests
+                              if m.record.scheduled_start is not None and m.record.start], schedule.speed)
+
     def finish(self) -> int:
         """Quit the runner: users still in flight record their request as aborted."""
         aborted = self.budget.in_flight
@@ -142,6 +157,8 @@ class LocalRun(RunDriver):
         finally:
             self.budget.run_over.set()
             self.context.requests.close()
+            if isinstance(self.context.schedule, TraceSchedule):
+                gc.unfreeze()
         return aborted
 
 
@@ -149,20 +166,33 @@ class LocalEngine(Engine):
     """Every run's users in this process, under gevent (the default)."""
 
     def __init__(self, target: Target, tokenizer: Tokenizer, sampler: RequestSource, rng: np.random.Generator,
-                 arrival: str = "poisson", multi_turn: MultiTurn | None = None) -> None:
+                 arrival: ArrivalShape = ArrivalShape(), multi_turn: MultiTurn | None = None,
+                 trace_speed: float = 1.0) -> None:
         self.target = target
         self.tokenizer = tokenizer
         self.sampler = sampler
         self.rng = rng
         self.arrival = arrival
         self.multi_turn = multi_turn
+        self.trace_speed = trace_speed
 
     def prepare(self, scenario: Scenario, concurrency: int, max_requests: int | None, on_record: RecordSink,
                 request_rate: float | None = None) -> LocalRun:
-        """A LocalRunner run with its own exact budget (and arrival schedule in open loop)."""
-        schedule = ArrivalSchedule(request_rate, self.arrival, self.rng) if request_rate else None
+        """A LocalRunner run with its own exact budget (and arrival schedule in open loop, or a trace's times)."""
+        schedule: SendTimes | None = None
+        if scenario.kind == TRACE:
+            trace: Trace = self.sampler.trace  # only a workload.Workload serves the trace scenario
+            schedule = TraceSchedule(trace, self.trace_speed)
+            # The run ends with the trace, or earlier at the request limit.
+            max_requests = len(trace.requests) if max_requests is None else min(max_requests, len(trace.requests))
+            # A full collection of a large heap stalls the loop for tens of milliseconds, a whole request late on a
+            # trace's clock: collect now, and keep what exists out of the replay's collections (finish undoes it).
+            gc.collect()
+            gc.freeze()
+        elif request_rate:
+            schedule = ArrivalSchedule(request_rate, self.arrival, self.rng.spawn(1)[0])
         depth = concurrency if max_requests is None else min(concurrency, max_requests)
-        requests = UpcomingRequests(self.sampler, scenario, self.rng.spawn(1)[0], depth)
+        requests = UpcomingRequests(self.sampler, scenario, self.rng.spawn(1)[0], depth, max_requests)
         requests.build_ahead(BUILD_AHEAD_SECONDS)
         context = RunContext(self.target, self.tokenizer, requests, scenario, concurrency,
                              RequestBudget(max_requests), on_record, schedule)
@@ -193,7 +223,8 @@ class SweepRunner:
         self.collector = collector
         self.hooks = hooks
         self.rng = np.random.default_rng(config.seed)
-        self.engine = engine or LocalEngine(target, tokenizer, sampler, self.rng, config.arrival, multi_turn)
+        self.engine = engine or LocalEngine(target, tokenizer, sampler, self.rng, ArrivalShape.of(config), multi_turn,
+                                            config.trace_speed)
         self.stop_requested = Event()
         self.results: list[RunResult] = []
         self.planner = planner or SweepPlan(config)
@@ -267,6 +298,7 @@ class SweepRunner:
         statistics.client = driver.client_health(health.to_dict())
         statistics.request_rate = run.request_rate
         statistics.oversaturated = watch.oversaturated
+        statistics.trace = driver.trace_summary(self.collector.requests)
         if aborted:
             self.hooks.log.fire(message=f"{aborted} request(s) still in flight after the drain were recorded as aborted",
                                 level="warning")

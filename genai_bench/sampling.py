@@ -140,11 +140,13 @@ class UpcomingRequests:
     let the queue run; when it is empty, the next request is drawn on the spot.
     """
 
-    def __init__(self, sampler: RequestSource, scenario: Scenario, rng: np.random.Generator, depth: int) -> None:
+    def __init__(self, sampler: RequestSource, scenario: Scenario, rng: np.random.Generator, depth: int,
+                 limit: int | None = None) -> None:
         self.sampler = sampler
         self.scenario = scenario
         self.rng = rng
         self.depth = max(1, depth)
+        self.limit = limit  # the run's request limit: nothing is built beyond it (a trace has no line beyond it)
         self._ready: deque[SampledRequest] = deque()
         self._queued_chars = 0
         self._taken = Event()
@@ -184,7 +186,8 @@ class UpcomingRequests:
         return self.sampler.sample(self.scenario, self.rng, self._drawn - 1)
 
     def _wants_more(self) -> bool:
-        return len(self._ready) < self.depth and self._queued_chars < MAX_QUEUED_CHARS
+        return (len(self._ready) < self.depth and self._queued_chars < MAX_QUEUED_CHARS
+                and (self.limit is None or self._drawn < self.limit))
 
     def _build_one(self) -> None:
         request = self._draw()

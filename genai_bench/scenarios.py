@@ -13,6 +13,10 @@ VALID_FORMS = (
 )
 # The scenario that sends each dataset prompt as it is (--dataset-path), with its reference answer's length.
 DATASET = "dataset"
+# The scenario of a --trace replay: each request's token counts come from its trace line (never parsed from text).
+TRACE = "trace"
+# Scenarios whose requests bring their own token counts.
+_OWN_COUNTS = (DATASET, TRACE)
 
 # Token counts beyond any model's context window: refused up front rather than failing to allocate the prompt.
 MAX_SCENARIO_TOKENS = 1_000_000
@@ -53,8 +57,8 @@ class Scenario:
     def text(self) -> str:
         """Canonical scenario string, e.g. "D(100,100)"."""
         p = self.params
-        if self.kind == DATASET:
-            return DATASET
+        if self.kind in _OWN_COUNTS:
+            return self.kind
         if self.kind == "E":
             return f"E({p[0]})"
         if len(p) == 2:
@@ -77,8 +81,8 @@ class Scenario:
     def sample(self, rng: np.random.Generator) -> tuple[int, int]:
         """Draw (input_tokens, output_tokens) for one request; E scenarios give (tokens, 0)."""
         p = self.params
-        if self.kind == DATASET:
-            raise ValueError("the dataset scenario has no token counts of its own; its rows give them")
+        if self.kind in _OWN_COUNTS:
+            raise ValueError(f"the {self.kind} scenario has no token counts of its own; its requests give them")
         if self.kind == "D":
             return p[0], p[1]
         if self.kind == "E":
@@ -90,9 +94,9 @@ class Scenario:
 
     @property
     def expected_tokens(self) -> tuple[float, float]:
-        """Mean (input, output) tokens per request, for ETA and progress labels (unknown, 0, for the dataset)."""
+        """Mean (input, output) tokens per request, for ETA and progress labels (unknown, 0, for a dataset or trace)."""
         p = self.params
-        if self.kind == DATASET:
+        if self.kind in _OWN_COUNTS:
             return 0.0, 0.0
         if self.kind == "E":
             return float(p[0]), 0.0
@@ -110,6 +114,9 @@ class Scenario:
         return p[0], p[1], p[2], p[3]
 
 
+TRACE_SCENARIO = Scenario(TRACE, ())
+
+
 def prefix_tokens(scenario: Scenario, prefix_len: int | None, prefix_ratio: float | None) -> int | None:
     """The shared prefix's length in a run of `scenario`: --prefix-len, or --prefix-ratio of its mean input."""
     if prefix_len is not None:
@@ -121,7 +128,7 @@ def prefix_tokens(scenario: Scenario, prefix_len: int | None, prefix_ratio: floa
 
 def shortest_likely_input(scenario: Scenario) -> int:
     """The fewest input tokens a scenario draws, but for a normal's far tail (mean - 2 sd)."""
-    if scenario.kind == DATASET:
+    if scenario.kind in _OWN_COUNTS:
         return 0
     if scenario.kind == "N":
         return max(1, scenario.params[0] - 2 * scenario.params[1])

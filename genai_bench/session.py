@@ -13,6 +13,7 @@ import gevent
 import orjson
 
 from genai_bench import __version__
+from genai_bench.arrivals import ArrivalShape
 from genai_bench.client import Target
 from genai_bench.config import BenchmarkConfig, ConfigError, redact_url
 from genai_bench.conversations import multi_turn_of, multi_turn_workload
@@ -172,7 +173,7 @@ class BenchmarkSession:
                                      [s.text for s in self.config.traffic_scenarios], self.multi_turn)
         return LocustCluster(settings, self.config.num_workers, self.config.master_port,
                              log_message=lambda message, level: self.hooks.log.fire(message=message, level=level),
-                             arrival=self.config.arrival).start()
+                             arrival=ArrivalShape.of(self.config)).start()
 
     def _create_folder(self) -> None:
         # Before the first run, so an unwritable place is a one-line error rather than a traceback after it.
@@ -286,6 +287,8 @@ class BenchmarkSession:
             "slo": config.slo or None,  # targets in seconds by metric
             **self._loads(),
             "arrival": config.arrival if config.request_rates else None,
+            "burstiness": config.burstiness,
+            "ramp_up_seconds": config.ramp_up_seconds,
             "max_time_per_run": config.max_time_per_run,
             "max_requests_per_run": config.max_requests_per_run,
             "warmup_ratio": config.warmup_ratio,

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from time import perf_counter
 
 import gevent
-import numpy as np
 from gevent.event import Event
 from locust import User, constant, task
 
+from genai_bench.arrivals import SendTimes
 from genai_bench.client import OpenAIStreamingClient, Prompt, Target
 from genai_bench.conversations import ChatSession, Conversations
 from genai_bench.protocol import ERROR_ABORTED, RequestRecord
@@ -156,30 +156,6 @@ class LeasedBudget(RequestBudget):
             self.exhausted.set()
 
 
-class ArrivalSchedule:
-    """Send times of an open-loop run: Poisson (or evenly spaced) arrivals at `rate` requests per second.
-
-    Each claimed request gets the next time on the schedule whether or not a user was free for it, so a server
-    that falls behind shows up as schedule lag and as latency counted from the scheduled time (no coordinated
-    omission). `first_time` (perf_counter) starts the schedule at an agreed moment; N worker processes each running
-    rate/N from a shared start (evenly spaced ones offset by 1/rate each) add up to the whole run's schedule.
-    """
-
-    def __init__(self, rate: float, arrival: str, rng: np.random.Generator, first_time: float | None = None) -> None:
-        self.rate = rate
-        self.poisson = arrival == "poisson"
-        self.rng = rng
-        self.next_time = first_time
-
-    def next_send_time(self) -> float:
-        """The perf_counter time at which the next request is due (the first is due now, or at `first_time`)."""
-        if self.next_time is None:
-            self.next_time = perf_counter()
-        due = self.next_time
-        self.next_time += self.rng.exponential(1.0 / self.rate) if self.poisson else 1.0 / self.rate
-        return due
-
-
 @dataclass
 class RunContext:
     """What every user of one run shares: target, scenario, its upcoming requests, budget."""
@@ -191,7 +167,7 @@ class RunContext:
     concurrency: int
     budget: RequestBudget
     on_record: Callable[[RequestRecord], None]  # every finished request, ok or not (our one statistics store)
-    schedule: ArrivalSchedule | None = None  # open loop (--request-rate); None: back-to-back requests
+    schedule: SendTimes | None = None  # open loop (--request-rate, --trace); None: back-to-back requests
     start_line: StartLine | None = None  # users spawned at once start together, once all are connected
     conversations: Conversations | None = None  # multi-turn: each user plays whole conversations
 
@@ -233,6 +209,8 @@ class OpenAIUser(User):
         request = context.requests.next()
         record = RequestRecord(context.scenario.text, context.concurrency, request.num_input_tokens,
                                request.max_output_tokens)
+        # Nothing yields between drawing the request and taking its send time, so a trace's k-th request gets the
+        # trace's k-th time.
         if context.schedule is not None and not self._wait_for_send_time(record):
             return
         self._send(record, request.prompt)
@@ -272,7 +250,11 @@ class OpenAIUser(User):
         budget = self.context.budget
         record.scheduled_start = self.context.schedule.next_send_time()
         # Not a plain sleep: a send time past the run's time limit would hold the run open until it came.
-        budget.closing.wait(max(0.0, record.scheduled_start - perf_counter()))
+        timer = record.scheduled_start - perf_counter() - self.context.schedule.yield_seconds
+        if timer > 0:  # a request already due goes at once: even a zero wait would let every other user go first
+            budget.closing.wait(timer)
+        while not budget.closed and perf_counter() < record.scheduled_start:
+            gevent.sleep(0)  # the schedule's last stretch: other users' I/O goes on meanwhile
         if budget.closed:
             budget.cancel()
             return False

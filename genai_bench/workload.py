@@ -16,8 +16,9 @@ import numpy as np
 from genai_bench.config import BenchmarkConfig
 from genai_bench.prompt_datasets import Dataset, DatasetSpec, load_dataset
 from genai_bench.sampling import PromptSampler, SampledRequest
-from genai_bench.scenarios import DATASET, Scenario, prefix_tokens
+from genai_bench.scenarios import DATASET, TRACE, Scenario, prefix_tokens
 from genai_bench.tokenizer import Tokenizer
+from genai_bench.trace import Trace, TracePrompts, load_trace
 
 # Between a shared prefix and the rest of the prompt, so that their tokens do not merge at the seam.
 PREFIX_SEPARATOR = "\n"
@@ -32,9 +33,10 @@ _DISTINCT_TRIES = 8
 
 
 def workload_description(config: BenchmarkConfig, dataset: Dataset | None) -> dict:
-    """The workload as the metadata's `workload` and the status context show it: {"dataset", "prefix"}."""
+    """The workload as the metadata's `workload` and the status context show it: {"dataset", "prefix", "trace"}."""
     spec = config.dataset
     return {
+        "trace": None if config.trace is None else {"path": config.trace, "speed": config.trace_speed},
         "dataset": None if dataset is None or spec is None else {
             **dataset.describe(), "prompt_column": spec.prompt_column, "output_column": spec.output_column},
         "prefix": None if config.prefix_len is None and config.prefix_ratio is None else {
@@ -50,13 +52,14 @@ class WorkloadSpec:
     prefix_len: int | None = None
     prefix_ratio: float | None = None
     prefix_groups: int = 1
-    prefix_seed: int = 0  # the prefixes' text, the same in every process of a benchmark
+    prefix_seed: int = 0  # the prefixes' (and trace blocks') text, the same in every process of a benchmark
+    trace: str | None = None  # --trace: its path
 
     @classmethod
     def of(cls, config: BenchmarkConfig) -> WorkloadSpec:
         """The spec of a benchmark; without --seed its prefixes get a random seed, shared with its workers."""
         seed = config.seed if config.seed is not None else secrets.randbits(63)
-        return cls(config.dataset, config.prefix_len, config.prefix_ratio, config.prefix_groups, seed)
+        return cls(config.dataset, config.prefix_len, config.prefix_ratio, config.prefix_groups, seed, config.trace)
 
     def to_dict(self) -> dict:
         """Plain values (JSON) for a worker's settings."""
@@ -93,7 +96,7 @@ class Workload:
     """
 
     def __init__(self, tokenizer: Tokenizer, spec: WorkloadSpec | None = None, dataset: Dataset | None = None,
-                 group_offset: int = 0) -> None:
+                 group_offset: int = 0, trace: Trace | None = None) -> None:
         self.tokenizer = tokenizer
         self.spec = spec = spec or WorkloadSpec()
         self.dataset = dataset
@@ -101,11 +104,14 @@ class Workload:
         self._sampler: PromptSampler | None = None
         self._prefixes: dict[int, list[Prefix]] = {}
         self._row_tokens: dict[int, tuple[int, int | None]] = {}  # row -> its prompt's and reference answer's tokens
+        self.trace = trace
+        self._trace_prompts: TracePrompts | None = None
 
     @classmethod
     def load(cls, tokenizer: Tokenizer, spec: WorkloadSpec, group_offset: int = 0) -> Workload:
-        """A workload whose dataset (if any) is read here, by path (a worker process loads its own)."""
-        return cls(tokenizer, spec, load_dataset(spec.dataset) if spec.dataset else None, group_offset)
+        """A workload whose dataset and trace (if any) are read here, by path (a worker process loads its own)."""
+        return cls(tokenizer, spec, load_dataset(spec.dataset) if spec.dataset else None, group_offset,
+                   load_trace(spec.trace) if spec.trace else None)
 
     @property
     def sampler(self) -> PromptSampler:
@@ -118,6 +124,13 @@ class Workload:
                     corpus = corpus[:corpus.rfind("\n", 0, MAX_CORPUS_CHARS) + 1] or corpus[:MAX_CORPUS_CHARS]
             self._sampler = PromptSampler(self.tokenizer, corpus_text=corpus)
         return self._sampler
+
+    @property
+    def trace_prompts(self) -> TracePrompts:
+        """The trace's prompts, from the corpus (the dataset's text, when given) and the shared seed."""
+        if self._trace_prompts is None:
+            self._trace_prompts = TracePrompts(self.trace, self.sampler, self.tokenizer, self.spec.prefix_seed)
+        return self._trace_prompts
 
     def prepare(self, scenarios: Iterable[Scenario]) -> Workload:
         """Tokenize the corpus and build the prefixes the scenarios need now, not during their runs."""
@@ -153,7 +166,10 @@ class Workload:
         return built
 
     def sample(self, scenario: Scenario, rng: np.random.Generator, index: int = 0) -> SampledRequest:
-        """The run's request number `index`: its prompt from `rng`, its prefix group in turn."""
+        """The run's request number `index`: its prompt from `rng`, its prefix group in turn (a trace's line
+        `index`, its prompt built from its hash ids' blocks)."""
+        if scenario.kind == TRACE:
+            return self.trace_prompts.request(index)
         tokens = prefix_tokens(scenario, self.spec.prefix_len, self.spec.prefix_ratio)
         prefix = None
         if tokens is not None:

@@ -164,6 +164,18 @@ def test_open_loop_on_workers_keeps_the_whole_runs_schedule(start_simulator, wor
     assert result.statistics.stats["schedule_lag"]["p50"] < 0.02
 
 
+def test_a_ramp_on_workers_keeps_the_whole_runs_shape(start_simulator, worker_sessions):
+    # 20/s reached after 0.5 s, evenly spaced, over two workers: request k of the whole run is due at sqrt(k/20) s
+    # during the ramp (5 requests) and 0.5 + (k - 5)/20 s after it, whichever worker sends it.
+    server = start_simulator(ttft_ms=5.0, itl_ms=1.0)
+    session = worker_sessions(server, request_rates=[20.0], arrival="constant", ramp_up_seconds=0.5, max_concurrency=4,
+                              max_requests_per_run=12, max_time_per_run=1.0)
+    result = session.run(handle_signals=False).results[0]
+    scheduled = sorted(m.record.scheduled_start for m in result.requests)
+    expected = [(k / 20) ** 0.5 if k < 5 else 0.5 + (k - 5) / 20 for k in range(12)]
+    assert [b - scheduled[0] for b in scheduled] == pytest.approx(expected, abs=1e-9)
+
+
 def test_requests_still_in_flight_after_the_drain_are_recorded_as_aborted(start_simulator, worker_sessions):
     server = start_simulator(ttft_ms=3000.0)
     session = worker_sessions(server, concurrencies=[3], drain_timeout=0.2)

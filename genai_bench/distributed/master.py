@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import socket
 import subprocess
 from collections.abc import Callable
@@ -12,10 +13,12 @@ from dataclasses import dataclass
 from time import perf_counter
 
 import gevent
+import numpy as np
 from gevent.event import Event
 from locust.env import Environment
 from locust.runners import STATE_INIT, MasterRunner
 
+from genai_bench.arrivals import ArrivalShape
 from genai_bench.config import ConfigError
 from genai_bench.distributed.messages import (Close, Closed, Done, Finish, Grant, Hello, Log, Records, RunAnnouncement,
                                               Want, listen, send)
@@ -35,6 +38,8 @@ DONE_TIMEOUT = 10.0
 EXIT_TIMEOUT = 5.0
 # An open-loop run's first send is due this long after the master announces it, so every worker has heard of it.
 SCHEDULE_LEAD_SECONDS = 0.1
+# Mixed into a run's schedule seed so that it differs from every worker's own seed (worker.worker_seed).
+SCHEDULE_SEED_TAG = 0x5C4E
 
 
 def _quiet_spawn_rate_advice(record: logging.LogRecord) -> bool:
@@ -69,10 +74,11 @@ class LocustCluster(Engine):
     """A Locust MasterRunner bound to 127.0.0.1 in this process and `num_workers` local worker processes."""
 
     def __init__(self, settings: WorkerSettings, num_workers: int, master_port: int = 0,
-                 log_message: Callable[[str, str], None] | None = None, arrival: str = "poisson") -> None:
+                 log_message: Callable[[str, str], None] | None = None,
+                 arrival: ArrivalShape = ArrivalShape()) -> None:
         self.settings = settings
         self.num_workers = num_workers
-        self.arrival = arrival  # open-loop runs: poisson or constant
+        self.arrival = arrival  # open-loop runs: how arrivals spread around the rate
         self.requested_port = master_port
         self.log_message = log_message or (lambda message, level: log.warning(message))
         self.environment: Environment | None = None
@@ -271,6 +277,9 @@ class ClusterRun(RunDriver):
         # perf_counter is CLOCK_MONOTONIC, one clock for every process here: a shared first send time
         first_time = perf_counter() + SCHEDULE_LEAD_SECONDS
         shares = self._open_loop_shares()
+        # Every worker draws the whole run's schedule from this seed and keeps its own share of the send times.
+        schedule_seed = secrets.randbits(63) if cluster.settings.seed is None else \
+            int(np.random.SeedSequence([cluster.settings.seed, SCHEDULE_SEED_TAG, self.run_id]).generate_state(1)[0])
         if shares is not None:
             self.remaining = 0  # all of it granted up front
         for position, node in enumerate(self.nodes):
@@ -279,7 +288,8 @@ class ClusterRun(RunDriver):
             announcement = RunAnnouncement(
                 run=self.run_id, scenario=self.scenario.text, concurrency=concurrency, limited=self.limit is not None,
                 users=users_per_worker, workers=len(self.nodes), request_rate=self.request_rate,
-                arrival=cluster.arrival, first_time=first_time, position=position,
+                arrival=cluster.arrival.to_dict(), first_time=first_time, position=position,
+                schedule_seed=schedule_seed,
                 budget=None if shares is None else shares[position])
             send(self.runner, announcement, client_id=node)
         self.starter = gevent.spawn(self.runner.start, concurrency, spawn_rate)

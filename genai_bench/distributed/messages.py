@@ -76,10 +76,11 @@ class RunAnnouncement(RunMessage, name="run"):
     users: int  # users per worker
     workers: int
     request_rate: float | None  # open loop: the whole run's rate
-    arrival: str  # open loop: poisson or constant
+    arrival: dict  # open loop: arrivals.ArrivalShape.to_dict()
     first_time: float  # open loop: perf_counter of the first send, the same clock in every process
     position: int  # this worker's place among the run's workers
     budget: int | None  # open loop with a limit: this worker's share, granted whole
+    schedule_seed: int = 0  # open loop: seeds the whole run's schedule alike in every worker
 
 
 class Want(RunMessage, name="want"):

@@ -16,6 +16,7 @@ import numpy as np
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from genai_bench.arrivals import ArrivalSchedule, ArrivalShape
 from genai_bench.client import Target
 from genai_bench.conversations import Conversations, MultiTurn
 from genai_bench.distributed.messages import (Close, Closed, Done, Finish, Grant, Hello, Log, Message, Records,
@@ -27,7 +28,7 @@ from genai_bench.prompt_datasets import DatasetError
 from genai_bench.sampling import BUILD_AHEAD_SECONDS, UpcomingRequests
 from genai_bench.scenarios import parse_scenario
 from genai_bench.tokenizer import load_tokenizer
-from genai_bench.user import ArrivalSchedule, LeasedBudget, OpenAIUser, RequestBudget, RunContext
+from genai_bench.user import LeasedBudget, OpenAIUser, RequestBudget, RunContext
 from genai_bench.workload import Workload, WorkloadSpec
 
 log = logging.getLogger(__name__)
@@ -141,14 +142,12 @@ class WorkerNode:
         self.monitor.start()
 
     def _schedule(self, run: RunAnnouncement) -> ArrivalSchedule | None:
-        """This worker's share of an open-loop run's arrivals: rate/N, evenly spaced ones offset by its position."""
-        rate = run.request_rate
-        if not rate:
+        """This worker's share of an open-loop run's arrivals: every N-th send time of the whole run's schedule,
+        which every worker draws alike from the run's seed (so the shares add up to exactly that schedule)."""
+        if not run.request_rate:
             return None
-        first_time = run.first_time
-        if run.arrival == "constant":
-            first_time += run.position / rate
-        return ArrivalSchedule(rate / run.workers, run.arrival, self.rng, first_time)
+        return ArrivalSchedule(run.request_rate, ArrivalShape.from_dict(run.arrival),
+                               np.random.default_rng(run.schedule_seed), run.first_time, run.workers, run.position)
 
     def _close_requests(self) -> None:
         if self.requests is not None:

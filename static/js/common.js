@@ -248,11 +248,13 @@
   }
 
   // One line for a workload description (docs/events.md: status.workload, the experiment summary's workload),
-  // e.g. "chats.json (5 rows) · prefix 10 tok ×2 · 3 turns"; "" for synthetic single prompts.
+  // e.g. "chats.json (5 rows) · prefix 10 tok ×2 · 3 turns" or "trace conv.jsonl at 2×"; "" for synthetic single
+  // prompts.
   function workloadText(workload) {
     if (!workload || typeof workload !== "object") return "";
     var parts = [];
-    var d = workload.dataset, p = workload.prefix, m = workload.multi_turn;
+    var d = workload.dataset, p = workload.prefix, m = workload.multi_turn, t = workload.trace;
+    if (t) parts.push("trace " + String(t.path).split(/[\\/]/).pop() + (isNum(t.speed) && t.speed !== 1 ? " at " + t.speed + "×" : ""));
     if (d) parts.push(String(d.name || d.source || "dataset") + (isNum(d.rows) ? " (" + plural(d.rows, "row") + ")" : ""));
     if (p) {
       var size = isNum(p.tokens) ? p.tokens + " tok" : isNum(p.ratio) ? Math.round(p.ratio * 100) + " %" : "?";
