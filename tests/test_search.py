@@ -149,8 +149,8 @@ def test_concurrency_search_finds_the_simulator_capacity(tmp_path, start_simulat
     server = start_simulator(ttft_ms=20.0, itl_ms=2.0, max_concurrency=6, seed=1)
     config = BenchmarkConfig(api_base=server.url, traffic_scenarios=SCENARIO, max_requests_per_run=None,
                              max_time_per_run=1 / 60, experiment_base_dir=str(tmp_path), experiment_folder_name="exp",
-                             seed=7, search="max-concurrency", slo_attainment=0.95)
-    session = BenchmarkSession(config, objective=Objective({"ttft": 0.04}, ttft_attainment(0.04)))
+                             seed=7, search="max-concurrency", slo_attainment=0.95, slo={"ttft": 0.04})
+    session = BenchmarkSession(config)  # the real --slo path: each step's RunStatistics.slo attainment
     outcome = session.run()
     session.close()
     found = session.planner.progress.result
@@ -170,8 +170,9 @@ def test_rate_search_lands_near_the_simulator_capacity(tmp_path, start_simulator
     server = start_simulator(ttft_ms=20.0, itl_ms=2.0, max_concurrency=4, seed=1)
     config = BenchmarkConfig(api_base=server.url, traffic_scenarios=SCENARIO, max_requests_per_run=None,
                              max_time_per_run=1 / 60, experiment_base_dir=str(tmp_path), experiment_folder_name="exp",
-                             seed=7, search="max-rate", request_rates=[25.0], arrival="constant", slo_attainment=0.95)
-    session = BenchmarkSession(config, objective=Objective({"ttft": 0.1}, ttft_attainment(0.1)))
+                             seed=7, search="max-rate", request_rates=[25.0], arrival="constant", slo_attainment=0.95,
+                             slo={"ttft": 0.1})
+    session = BenchmarkSession(config)
     session.run()
     session.close()
     progress = session.planner.progress
