@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
 from urllib.parse import urlsplit
@@ -49,12 +50,18 @@ class Target:
     additional_params: dict = field(default_factory=dict)
     request_timeout: float = 300.0
     connect_timeout: float = 10.0
+    rerank_endpoint: str = "/v1/rerank"  # text-to-rerank: the path from the server's root (--rerank-endpoint)
 
     @property
     def base_path(self) -> str:
         """The API's path prefix, e.g. /v1, accepting an api_base given with or without its /v1 suffix."""
         base_path = urlsplit(self.api_base).path.rstrip("/")
         return base_path if base_path.endswith("/v1") else base_path + "/v1"
+
+    @property
+    def root_path(self) -> str:
+        """The server's path prefix without the API version, e.g. "" for http://host:8000/v1."""
+        return self.base_path[: -len("/v1")]
 
     @property
     def path(self) -> str:
@@ -206,6 +213,14 @@ class OpenAIStreamingClient:
         """Send one request, filling `record` with timestamps, token counts and any error; never raises for server faults."""
         body = self.target.payload(prompt, record.max_output_tokens)
         self.last_stream = state = StreamState()
+        self._post(record, body, self._read_stream, state)
+        if record.ok:
+            self._finish(record, state)
+        return record
+
+    def _post(self, record: RequestRecord, body: bytes, read: Callable, state: object) -> None:
+        """POST `body`, time it from the send, and let `read(response, record, state)` take a 200 answer; server
+        faults (statuses, timeouts, broken connections) become the record's error."""
         response = None
         record.start = perf_counter()
         try:
@@ -214,8 +229,8 @@ class OpenAIStreamingClient:
                 record.status_code = response.status_code
                 if response.status_code != 200:
                     record.fail(str(response.status_code), _error_message(response.read(MAX_ERROR_BODY)), perf_counter())
-                    return record
-                self._read_stream(response, record, state)
+                    return
+                read(response, record, state)
         except gevent.Timeout:
             record.fail(ERROR_TIMEOUT, f"no complete answer within {self.target.request_timeout:g} s", perf_counter())
         except Exception as exc:  # socket errors, refused connections and HTTP parse errors are all server faults here
@@ -224,9 +239,6 @@ class OpenAIStreamingClient:
         finally:
             if response is not None:
                 response.release()
-        if record.ok:
-            self._finish(record, state)
-        return record
 
     def _read_stream(self, response, record: RequestRecord, state: StreamState) -> None:
         sock = self.pool.current if self.pool is not None else None

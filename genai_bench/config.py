@@ -9,9 +9,11 @@ from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from genai_bench.prompt_datasets import DatasetSpec
-from genai_bench.scenarios import DATASET, TRACE_SCENARIO, Scenario, prefix_tokens, shortest_likely_input
+from genai_bench.scenarios import (DATASET, TRACE_SCENARIO, Scenario, parse_scenario, prefix_tokens,
+                                   shortest_likely_input)
+from genai_bench.tasks import DEFAULT_BATCH_SIZES, RERANK_ENDPOINTS, TASKS, TaskSpec
 
-SUPPORTED_TASKS = ("text-to-text",)
+SUPPORTED_TASKS = tuple(TASKS)
 BACKENDS = ("openai", "vllm", "sglang")
 ENDPOINTS = ("chat", "completions")
 EMBEDDED_MODEL = "genai-bench-sim"
@@ -24,6 +26,8 @@ MAX_WORKERS = 256
 MAX_LABEL_COUNT = 10**6
 MAX_TURNS = 10_000
 MAX_PREFIX_GROUPS = 10_000
+MAX_BATCH_SIZE = 100_000
+DEFAULT_CONCURRENCIES = (1, 2, 4, 8)
 # Few served models take longer contexts; a scenario asking for more on average gets a warning (the hard limit is
 # scenarios.MAX_SCENARIO_TOKENS).
 LONG_CONTEXT_TOKENS = 131_072
@@ -48,8 +52,11 @@ class BenchmarkConfig:
     model_tokenizer: str | None = None
     task: str = "text-to-text"
     endpoint: str = "chat"
-    traffic_scenarios: list[Scenario] = field(default_factory=list)
-    concurrencies: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
+    traffic_scenarios: list[Scenario] = field(default_factory=list)  # empty: the task's default scenario
+    concurrencies: list[int] = field(default_factory=list)  # empty: 1 2 4 8, or 1 for a batched task
+    # Batched tasks (text-to-embeddings, text-to-rerank): inputs per request, the sweep's axis; empty: 1 and 8.
+    batch_sizes: list[int] = field(default_factory=list)
+    rerank_endpoint: str = "/v1/rerank"
     request_rates: list[float] = field(default_factory=list)  # open loop when set: one run per rate
     max_concurrency: int = 256  # open loop: users, i.e. the most requests in flight at once
     arrival: str = "poisson"
@@ -104,6 +111,11 @@ class BenchmarkConfig:
     command: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        spec = TASKS.get(self.task)
+        if spec is not None:  # an unknown task keeps empty lists; validate names the task
+            self.traffic_scenarios = self.traffic_scenarios or [parse_scenario(spec.default_scenario)]
+            self.concurrencies = self.concurrencies or ([1] if spec.batched else list(DEFAULT_CONCURRENCIES))
+            self.batch_sizes = self.batch_sizes or (list(DEFAULT_BATCH_SIZES) if spec.batched else [])
         if self.trace:  # the trace is the scenario, and --max-concurrency (the in-flight cap) its one load
             self.traffic_scenarios = [TRACE_SCENARIO]
             self.concurrencies = [self.max_concurrency]
@@ -138,8 +150,6 @@ class BenchmarkConfig:
             (self.api_backend in BACKENDS, f"--api-backend {self.api_backend!r} is unknown; use one of: {', '.join(BACKENDS)}"),
             (self.endpoint in ENDPOINTS, f"--endpoint {self.endpoint!r} is unknown; use chat or completions"),
             (bool(self.traffic_scenarios), "--traffic-scenario: give at least one scenario, e.g. D(100,100)"),
-            (all(s.task_kind == "text" for s in self.traffic_scenarios),
-             "--traffic-scenario: E(...) scenarios are for text-to-embeddings; use D, N or U for text-to-text"),
             (bool(self.concurrencies) and all(c > 0 for c in self.concurrencies),
              "--num-concurrency must be positive integers"),
             (self.max_time_per_run > 0, "--max-time-per-run must be positive (minutes)"),
@@ -172,7 +182,9 @@ class BenchmarkConfig:
              f"{folder_name_problem(self.experiment_folder_name or 'x')}; give a plain name, it goes inside "
              "--experiment-base-dir"),
         ]
-        all_checks = checks + self.workload_checks() + self._multi_turn_checks() + self._arrival_checks()
+        # The api_base and task checks first: the task's own checks need a known task.
+        all_checks = (checks[:2] + self._task_checks() + checks[2:] + self.workload_checks()
+                      + self._multi_turn_checks() + self._arrival_checks())
         for ok, message in all_checks + search_checks(self):
             if not ok:
                 raise ConfigError(message)
@@ -180,6 +192,37 @@ class BenchmarkConfig:
         if problem:
             raise ConfigError(f"{self.load_option} {max(self.concurrencies_planned)} {problem}")
         return self
+
+    @property
+    def task_spec(self) -> TaskSpec:
+        """The registered task (validate refuses unknown ones first)."""
+        return TASKS[self.task]
+
+    def _task_checks(self) -> list[tuple[bool, str]]:
+        """The task's checks (its scenarios, --batch-size and what batched tasks do not combine with yet)."""
+        spec = TASKS.get(self.task)
+        if spec is None:
+            return []
+        problems = [spec.scenario_problem(s) for s in self.traffic_scenarios]
+        batched = [(option, given) for option, given in (
+            ("--request-rate", bool(self.request_rates)), ("--search", bool(self.search)),
+            ("--multi-turn/--turns", self.conversational), ("--trace", bool(self.trace)),
+            ("--num-workers", bool(self.num_workers)), ("--dataset-path/--dataset-config", self.dataset is not None),
+            ("--prefix-len/--prefix-ratio", self.prefix_len is not None or self.prefix_ratio is not None))]
+        return [(problem is None, problem or "") for problem in problems] + [
+            (spec.batched or not self.batch_sizes,
+             f"--batch-size applies to the batched tasks (text-to-embeddings, text-to-rerank); drop it for --task "
+             f"{self.task}"),
+            (all(1 <= b <= MAX_BATCH_SIZE for b in self.batch_sizes),
+             f"--batch-size must be from 1 to {MAX_BATCH_SIZE:,} inputs per request"),
+            (not spec.batched or len(self.concurrencies) == 1,
+             f"--task {self.task} sweeps --batch-size; give one --num-concurrency (users sending batches), not "
+             f"{len(self.concurrencies)}"),
+            (self.rerank_endpoint in RERANK_ENDPOINTS,
+             f"--rerank-endpoint must be one of {', '.join(RERANK_ENDPOINTS)}"),
+            *[(not spec.batched or not given, f"--task {self.task} does not combine with {option} yet")
+              for option, given in batched],
+        ]
 
     @property
     def conversational(self) -> bool:

@@ -127,12 +127,17 @@ class TerminalDashboard(NoOpDashboard):
     def add_historical_data(self, data: dict) -> None:
         """Print the finished run's headline figures (a `run_completed` event's data)."""
         super().add_historical_data(data)
-        ttft = (data["stats"].get("ttft") or {}).get("p50")
-        ttft_text = "-" if ttft is None else f"{ttft * 1000:.1f} ms"
-        load = f"at {data['request_rate']:g} req/s" if data.get("request_rate") else f"concurrency {data['concurrency']}"
+        batch = data.get("batch_size")
+        # Batched runs (embeddings, rerank) have no tokens to time: their E2E and inputs/s say how they went.
+        metric, rate = (("E2E", f"{data.get('inputs_per_second', 0.0):.1f} inputs/s") if batch is not None else
+                        ("TTFT", f"{data['output_tokens_per_second']:.1f} output tok/s"))
+        p50 = (data["stats"].get("e2e_latency" if batch is not None else "ttft") or {}).get("p50")
+        p50_text = "-" if p50 is None else f"{p50 * 1000:.1f} ms"
+        load = (f"batch size {batch}" if batch is not None else
+                f"at {data['request_rate']:g} req/s" if data.get("request_rate") else f"concurrency {data['concurrency']}")
         line = (f"[run {data.get('run_index', '?')}/{data.get('total_runs', '?')}] {data['scenario']} {load}: "
-                f"{data['num_completed']} ok, {data['num_errors']} errors, TTFT p50 {ttft_text}, "
-                f"{data['output_tokens_per_second']:.1f} output tok/s, {data['requests_per_second']:.2f} req/s")
+                f"{data['num_completed']} ok, {data['num_errors']} errors, {metric} p50 {p50_text}, "
+                f"{rate}, {data['requests_per_second']:.2f} req/s")
         self._write(line, newline=True)
 
     def add_log_message(self, message: str, level: str = "info") -> None:

@@ -16,15 +16,21 @@ from genai_bench.scenarios import Scenario
 
 
 def run_key(scenario_name: str, task: str, concurrency: int, max_time_seconds: float,
-            request_rate: float | None = None, repeat: int = 1) -> str:
+            request_rate: float | None = None, repeat: int = 1, batch_size: int | None = None) -> str:
     """A run's one spelling everywhere (events, run file stem, results API): upstream's run file name without .json.
 
     e.g. D100_100_text-to-text_num_concurrency_8_time_60s; open-loop runs add their rate after the concurrency, and
     the second and later repeats of a point (--repeats) end in _repeat_<i>, so the first keeps upstream's name.
+    Batch-size sweeps name their iteration like upstream (E1024_text-to-embeddings_batch_size_8_time_60s), with
+    the concurrency after it only when it is not upstream's 1.
     """
     rate = "" if request_rate is None else f"_request_rate_{request_rate:g}"
     again = f"_repeat_{repeat}" if repeat > 1 else ""
-    return f"{scenario_name}_{task}_num_concurrency_{concurrency}{rate}_time_{int(round(max_time_seconds))}s{again}"
+    if batch_size is None:
+        iteration = f"num_concurrency_{concurrency}"
+    else:
+        iteration = f"batch_size_{batch_size}" + (f"_num_concurrency_{concurrency}" if concurrency != 1 else "")
+    return f"{scenario_name}_{task}_{iteration}{rate}_time_{int(round(max_time_seconds))}s{again}"
 
 
 @dataclass(frozen=True)
@@ -41,11 +47,16 @@ class PlannedRun:
     max_requests: int | None
     scenario: Scenario | None = None  # the parsed scenario the users draw from (None for a run a §7.1 caller announces)
     repeat: int = 1  # which repeat of its scenario × load point (--repeats), from 1
+    batch_size: int | None = None  # batched tasks: inputs per request, the sweep's axis
 
     @property
     def label(self) -> str:
-        """Human label, e.g. "D(100,100) @ concurrency 8" or "D(100,100) @ 5 req/s (≤256 in flight)"."""
+        """Human label, e.g. "D(100,100) @ concurrency 8", "E(256) @ batch size 8" or "D(100,100) @ 5 req/s (≤256 in
+        flight)"."""
         again = f" (repeat {self.repeat})" if self.repeat > 1 else ""
+        if self.batch_size is not None:
+            users = f", concurrency {self.concurrency}" if self.concurrency != 1 else ""
+            return f"{self.scenario_text} @ batch size {self.batch_size}{users}{again}"
         if self.request_rate is None:
             return f"{self.scenario_text} @ concurrency {self.concurrency}{again}"
         return f"{self.scenario_text} @ {self.request_rate:g} req/s (≤{self.concurrency} in flight){again}"
@@ -133,7 +144,7 @@ class SearchProgress:
 REPLAYING = "replaying"  # the status a replay starts with: views start over
 IDLE_STATUS = {
     "status": "idle", "current_scenario": None, "traffic_scenario": None, "current_concurrency": None,
-    "current_request_rate": None, "current_iteration": 0, "total_iterations": 0, "total_scenarios": 0,
+    "current_request_rate": None, "current_batch_size": None, "current_iteration": 0, "total_iterations": 0, "total_scenarios": 0,
     "progress_percentage": 0.0, "start_time": None, "estimated_end_time": None, "error_message": None,
 }
 
@@ -150,6 +161,7 @@ def status(sweep: SweepStatus, context: dict) -> dict:
         "traffic_scenario": run.scenario_text if run else None,
         "current_concurrency": run.concurrency if run else None,
         "current_request_rate": run.request_rate if run else None,
+        "current_batch_size": run.batch_size if run else None,
         "current_iteration": min(sweep.runs_done + 1, sweep.total_runs) if running else sweep.runs_done,
         "total_iterations": sweep.total_runs,
         "total_scenarios": sweep.total_scenarios,
@@ -176,8 +188,8 @@ def run_started(run: PlannedRun, start_time: float) -> dict:
     """`run_started`: a run begins."""
     return {
         "run_key": run.key, "label": run.label, "scenario": run.scenario_text, "concurrency": run.concurrency,
-        "request_rate": run.request_rate, "run_index": run.index, "total_runs": run.total,
-        "max_time": run.max_time, "max_requests": run.max_requests, "start_time": start_time,
+        "request_rate": run.request_rate, "batch_size": run.batch_size, "run_index": run.index,
+        "total_runs": run.total, "max_time": run.max_time, "max_requests": run.max_requests, "start_time": start_time,
     }
 
 

@@ -163,6 +163,10 @@ class RunStatistics:
     slo: dict | None = None
     oversaturated: bool = False  # the server could not keep up: waiting rose through the run (saturation.py)
     trace: dict | None = None  # trace replays: requests sent and their send-time error vs the trace (trace.py)
+    # Embeddings and rerank: texts (documents) sent in completed requests and their rate; the run's --batch-size.
+    total_inputs: int = 0
+    inputs_per_second: float = 0.0
+    batch_size: int | None = None
 
     @property
     def client_saturated(self) -> bool:
@@ -239,6 +243,7 @@ def aggregate(
     duration = (max(m.record.end for m in measured) - min(m.record.start for m in measured)) if measured else 0.0
     input_tokens = sum(m.record.num_input_tokens for m in completed)
     output_tokens = sum(m.record.num_output_tokens for m in completed)
+    inputs = sum(m.record.num_inputs for m in completed)
     stats = {name: describe([v for m in completed if (v := getattr(m, name)) is not None]) for name in REQUEST_METRICS}
     stats["itl"] = describe(np.fromiter((gap for m in completed for gap in m.itl), dtype=float))
     checked = [m.record for m in completed if m.record.local_output_tokens is not None]
@@ -265,6 +270,8 @@ def aggregate(
         partial=partial,
         stats_by_turn=turn_statistics(measured),
         slo=slo_statistics(measured, duration, slo),
+        total_inputs=inputs,
+        inputs_per_second=_rate(inputs, duration),
     )
 
 
@@ -299,6 +306,8 @@ class MetricsCollector:
         self.completed = 0
         self.errors = 0
         self.output_tokens = 0
+        self.input_tokens = 0
+        self.inputs = 0
         self.error_codes: Counter[str] = Counter()
         # Multi-turn runs: (turn, ttft, e2e) of the latest successes, and successes per turn over the whole run.
         self.recent_turns: deque[tuple[int, float, float]] = deque(maxlen=self.live_window)
@@ -316,6 +325,8 @@ class MetricsCollector:
                     values.append(value)
             self.completed += 1
             self.output_tokens += record.num_output_tokens
+            self.input_tokens += record.num_input_tokens
+            self.inputs += record.num_inputs
             if record.turn is not None and metrics.ttft is not None:
                 self.recent_turns.append((record.turn, metrics.ttft, metrics.e2e_latency))
                 self.turn_counts[record.turn] += 1
@@ -345,6 +356,8 @@ class MetricsCollector:
             "error_codes": dict(self.error_codes),
             "requests_per_second": _rate(self.completed, elapsed),
             "output_tokens_per_second": _rate(self.output_tokens, elapsed),
+            "input_tokens_per_second": _rate(self.input_tokens, elapsed),
+            "inputs_per_second": _rate(self.inputs, elapsed),
             "window": len(self.recent["e2e_latency"]),
             "stats": {name: describe(np.fromiter(values, dtype=float, count=len(values)), LIVE_STATS)
                       for name, values in self.recent.items()},

@@ -9,11 +9,12 @@ from typing import Any, Callable
 import click
 import orjson
 
-from genai_bench.config import (BACKENDS, EMBEDDED_MODEL, ENDPOINTS, MAX_RATE, SEARCH_KINDS, BenchmarkConfig,
-                                ConfigError)
+from genai_bench.config import (BACKENDS, EMBEDDED_MODEL, ENDPOINTS, MAX_RATE, SEARCH_KINDS, SUPPORTED_TASKS,
+                                BenchmarkConfig, ConfigError)
 from genai_bench.prompt_datasets import DatasetSpec
 from genai_bench.scenarios import parse_scenario
 from genai_bench.slo import parse_slos
+from genai_bench.tasks import RERANK_ENDPOINTS
 
 ALLOWED_HOSTS_OPTION = click.option(
     "--streaming-allowed-hosts", multiple=True,
@@ -31,13 +32,16 @@ BENCHMARK_OPTIONS = [
               help=f"Model name sent to the server. Default: --model, else the first model the server lists "
                    f"({EMBEDDED_MODEL} for the embedded simulator)."),
     click.option("--model-tokenizer", default=None, help="tokenizer.json, a directory holding one, or a hub id (needs network). Default: built-in."),
-    click.option("--task", default="text-to-text", show_default=True, help="Benchmark task."),
+    click.option("--task", default="text-to-text", show_default=True,
+              help=f"Benchmark task: {', '.join(SUPPORTED_TASKS)}."),
     click.option("--endpoint", default="chat", type=click.Choice(ENDPOINTS), show_default=True,
               help="chat: /v1/chat/completions; completions: /v1/completions."),
-    click.option("--traffic-scenario", multiple=True, default=("D(100,100)",), show_default=True,
-              help="D(in,out), N(mi,si)/(mo,so), U(min_in,max_in)/(min_out,max_out), U(max_in,max_out); repeatable."),
-    click.option("--num-concurrency", multiple=True, default=("1", "2", "4", "8"), show_default=True,
-              help="Concurrent users per run; repeatable or comma-separated."),
+    click.option("--traffic-scenario", multiple=True,
+              help="D(in,out), N(mi,si)/(mo,so), U(min_in,max_in)/(min_out,max_out), U(max_in,max_out); E(tokens) for "
+                   "text-to-embeddings, R(document_tokens,query_tokens) for text-to-rerank; repeatable. "
+                   "Default: D(100,100), E(256) or R(256,64) by task."),
+    click.option("--num-concurrency", multiple=True,
+              help="Concurrent users per run; repeatable or comma-separated. Default: 1 2 4 8 (1 for batched tasks)."),
     click.option("--request-rate", multiple=True,
               help="Open loop: requests per second, one run per value (repeatable or comma-separated); "
                    "replaces the concurrency sweep."),
@@ -142,6 +146,15 @@ ARRIVAL_OPTIONS = [
                  help="Replay the trace this many times faster (2: the gaps halved)."),
 ]
 BENCHMARK_OPTIONS += ARRIVAL_OPTIONS
+# Tasks beyond text-to-text (issue 15): inputs per request for the batched tasks, and where rerank requests go.
+TASK_OPTIONS = [
+    click.option("--batch-size", multiple=True,
+                 help="text-to-embeddings, text-to-rerank: inputs (texts or documents) per request, one run per value "
+                      "(repeatable or comma-separated); the sweep's axis. Default: 1 8."),
+    click.option("--rerank-endpoint", default="/v1/rerank", type=click.Choice(RERANK_ENDPOINTS), show_default=True,
+                 help="text-to-rerank: the path rerank requests go to, from the server's root."),
+]
+BENCHMARK_OPTIONS += TASK_OPTIONS
 
 
 def benchmark_options(command: Callable) -> Callable:
@@ -213,6 +226,7 @@ PASSED_AS_IS = (
 PASSED_AS_IS += ("multi_turn", "turns", "think_time")
 PASSED_AS_IS += ("search", "slo_attainment", "search_tolerance", "search_max_steps", "repeats", "stop_on_saturation")
 PASSED_AS_IS += ("burstiness", "ramp_up_seconds", "trace", "trace_speed")
+PASSED_AS_IS += ("rerank_endpoint",)
 
 
 def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig:
@@ -223,6 +237,7 @@ def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig
         traffic_scenarios=[parse_scenario(text) for text in split_scenarios(options["traffic_scenario"])],
         concurrencies=parse_positive("--num-concurrency", options["num_concurrency"], int, "positive integers"),
         request_rates=request_rates(options),
+        batch_sizes=parse_positive("--batch-size", options["batch_size"], int, "positive integers"),
         additional_request_params=parse_json_object("--additional-request-params", options["additional_request_params"]),
         command=list(command),
         **workload_settings(options),

@@ -34,24 +34,28 @@ class RunPlanner(ABC):
 
 
 def planned_run(config: BenchmarkConfig, scenario: Scenario, concurrency: int, rate: float | None, index: int,
-                total: int, repeat: int = 1) -> PlannedRun:
-    """One run of `scenario` at this load, with the config's limits and its one run key."""
+                total: int, repeat: int = 1, batch_size: int | None = None) -> PlannedRun:
+    """One run of `scenario` at this load (and batch size), with the config's limits and its one run key."""
     return PlannedRun(scenario.text, concurrency, rate, index, total,
-                      run_key(scenario.name, config.task, concurrency, config.max_time_seconds, rate, repeat),
-                      config.max_time_seconds, config.max_requests_per_run, scenario, repeat)
+                      run_key(scenario.name, config.task, concurrency, config.max_time_seconds, rate, repeat,
+                              batch_size),
+                      config.max_time_seconds, config.max_requests_per_run, scenario, repeat, batch_size)
 
 
 def plan_sweep(config: BenchmarkConfig) -> list[PlannedRun]:
-    """Every run of the fixed sweep in order: scenarios × concurrencies (closed loop) or × arrival rates (open loop),
+    """Every run of the fixed sweep in order: scenarios × concurrencies (closed loop), × batch sizes (batched tasks)
+    or × arrival rates (open loop),
     the whole sweep once per --repeats round, so that a slow drift of the server spreads over every point alike."""
     if config.request_rates:
-        loads = [(config.max_concurrency, rate) for rate in config.request_rates]
+        loads = [(config.max_concurrency, rate, None) for rate in config.request_rates]
+    elif config.task_spec.batched:  # upstream's iteration_type batch_size: one run per batch size
+        loads = [(config.concurrencies[0], None, batch) for batch in config.batch_sizes]
     else:
-        loads = [(concurrency, None) for concurrency in config.concurrencies]
-    combos = [(repeat, s, c, r) for repeat in range(1, config.repeats + 1)
-              for s in config.traffic_scenarios for c, r in loads]
-    return [planned_run(config, scenario, concurrency, rate, index, len(combos), repeat)
-            for index, (repeat, scenario, concurrency, rate) in enumerate(combos, start=1)]
+        loads = [(concurrency, None, None) for concurrency in config.concurrencies]
+    combos = [(repeat, s, c, r, b) for repeat in range(1, config.repeats + 1)
+              for s in config.traffic_scenarios for c, r, b in loads]
+    return [planned_run(config, scenario, concurrency, rate, index, len(combos), repeat, batch)
+            for index, (repeat, scenario, concurrency, rate, batch) in enumerate(combos, start=1)]
 
 
 class SweepPlan(RunPlanner):

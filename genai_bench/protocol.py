@@ -38,6 +38,7 @@ class RequestRecord:
     local_output_tokens: int | None = None  # a local count beside the server's usage, on a sample of requests
     session_id: str | None = None  # multi-turn runs: the conversation this request belongs to (unique in the run)
     turn: int | None = None  # multi-turn runs: 1-based position of the request in its conversation
+    num_inputs: int = 1  # embeddings and rerank: the texts embedded or documents ranked by this one request
 
     @property
     def ok(self) -> bool:
@@ -73,6 +74,7 @@ class RequestRecord:
             "local_output_tokens": self.local_output_tokens,
             "session_id": self.session_id,
             "turn": self.turn,
+            "num_inputs": self.num_inputs,
         }
 
     def to_wire(self) -> list:
@@ -80,7 +82,8 @@ class RequestRecord:
         return [self.scenario, self.concurrency, self.num_input_tokens, self.max_output_tokens, self.start,
                 self.first_token, self.end, array("d", self.chunk_times).tobytes(), self.num_output_tokens,
                 self.tokens_estimated, self.status_code, self.error_code, self.error_message, self.scheduled_start,
-                self.first_answer, self.reasoning_tokens, self.local_output_tokens, self.session_id, self.turn]
+                self.first_answer, self.reasoning_tokens, self.local_output_tokens, self.session_id, self.turn,
+                self.num_inputs]
 
     @classmethod
     def from_wire(cls, data: list) -> RequestRecord:

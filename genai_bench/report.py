@@ -26,7 +26,12 @@ CSV_RUN_COLUMNS = ("experiment", "scenario", "concurrency", "num_requests", "num
 SLO_CSV_COLUMNS = ("slo_attainment", "goodput_requests_per_second", "goodput_output_tokens_per_second",
                    *(f"slo_attainment_{metric}" for metric in SLO_METRICS), "slo_targets_s")
 
+# Embeddings and rerank runs (tasks.py): the task, the inputs per request and the inputs' rate.
+TASK_CSV_COLUMNS = ("task", "batch_size", "total_inputs", "inputs_per_second")
+
 SUMMARY_COLUMNS = ("scenario", "concurrency", "TTFT p50", "TTFT p99", "TPOT p50", "output tok/s", "req/s", "errors")
+# Batched runs have no token timing: their end-to-end latency and the inputs they got through instead.
+BATCH_SUMMARY_COLUMNS = ("scenario", "batch size", "E2E p50", "E2E p99", "input tok/s", "inputs/s", "req/s", "errors")
 
 
 def _stat(statistics: RunStatistics, metric: str, stat: str, scale: float) -> str:
@@ -40,6 +45,11 @@ def summary_rows(runs: list[RunStatistics], time_unit: str = "ms") -> list[tuple
     rows = []
     for run in runs:
         errors = f"{run.num_errors} ({run.error_rate:.1%})" + (" partial" if run.partial else "")
+        if run.batch_size is not None:
+            rows.append((run.scenario, str(run.batch_size), _stat(run, "e2e_latency", "p50", scale),
+                         _stat(run, "e2e_latency", "p99", scale), f"{run.input_tokens_per_second:.1f}",
+                         f"{run.inputs_per_second:.2f}", f"{run.requests_per_second:.2f}", errors))
+            continue
         rows.append((
             run.scenario,
             str(run.concurrency),
@@ -55,7 +65,8 @@ def summary_rows(runs: list[RunStatistics], time_unit: str = "ms") -> list[tuple
 
 def summary_table(runs: list[RunStatistics]) -> str:
     """A fixed-width table of the runs, latencies in milliseconds (the terminal view); open-loop runs show their rate."""
-    header = [c if not c.startswith(("TTFT", "TPOT")) else f"{c} (ms)" for c in SUMMARY_COLUMNS]
+    columns = BATCH_SUMMARY_COLUMNS if runs and all(run.batch_size is not None for run in runs) else SUMMARY_COLUMNS
+    header = [c if not c.startswith(("TTFT", "TPOT", "E2E")) else f"{c} (ms)" for c in columns]
     rows = [tuple(header)] + summary_rows(runs, "ms")
     if any(run.request_rate is not None for run in runs):
         rates = ["rate (req/s)"] + [f"{run.request_rate:g}" if run.request_rate else "-" for run in runs]
@@ -80,7 +91,8 @@ def _slo_summary(slo: dict | None) -> tuple[str, str]:
 def csv_columns() -> list[str]:
     """Run-level columns, then one column per metric × statistic (latencies in seconds: suffix _s)."""
     return list(CSV_RUN_COLUMNS) + [f"{metric}_{stat}{'_s' if metric in TIME_METRICS else ''}"
-                                     for metric in AGGREGATED_METRICS for stat in STAT_NAMES] + list(SLO_CSV_COLUMNS)
+                                     for metric in AGGREGATED_METRICS for stat in STAT_NAMES] + list(SLO_CSV_COLUMNS) + \
+        list(TASK_CSV_COLUMNS)
 
 
 def by_turn(aggregated: dict, metric: str) -> str:
@@ -89,7 +101,7 @@ def by_turn(aggregated: dict, metric: str) -> str:
     return " ".join(f"{turn}:{(turns[turn].get(metric) or {}).get('p50', '')}" for turn in sorted(turns, key=int))
 
 
-def csv_row(experiment_id: str, run: RunDocument) -> list:
+def csv_row(experiment_id: str, run: RunDocument, task: str = "text-to-text") -> list:
     """One run as a CSV row in csv_columns() order (empty cells where a metric has no data)."""
     agg = run.aggregated
     row = [experiment_id, run.scenario, run.concurrency, agg.get("num_requests"), agg.get("num_completed"),
@@ -99,7 +111,8 @@ def csv_row(experiment_id: str, run: RunDocument) -> list:
            agg.get("token_count_mismatch"), run.partial, by_turn(agg, "ttft"), by_turn(agg, "e2e_latency")]
     stats = agg.get("stats") or {}
     row += [(stats.get(metric) or {}).get(stat, "") for metric in AGGREGATED_METRICS for stat in STAT_NAMES]
-    return row + slo_cells(agg.get("slo"))
+    return row + slo_cells(agg.get("slo")) + [task, agg.get("batch_size") or "", agg.get("total_inputs", ""),
+                                              agg.get("inputs_per_second", "")]
 
 
 def slo_cells(slo: dict | None) -> list:
@@ -118,7 +131,8 @@ def report_csv(experiments: list[Experiment]) -> str:
     writer = csv.writer(buffer)
     writer.writerow(csv_columns())
     for experiment in experiments:
-        writer.writerows(csv_row(experiment.id, run) for run in experiment.runs)
+        task = experiment.metadata.get("task") or "text-to-text"
+        writer.writerows(csv_row(experiment.id, run, task) for run in experiment.runs)
     return buffer.getvalue()
 
 

@@ -31,6 +31,7 @@ from genai_bench.protocol import RequestRecord
 from genai_bench.saturation import SaturationWatch
 from genai_bench.sampling import BUILD_AHEAD_SECONDS, RequestSource, UpcomingRequests
 from genai_bench.scenarios import TRACE, Scenario
+from genai_bench.tasks import TASKS, TEXT_TO_TEXT, TaskSpec
 from genai_bench.tokenizer import Tokenizer
 from genai_bench.trace import Trace, TraceSchedule, trace_summary
 from genai_bench.user import OpenAIUser, RequestBudget, RunContext, StartLine
@@ -106,7 +107,7 @@ class Engine(ABC):
 
     @abstractmethod
     def prepare(self, scenario: Scenario, concurrency: int, max_requests: int | None, on_record: RecordSink,
-                request_rate: float | None = None) -> RunDriver:
+                request_rate: float | None = None, batch_size: int | None = None) -> RunDriver:
         """A driver for one run whose every finished request is handed to `on_record`, in this process.
 
         With `request_rate`, the users send on an arrival schedule (open loop) instead of back to back.
@@ -167,8 +168,9 @@ class LocalEngine(Engine):
 
     def __init__(self, target: Target, tokenizer: Tokenizer, sampler: RequestSource, rng: np.random.Generator,
                  arrival: ArrivalShape = ArrivalShape(), multi_turn: MultiTurn | None = None,
-                 trace_speed: float = 1.0) -> None:
+                 trace_speed: float = 1.0, task: TaskSpec = TASKS[TEXT_TO_TEXT]) -> None:
         self.target = target
+        self.task = task
         self.tokenizer = tokenizer
         self.sampler = sampler
         self.rng = rng
@@ -177,7 +179,7 @@ class LocalEngine(Engine):
         self.trace_speed = trace_speed
 
     def prepare(self, scenario: Scenario, concurrency: int, max_requests: int | None, on_record: RecordSink,
-                request_rate: float | None = None) -> LocalRun:
+                request_rate: float | None = None, batch_size: int | None = None) -> LocalRun:
         """A LocalRunner run with its own exact budget (and arrival schedule in open loop, or a trace's times)."""
         schedule: SendTimes | None = None
         if scenario.kind == TRACE:
@@ -192,10 +194,11 @@ class LocalEngine(Engine):
         elif request_rate:
             schedule = ArrivalSchedule(request_rate, self.arrival, self.rng.spawn(1)[0])
         depth = concurrency if max_requests is None else min(concurrency, max_requests)
-        requests = UpcomingRequests(self.sampler, scenario, self.rng.spawn(1)[0], depth, max_requests)
+        requests = UpcomingRequests(self.task.source(self.sampler, batch_size), scenario, self.rng.spawn(1)[0], depth,
+                                    max_requests)
         requests.build_ahead(BUILD_AHEAD_SECONDS)
         context = RunContext(self.target, self.tokenizer, requests, scenario, concurrency,
-                             RequestBudget(max_requests), on_record, schedule)
+                             RequestBudget(max_requests), on_record, schedule, task=self.task)
         if self.multi_turn is not None:
             context.conversations = Conversations(self.multi_turn, requests, scenario, self.tokenizer,
                                                   self.rng.spawn(1)[0])
@@ -224,7 +227,7 @@ class SweepRunner:
         self.hooks = hooks
         self.rng = np.random.default_rng(config.seed)
         self.engine = engine or LocalEngine(target, tokenizer, sampler, self.rng, ArrivalShape.of(config), multi_turn,
-                                            config.trace_speed)
+                                            config.trace_speed, config.task_spec)
         self.stop_requested = Event()
         self.results: list[RunResult] = []
         self.planner = planner or SweepPlan(config)
@@ -263,7 +266,8 @@ class SweepRunner:
     def run_one(self, run: PlannedRun) -> RunResult:
         """One Locust run: start its users, wait for the request or time limit, drain, aggregate."""
         config = self.config
-        driver = self.engine.prepare(run.scenario, run.concurrency, run.max_requests, self.record, run.request_rate)
+        driver = self.engine.prepare(run.scenario, run.concurrency, run.max_requests, self.record, run.request_rate,
+                                     run.batch_size)
         started_at = time.time()
         self.hooks.run_started.fire(run=run, start_time=started_at)
         start = perf_counter()
@@ -297,6 +301,7 @@ class SweepRunner:
         statistics = self.collector.finish_run(config.warmup_ratio, config.cooldown_ratio, partial=self.stopped)
         statistics.client = driver.client_health(health.to_dict())
         statistics.request_rate = run.request_rate
+        statistics.batch_size = run.batch_size
         statistics.oversaturated = watch.oversaturated
         statistics.trace = driver.trace_summary(self.collector.requests)
         if aborted:

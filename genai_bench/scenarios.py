@@ -1,4 +1,4 @@
-"""Traffic scenarios: the D/N/U/E grammar that says how many tokens each request sends and asks for."""
+"""Traffic scenarios: the D/N/U/E/R grammar that says how many tokens each request sends and asks for."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 
 VALID_FORMS = (
     "D(in,out), N(mean_in,sd_in)/(mean_out,sd_out), U(min_in,max_in)/(min_out,max_out), "
-    "U(max_in,max_out), E(tokens) or dataset"
+    "U(max_in,max_out), E(tokens), R(document_tokens,query_tokens) or dataset"
 )
 # The scenario that sends each dataset prompt as it is (--dataset-path), with its reference answer's length.
 DATASET = "dataset"
@@ -31,7 +31,10 @@ _FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("U", re.compile(rf"U{_PAIR}/{_PAIR}")),
     ("U", re.compile(rf"U{_PAIR}")),
     ("E", re.compile(rf"E\({_INT}\)")),
+    ("R", re.compile(rf"R{_PAIR}")),  # upstream's order: tokens per document, then tokens per query
 )
+# Scenarios whose requests carry inputs to embed or rank, not a prompt to answer: no output tokens.
+POOLING_KINDS = ("E", "R")
 _NEGATIVE = re.compile(r"[(,]-\d")
 
 
@@ -48,7 +51,7 @@ def _error(text: object, reason: str | None = None) -> ScenarioError:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A parsed traffic scenario: `kind` is D, N, U or E and `params` its integers in written order."""
+    """A parsed traffic scenario: `kind` is D, N, U, E or R and `params` its integers in written order."""
 
     kind: str
     params: tuple[int, ...]
@@ -61,7 +64,7 @@ class Scenario:
             return self.kind
         if self.kind == "E":
             return f"E({p[0]})"
-        if len(p) == 2:
+        if len(p) == 2:  # D, R and the short U
             return f"{self.kind}({p[0]},{p[1]})"
         return f"{self.kind}({p[0]},{p[1]})/({p[2]},{p[3]})"
 
@@ -72,21 +75,22 @@ class Scenario:
 
     @property
     def task_kind(self) -> str:
-        """"embedding" for E scenarios, "text" otherwise."""
-        return "embedding" if self.kind == "E" else "text"
+        """"embedding" for E scenarios, "rerank" for R, "text" otherwise."""
+        return {"E": "embedding", "R": "rerank"}.get(self.kind, "text")
 
     def __str__(self) -> str:
         return self.text
 
     def sample(self, rng: np.random.Generator) -> tuple[int, int]:
-        """Draw (input_tokens, output_tokens) for one request; E scenarios give (tokens, 0)."""
+        """Draw (input_tokens, output_tokens) for one request; E and R give their tokens per input (one document and
+        its query for R) and 0."""
         p = self.params
         if self.kind in _OWN_COUNTS:
             raise ValueError(f"the {self.kind} scenario has no token counts of its own; its requests give them")
         if self.kind == "D":
             return p[0], p[1]
-        if self.kind == "E":
-            return p[0], 0
+        if self.kind in POOLING_KINDS:
+            return sum(p), 0
         if self.kind == "N":
             return _normal(rng, p[0], p[1]), _normal(rng, p[2], p[3])
         lo_in, hi_in, lo_out, hi_out = self._uniform_bounds()
@@ -98,8 +102,8 @@ class Scenario:
         p = self.params
         if self.kind in _OWN_COUNTS:
             return 0.0, 0.0
-        if self.kind == "E":
-            return float(p[0]), 0.0
+        if self.kind in POOLING_KINDS:
+            return float(sum(p)), 0.0
         if self.kind == "D":
             return float(p[0]), float(p[1])
         if self.kind == "N":

@@ -124,7 +124,8 @@ class BenchmarkSession:
                                     if config.search else SweepPlan(config))
         self.bus = bus or EventBus()  # a host (wsgi.py under gunicorn) passes the bus it serves
         self.publisher = LivePublisher(self.bus, {"model": config.model_label, "experiment_folder": str(self.folder),
-                                                 "workload": self.workload_description, "slo": config.slo or None})
+                                                 "workload": self.workload_description, "slo": config.slo or None,
+                                                 "task": config.task_spec.to_dict()})
         self.publisher.attach(self.hooks)
         if terminal is not None:
             DashboardListener(terminal).attach(self.hooks)
@@ -281,7 +282,11 @@ class BenchmarkSession:
             "api_model_name": config.sent_model,
             "model_tokenizer": self.tokenizer.name,
             "task": config.task,
-            "endpoint": config.endpoint,
+            "task_metrics": list(config.task_spec.metrics),  # what the views show for this task's runs
+            "endpoint": config.endpoint if not config.task_spec.batched else None,
+            "iteration_type": "batch_size" if config.task_spec.batched else "num_concurrency",  # like upstream
+            "batch_size": config.batch_sizes or None,
+            "rerank_endpoint": config.rerank_endpoint if config.task == "text-to-rerank" else None,
             "traffic_scenario": [s.text for s in config.traffic_scenarios],
             "workload": self.workload_description,
             "slo": config.slo or None,  # targets in seconds by metric

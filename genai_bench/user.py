@@ -11,11 +11,12 @@ from gevent.event import Event
 from locust import User, constant, task
 
 from genai_bench.arrivals import SendTimes
-from genai_bench.client import OpenAIStreamingClient, Prompt, Target
+from genai_bench.client import Prompt, Target
 from genai_bench.conversations import ChatSession, Conversations
 from genai_bench.protocol import ERROR_ABORTED, RequestRecord
 from genai_bench.sampling import UpcomingRequests
 from genai_bench.scenarios import Scenario
+from genai_bench.tasks import TASKS, TEXT_TO_TEXT, TaskSpec
 from genai_bench.tokenizer import Tokenizer
 
 
@@ -170,6 +171,7 @@ class RunContext:
     schedule: SendTimes | None = None  # open loop (--request-rate, --trace); None: back-to-back requests
     start_line: StartLine | None = None  # users spawned at once start together, once all are connected
     conversations: Conversations | None = None  # multi-turn: each user plays whole conversations
+    task: TaskSpec = TASKS[TEXT_TO_TEXT]  # what the requests are (its client sends them)
 
 
 class OpenAIUser(User):
@@ -186,7 +188,7 @@ class OpenAIUser(User):
 
     def on_start(self) -> None:
         """Open this user's keep-alive connection."""
-        self.client = OpenAIStreamingClient(self.context.target, self.context.tokenizer)
+        self.client = self.context.task.new_client(self.context.target, self.context.tokenizer)
         self.client.connect()
         if self.context.start_line is not None:
             self.context.start_line.arrive()

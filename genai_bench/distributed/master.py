@@ -185,9 +185,10 @@ class LocustCluster(Engine):
     # runs
 
     def prepare(self, scenario: Scenario, concurrency: int, max_requests: int | None, on_record: RecordSink,
-                request_rate: float | None = None) -> ClusterRun:
+                request_rate: float | None = None, batch_size: int | None = None) -> ClusterRun:
         """A run spread over the workers by Locust's dispatcher, with the budget leased from here; in open loop each
-        worker sends its share of the arrival rate."""
+        worker sends its share of the arrival rate. Batched tasks run in one process (the config refuses workers), so
+        `batch_size` is never set here."""
         self.run_ids += 1
         return ClusterRun(self, self.run_ids, scenario, concurrency, max_requests, on_record, request_rate)
 

@@ -83,10 +83,20 @@ class RunDocument:
         """True when the run was cut short."""
         return bool(self.aggregated.get("partial"))
 
+    @property
+    def batch_size(self) -> int | None:
+        """Inputs per request of an embeddings or rerank run (its sweep's axis); None for other runs."""
+        return self.aggregated.get("batch_size")
+
+    @property
+    def load(self) -> str:
+        """The run's load for people: "batch size 8" or "concurrency 4"."""
+        return f"batch size {self.batch_size}" if self.batch_size is not None else f"concurrency {self.concurrency}"
+
     def to_dict(self) -> dict:
         """The Run object of the results API."""
         return {"key": self.key, "scenario": self.scenario, "concurrency": self.concurrency,
-                "partial": self.partial, "aggregated": self.aggregated}
+                "batch_size": self.batch_size, "partial": self.partial, "aggregated": self.aggregated}
 
     def requests(self, limit: int = MAX_DRILLDOWN_REQUESTS) -> dict:
         """Per-request points for the drill-down (times in seconds, evenly thinned past `limit`) and histograms."""
@@ -179,13 +189,15 @@ def load_experiment(folder: Path, experiment_id: str | None = None, live: bool =
         raise ExperimentNotFound(f"{folder} is not a directory")
     reasons: list[str] = []
     metadata = _read_json(folder / METADATA_FILE, reasons) or {}
-    runs = [run for path in sorted(folder.glob("*_num_concurrency_*.json")) if (run := _read_run(path, reasons))]
-    runs.sort(key=lambda r: (r.scenario, r.concurrency))
+    # Run files are named by their sweep's axis like upstream's: num_concurrency, or batch_size for batched tasks.
+    paths = sorted({*folder.glob("*_num_concurrency_*.json"), *folder.glob("*_batch_size_*.json")})
+    runs = [run for path in paths if (run := _read_run(path, reasons))]
+    runs.sort(key=lambda r: (r.scenario, r.batch_size or 0, r.concurrency))
     if not metadata and not runs:
         raise ExperimentNotFound(f"{folder} holds no genai-bench experiment ({METADATA_FILE} or run files)")
     if metadata.get("partial") and not live:
         reasons.append("the benchmark was interrupted before it finished")
-    reasons.extend(f"run {r.scenario} @ concurrency {r.concurrency} was cut short" for r in runs if r.partial)
+    reasons.extend(f"run {r.scenario} @ {r.load} was cut short" for r in runs if r.partial)
     reasons.extend(_missing_runs(metadata, runs))
     _, bad_lines = read_events(folder / EVENTS_FILE)
     if bad_lines:
@@ -223,9 +235,12 @@ def _missing_runs(metadata: dict, runs: list[RunDocument]) -> list[str]:
     reasons = [f"run file {name} is missing" for name in sorted(set(metadata.get("run_files") or []) - on_disk)]
     finished = metadata.get("end_time") and not metadata.get("partial")
     if finished and not reasons:
-        present = {(r.scenario, r.concurrency) for r in runs}
-        reasons = [f"no run file for {s} @ concurrency {c}"
-                   for s in metadata.get("traffic_scenario") or [] for c in metadata.get("num_concurrency") or []
+        batched = metadata.get("iteration_type") == "batch_size"
+        present = {(r.scenario, r.batch_size if batched else r.concurrency) for r in runs}
+        axis = "batch size" if batched else "concurrency"
+        reasons = [f"no run file for {s} @ {axis} {c}"
+                   for s in metadata.get("traffic_scenario") or []
+                   for c in metadata.get("batch_size" if batched else "num_concurrency") or []
                    if (s, c) not in present]
     return reasons
 

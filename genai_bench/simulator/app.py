@@ -14,6 +14,7 @@ from gevent.lock import BoundedSemaphore
 from genai_bench.simulator.clock import IdleCounter, PreciseClock, sleep_until
 from genai_bench.simulator.config import SimulatorConfig
 from genai_bench.simulator.http_handler import RECEIVED_AT_KEY
+from genai_bench.simulator.pooling import POOLING_PATHS, PoolingEndpoints
 from genai_bench.simulator.responses import (DONE, ApiError, Frames, Plan, chunk_count, chunk_spans, error_body,
                                              mid_chunk, single_token_words, status_line)
 from genai_bench.tokenizer import Tokenizer, builtin_tokenizer
@@ -69,6 +70,7 @@ class SimulatorApp:
             {"id": config.model, "object": "model", "created": int(time.time()), "owned_by": "genai-bench"}]}
         ).encode()
         self.chats: deque[dict] | None = None  # see keep_chats
+        self.pooling = PoolingEndpoints(config, self.tokenizer, self._rng)
 
     def keep_chats(self, limit: int) -> None:
         """Keep the last `limit` chat requests' messages and the answer text sent to each (for tests of histories)."""
@@ -98,21 +100,39 @@ class SimulatorApp:
             self._check_method(method, "GET")
             start_response("200 OK", _JSON_HEADERS)
             return [self._models_body]
-        if path not in ("/v1/chat/completions", "/v1/completions"):
+        if path not in ("/v1/chat/completions", "/v1/completions") and path not in POOLING_PATHS:
             raise ApiError(404, f"no such endpoint: {path}")
         self._check_method(method, "POST")
         body = self._read_json(environ)
         self.received.append(body)
+        if path in POOLING_PATHS:
+            return self._pooling(path, body, arrival, start_response)
         plan = self._plan(body, chat=path == "/v1/chat/completions")
-        if self.config.error_rate and self._rng.random() < self.config.error_rate:
-            status = self._rng.choice(self.config.error_codes)
-            raise ApiError(status, f"simulated error {status}")
+        self._maybe_fail()
         if plan.stream:
             timing = [("X-Simulator-Arrival", f"{arrival:.6f}"), ("X-Simulator-Taken", f"{taken:.6f}")
                       ] if self.config.timing_header else []
             start_response("200 OK", _SSE_HEADERS + timing)
             return self._stream(plan, arrival)
         return self._complete(plan, arrival, start_response)
+
+    def _maybe_fail(self) -> None:
+        """Raise an injected error status for a share (error_rate) of requests."""
+        if self.config.error_rate and self._rng.random() < self.config.error_rate:
+            status = self._rng.choice(self.config.error_codes)
+            raise ApiError(status, f"simulated error {status}")
+
+    def _pooling(self, path: str, body: dict, arrival: float, start_response: StartResponse) -> list[bytes]:
+        """An embeddings or rerank answer, sent once its inputs' tokens would have been processed."""
+        answer = self.pooling.answer(path, body)
+        self._maybe_fail()
+        start = self._acquire_slot(arrival)
+        try:
+            self._clock.sleep_until(start + self.pooling.delay(answer.tokens))
+        finally:
+            self._release_slot()
+        start_response("200 OK", _JSON_HEADERS)
+        return [answer.body]
 
     def _check_auth(self, environ: dict) -> None:
         if self._auth and not hmac.compare_digest(environ.get("HTTP_AUTHORIZATION", "").encode(), self._auth):

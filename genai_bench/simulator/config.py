@@ -46,6 +46,11 @@ class SimulatorConfig:
     seed: int | None = _opt(None, "Seed of the random generator behind output text, jitter and faults.")
     spin_ms: float = _opt(1.0, "Last stretch before the first and last token spent yielding instead of "
                                "timer-sleeping, for sub-ms TTFT/E2E (0 = no busy-yield, ~0.5 ms late).")
+    # Embeddings and rerank (simulator/pooling.py): one answer after a fixed base plus a time per input token.
+    embedding_base_ms: float = _opt(2.0, "Embeddings and rerank: fixed latency of every request, in ms.")
+    embedding_ms_per_token: float = _opt(0.01, "Embeddings and rerank: extra latency per input token "
+                                                "(all inputs, and a rerank's query once per document), in ms.")
+    embedding_dim: int = _opt(16, "Embeddings: the length of each returned vector.")
 
     def __post_init__(self) -> None:
         self.error_codes = tuple(int(c) for c in self.error_codes)
@@ -55,6 +60,8 @@ class SimulatorConfig:
                 raise ValueError(f"{f.name} must be between 0 and 1, got {value}")
             if f.name.endswith("_ms") and not (0 <= value < math.inf):
                 raise ValueError(f"{f.name} must be >= 0 and finite, got {value}")
+        if not 0 <= self.embedding_ms_per_token < math.inf or not 1 <= self.embedding_dim <= 65536:
+            raise ValueError("embedding_ms_per_token must be >= 0 and finite, and embedding_dim from 1 to 65536")
         if not 0 < self.usage_scale < math.inf:
             raise ValueError(f"usage_scale must be positive and finite, got {self.usage_scale}")
         if self.tokens_per_chunk < 1 or self.default_max_tokens < 1:

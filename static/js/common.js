@@ -145,15 +145,25 @@
 
   function fmtRequestRate(rate) { return isNum(rate) ? String(Number(rate.toPrecision(6))) : "—"; }
 
-  // "r=2/s" for an open-loop run, "c=8" otherwise.
+  // A batched run's inputs per request (embeddings, rerank: the sweep's axis), or null.
+  function runBatch(r) {
+    if (!r) return null;
+    if (isNum(r.batch_size)) return r.batch_size;
+    var a = r.aggregated;
+    return a && isNum(a.batch_size) ? a.batch_size : null;
+  }
+
+  // "b=8" for a batched run, "r=2/s" for an open-loop run, "c=8" otherwise.
   function runLoadLabel(r) {
-    var rate = runRate(r);
+    var rate = runRate(r), batch = runBatch(r);
+    if (batch !== null) return "b=" + batch;
     return rate !== null ? "r=" + fmtRequestRate(rate) + "/s" : "c=" + (r ? r.concurrency : undefined);
   }
 
-  // "rate 2 req/s" for an open-loop run, "concurrency 8" otherwise.
+  // "batch size 8" for a batched run, "rate 2 req/s" for an open-loop run, "concurrency 8" otherwise.
   function runLoadText(r) {
-    var rate = runRate(r);
+    var rate = runRate(r), batch = runBatch(r);
+    if (batch !== null) return "batch size " + batch;
     return rate !== null ? "rate " + fmtRequestRate(rate) + " req/s" : "concurrency " + (r ? r.concurrency : undefined);
   }
 

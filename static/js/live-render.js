@@ -200,6 +200,9 @@
       setKpi("kpi-e2e-p99", fmtMs(stat(stats, "e2e_latency", "p99")));
       setKpi("kpi-output-tps", fmtRate(live.output_tokens_per_second));
       setKpi("kpi-rps", fmtRate(live.requests_per_second));
+      setKpi("kpi-inputs-ps", fmtRate(live.inputs_per_second));
+      setKpi("kpi-input-tps", fmtRate(live.input_tokens_per_second));
+      taskView(model);
       // Reasoning models only: the answer's own TTFT and the tokens spent thinking.
       var answer = stat(stats, "ttft_answer", "p50"), thinking = stat(stats, "reasoning_tokens", "mean");
       $("kpi-ttft-answer-p50").hidden = !isNum(answer);
@@ -224,6 +227,24 @@
       if (context.length) setText("kpi-context", (L.isDone(model) ? "Last run: " : "Current run: ") + context.join(" · "));
       else setText("kpi-context", model.replay ? "Replaying " + L.replayText(model.replay) + "…" : WAITING);
       if (isNum(model.lastUpdate)) setText("last-update", "last update " + fmtClock(model.lastUpdate));
+    }
+
+    // ------------------------------------------------------------ what the task measures
+    // The status context names the task: embeddings and rerank answers are not streamed, so their views show E2E
+    // and inputs/s, and no TTFT/TPOT tile, series or panel (a status without a task is a text-to-text one).
+    var STREAMED_ONLY = ["kpi-ttft-p50", "kpi-ttft-p99", "kpi-tpot-p50", "kpi-tpot-p99", "kpi-output-tps",
+      "panel-hist-ttft", "panel-scatter"];
+    var BATCHED_ONLY = ["kpi-inputs-ps", "kpi-input-tps"];
+
+    function taskView(model) {
+      var task = model.status && model.status.task;
+      var streamed = !task || task.streamed !== false;
+      STREAMED_ONLY.forEach(function (id) { $(id).hidden = !streamed; });
+      BATCHED_ONLY.forEach(function (id) { $(id).hidden = streamed; });
+      if (!charts.latency) return;
+      // Datasets 0-2 are TTFT p50, TTFT p99 and TPOT p50 (live-charts.js); 0 of throughput is output tok/s.
+      [charts.latency.data.datasets[0], charts.latency.data.datasets[1], charts.latency.data.datasets[2],
+        charts.throughput.data.datasets[0]].forEach(function (d) { d.hidden = !streamed; });
     }
 
     // ------------------------------------------------------------ time series

@@ -223,3 +223,18 @@ def test_slos_show_a_goodput_tile_dashed_target_lines_and_attainment_over_time(s
     wait_series(page, 3)
     legend = page.evaluate("window.genaiDashboard.charts.errors.legend.legendItems.map(i => i.text)")
     assert "SLO met %" in legend
+
+
+def test_an_embeddings_run_shows_no_ttft_tiles_or_panels(start_benchmark, page):
+    bench = start_benchmark("--task", "text-to-embeddings", "--batch-size", "4", "--max-time-per-run", "0.25",
+                            "--max-requests-per-run", "100000", "--keep-serving")
+    page.goto(bench.url)
+    page.wait_for_function("document.querySelector('#kpi-inputs-ps .kpi-value').textContent !== '—'")
+    for hidden in ("kpi-ttft-p50", "kpi-ttft-p99", "kpi-tpot-p50", "kpi-output-tps", "panel-hist-ttft"):
+        assert page.locator("#" + hidden).is_hidden(), hidden
+    for shown in ("kpi-e2e-p50", "kpi-inputs-ps", "kpi-input-tps", "kpi-rps"):
+        assert page.locator("#" + shown).is_visible(), shown
+    assert any(ch.isdigit() for ch in page.locator("#kpi-e2e-p50 .kpi-value").inner_text())
+    hidden_series = page.evaluate("window.genaiDashboard.charts.latency.data.datasets.filter(d => d.hidden)"
+                                  ".map(d => d.label)")
+    assert hidden_series == ["TTFT p50", "TTFT p99", "TPOT p50"]
