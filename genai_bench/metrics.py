@@ -163,6 +163,10 @@ class RunStatistics:
     slo: dict | None = None
     oversaturated: bool = False  # the server could not keep up: waiting rose through the run (saturation.py)
     trace: dict | None = None  # trace replays: requests sent and their send-time error vs the trace (trace.py)
+    # --server-metrics: the server's queue, KV usage and token rate over the run, and its generated-token count
+    # against the client's (servermetrics.RunServerMetrics.summary); None when nothing was scraped.
+    server: dict | None = None
+    server_token_mismatch: bool = False  # the two token counts differ by more than TOKEN_COUNT_TOLERANCE
 
     @property
     def client_saturated(self) -> bool:
