@@ -18,16 +18,14 @@ from tempfile import TemporaryDirectory
 
 import genai_bench  # noqa: F401  (gevent patch first)
 import numpy as np
-import psutil
 
 from genai_bench.cli import configure_logging
 from genai_bench.config import BenchmarkConfig
 from genai_bench.hooks import SweepHooks
 from genai_bench.scenarios import parse_scenario
 from genai_bench.servermetrics import Reader, ServerMetrics, parse_samples
-from genai_bench.session import BenchmarkSession
 
-from common import interleaved_medians, start_simulator
+from common import interleaved_medians, start_simulator, timed_session
 
 
 def vllm_page(buckets: int = 20, histograms: int = 14) -> str:
@@ -80,18 +78,12 @@ def measure(url: str, concurrency: int, requests: int, folder: Path, mode: str, 
                              experiment_base_dir=str(folder), experiment_folder_name=f"{mode}-{time.time_ns()}",
                              seed=1, server_metrics=("off",) if mode == "off" else ("auto",),
                              server_metrics_interval=interval)
-    session = BenchmarkSession(config)
-    me = psutil.Process()
-    cpu_before, wall_before = me.cpu_times(), time.perf_counter()
-    result = session.run(handle_signals=False).results[0]
-    cpu_after, wall = me.cpu_times(), time.perf_counter() - wall_before
-    session.close()
+    result, cpu_percent, _ = timed_session(config)
     ttfts = np.array([m.ttft for m in result.requests if m.record.ok])
-    cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
     scrapes = (result.statistics.server or {}).get("samples", 0)
     return {"ttft_p50_error_ms": 1000 * (np.percentile(ttfts, 50) - ttft),
             "ttft_p99_error_ms": 1000 * (np.percentile(ttfts, 99) - ttft),
-            "client_cpu_percent": 100.0 * cpu / wall, "scrapes": scrapes}
+            "client_cpu_percent": cpu_percent, "scrapes": scrapes}
 
 
 def main() -> None:
