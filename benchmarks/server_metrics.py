@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-import genai_bench  # noqa: F401  (gevent patch first)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout, before an installed copy
+import genai_bench  # noqa: E402,F401  (gevent patch first)
 import numpy as np
 
 from genai_bench.cli import configure_logging
