@@ -162,3 +162,19 @@ def test_samples_of_several_servers_add_counts_and_average_shares(start_simulato
     assert sample.values["waiting"] == 3.0 and sample.values["kv_cache_usage"] == 0.0
     assert [s["values"]["waiting"] for s in sample.sources] == [1.0, 2.0]
     assert scraper.end_run().samples[0] is sample
+
+
+def test_the_options_parse_and_bad_values_are_one_line_errors():
+    from genai_bench.config import ConfigError
+    from genai_bench.options import parse_benchmark_args
+
+    assert parse_benchmark_args([]).server_metrics == ("auto",)
+    config = parse_benchmark_args(["--server-metrics", "auto,http://gpu:9400", "--server-metrics-interval", "0.5",
+                                   "--server-metrics-include", "spec_decode"])
+    assert (config.server_metrics, config.server_metrics_interval) == (("auto", "http://gpu:9400"), 0.5)
+    for args, message in ((["--server-metrics", "off", "--server-metrics", "auto"], "give it alone"),
+                          (["--server-metrics", "gpu:9400"], "takes auto, off or a URL"),
+                          (["--server-metrics-interval", "0"], "--server-metrics-interval"),
+                          (["--server-metrics-include", "("], "is not a regular expression")):
+        with pytest.raises(ConfigError, match=message):
+            parse_benchmark_args(args)
