@@ -7,6 +7,7 @@ import os
 import re
 import statistics
 import subprocess
+import time
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -59,3 +60,19 @@ def start_benchmark(api_base: str | None, folder: Path, name: str, *flags: str,
         if match := re.search(r"Live dashboard: (http://\S+)", line):
             return bench, match.group(1)
     raise SystemExit("benchmark did not start:\n" + bench.stdout.read())
+
+
+def timed_session(config) -> tuple:
+    """Run a BenchmarkSession on `config` in this process: its first run's result and this process's CPU share (%)."""
+    import psutil
+
+    from genai_bench.session import BenchmarkSession
+
+    session = BenchmarkSession(config)
+    me = psutil.Process()
+    cpu_before, wall_before = me.cpu_times(), time.perf_counter()
+    result = session.run(handle_signals=False).results[0]
+    cpu_after, wall = me.cpu_times(), time.perf_counter() - wall_before
+    session.close()
+    cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
+    return result, 100.0 * cpu / wall, wall

@@ -27,9 +27,8 @@ import psutil
 from genai_bench.cli import configure_logging
 from genai_bench.config import BenchmarkConfig
 from genai_bench.scenarios import parse_scenario
-from genai_bench.session import BenchmarkSession
 
-from common import start_simulator
+from common import start_simulator, timed_session
 
 
 def measure_raw(url: str, concurrency: int, output_tokens: int, requests: int
@@ -76,13 +75,7 @@ def measure(url: str, concurrency: int, output_tokens: int, requests: int, folde
     config = BenchmarkConfig(api_base=url, traffic_scenarios=[parse_scenario(f"D(100,{output_tokens})")],
                              concurrencies=[concurrency], max_requests_per_run=requests, max_time_per_run=2.0,
                              experiment_base_dir=str(folder), experiment_folder_name=f"c{concurrency}", seed=1)
-    session = BenchmarkSession(config)
-    me = psutil.Process()
-    cpu_before, wall_before = me.cpu_times(), time.perf_counter()
-    result = session.run(handle_signals=False).results[0]
-    cpu_after, wall = me.cpu_times(), time.perf_counter() - wall_before
-    session.close()
-    cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
+    result, cpu_percent, wall = timed_session(config)
     ok = [m for m in result.requests if m.record.ok]
     return {
         "ttft": np.array([m.ttft for m in ok]),
@@ -90,7 +83,7 @@ def measure(url: str, concurrency: int, output_tokens: int, requests: int, folde
         "itl": np.array([gap for m in ok for gap in m.itl]),
         "completed": len(ok),
         "errors": len(result.requests) - len(ok),
-        "client_cpu_percent": 100.0 * cpu / wall,
+        "client_cpu_percent": cpu_percent,
         "wall": wall,
     }
 

@@ -106,6 +106,10 @@ class BenchmarkConfig:
     ramp_up_seconds: float = 0.0  # the rate rises linearly from 0 to its target over this long
     trace: str | None = None  # a Mooncake JSON-lines trace replayed as the sweep's one open-loop run
     trace_speed: float = 1.0  # 2: the trace's gaps halved
+    # The server's view (issue 14): its /metrics scraped while the benchmark runs (servermetrics/).
+    server_metrics: tuple[str, ...] = ("auto",)  # auto (the target's /metrics), off, or URLs
+    server_metrics_interval: float = 1.0  # seconds between scrapes
+    server_metrics_include: str | None = None  # a regex: unknown metrics kept raw when their name matches
     live_interval: float = 0.25
     drain_timeout: float | None = None
     command: list[str] = field(default_factory=list)
@@ -184,7 +188,7 @@ class BenchmarkConfig:
         ]
         # The api_base and task checks first: the task's own checks need a known task.
         all_checks = (checks[:2] + self._task_checks() + checks[2:] + self.workload_checks()
-                      + self._multi_turn_checks() + self._arrival_checks())
+                      + self._multi_turn_checks() + self._arrival_checks() + server_metrics_checks(self))
         for ok, message in all_checks + search_checks(self):
             if not ok:
                 raise ConfigError(message)
@@ -437,3 +441,28 @@ def open_files_problem(connections: int) -> str | None:
     else:
         fix = f"use fewer users, or raise the hard limit ({hard}) system-wide"
     return f"needs about {needed} open files (one per connection), but this process may open {soft}; {fix}"
+
+
+def server_metrics_checks(config: BenchmarkConfig) -> list[tuple[bool, str]]:
+    """The --server-metrics settings' checks: (ok, message) like validate's."""
+    specs = config.server_metrics
+    urls = [spec for spec in specs if spec not in ("auto", "off")]
+    return [
+        (not ("off" in specs and len(specs) > 1), "--server-metrics off scrapes nothing; give it alone"),
+        (all(api_base_problem(url) is None for url in urls),
+         "--server-metrics takes auto, off or a URL like http://gpu-node:9400/metrics, got "
+         + ", ".join(repr(redact_url(u)) for u in urls if api_base_problem(u))),
+        (0.05 <= config.server_metrics_interval <= 3600, "--server-metrics-interval must be 0.05 to 3600 seconds"),
+        (config.server_metrics_include is None or regex_problem(config.server_metrics_include) is None,
+         f"--server-metrics-include {config.server_metrics_include!r} is not a regular expression "
+         f"({regex_problem(config.server_metrics_include or '')})"),
+    ]
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why `pattern` is not a regular expression, or None."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return str(exc)
+    return None

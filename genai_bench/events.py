@@ -25,10 +25,11 @@ RUN_STARTED = "run_started"
 RUN_COMPLETED = "run_completed"
 SEARCH = "search"
 BENCHMARK_COMPLETED = "benchmark_completed"
+SERVER_METRICS = "server_metrics"
 EVENT_TYPES = (METRICS, HISTOGRAM, SCATTER, STATUS, LOG, PROGRESS, HEARTBEAT,
-               RUN_STARTED, RUN_COMPLETED, BENCHMARK_COMPLETED, SEARCH)
+               RUN_STARTED, RUN_COMPLETED, BENCHMARK_COMPLETED, SEARCH, SERVER_METRICS)
 # The latest event of each of these types describes the current state; a new client gets them on connect.
-STATE_TYPES = (STATUS, PROGRESS, METRICS, HISTOGRAM, SCATTER, SEARCH)
+STATE_TYPES = (STATUS, PROGRESS, METRICS, HISTOGRAM, SCATTER, SEARCH, SERVER_METRICS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,5 +26,8 @@ class SweepHooks:
         so far, this one last)."""
         self.search = EventHook()
         """A capacity search planned or judged a step: `progress` (live_events.SearchProgress)."""
+        self.server_metrics = EventHook()
+        """The servers' /metrics were scraped (--server-metrics): `sample` (servermetrics.ServerSample), `run_key`
+        (the run under way, or None between runs)."""
         self.log = EventHook()
         """A line for the log: `message`, `level` (info, warning, error)."""

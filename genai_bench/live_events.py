@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from genai_bench.metrics import RunStatistics
 from genai_bench.scenarios import Scenario
+from genai_bench.servermetrics.runs import ServerSample
 
 
 def run_key(scenario_name: str, task: str, concurrency: int, max_time_seconds: float,
@@ -305,6 +306,16 @@ def search_summary(data: dict) -> str:
     if high is None:
         return f"Capacity: at least {load(low)} at {target} (no load tried failed)"
     return f"Capacity: {load(low)} at {target} (bounds {low:g}–{high:g})"
+
+
+def server_metrics(sample: ServerSample, run_key: str | None) -> dict:
+    """`server_metrics`: one scrape of the servers' /metrics in the normalized vocabulary, combined and per source."""
+    return {
+        "t": sample.t, "run_key": run_key,
+        "sources": [{"url": s["url"], "engine": s["engine"], "values": s["values"], "raw": s["raw"]}
+                    for s in sample.sources],
+        "values": sample.values, "raw": sample.raw,
+    }
 
 
 def log(message: str, level: str = "info") -> dict:

@@ -167,6 +167,10 @@ class RunStatistics:
     total_inputs: int = 0
     inputs_per_second: float = 0.0
     batch_size: int | None = None
+    # --server-metrics: the server's queue, KV usage and token rate over the run, and its generated-token count
+    # against the client's (servermetrics.RunServerMetrics.summary); None when nothing was scraped.
+    server: dict | None = None
+    server_token_mismatch: bool = False  # the two token counts differ by more than TOKEN_COUNT_TOLERANCE
 
     @property
     def client_saturated(self) -> bool:

@@ -155,6 +155,18 @@ TASK_OPTIONS = [
                  help="text-to-rerank: the path rerank requests go to, from the server's root."),
 ]
 BENCHMARK_OPTIONS += TASK_OPTIONS
+# The server's view (issue 14): its own /metrics, scraped in this process while the benchmark runs.
+SERVER_METRICS_OPTIONS = [
+    click.option("--server-metrics", multiple=True, default=("auto",), show_default=True,
+                 help="Scrape Prometheus /metrics while benchmarking: auto (the target's /metrics, dropped with one "
+                      "log line if it has none), off, or URLs (repeatable: several servers, a DCGM exporter)."),
+    click.option("--server-metrics-interval", default=1.0, type=float, show_default=True,
+                 help="Seconds between scrapes of --server-metrics."),
+    click.option("--server-metrics-include", default=None,
+                 help="A regular expression: metrics outside the normalized vocabulary whose name matches are kept "
+                      "raw (e.g. 'vllm:spec_decode')."),
+]
+BENCHMARK_OPTIONS += SERVER_METRICS_OPTIONS
 
 
 def benchmark_options(command: Callable) -> Callable:
@@ -227,6 +239,7 @@ PASSED_AS_IS += ("multi_turn", "turns", "think_time")
 PASSED_AS_IS += ("search", "slo_attainment", "search_tolerance", "search_max_steps", "repeats", "stop_on_saturation")
 PASSED_AS_IS += ("burstiness", "ramp_up_seconds", "trace", "trace_speed")
 PASSED_AS_IS += ("rerank_endpoint",)
+PASSED_AS_IS += ("server_metrics_interval", "server_metrics_include")
 
 
 def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig:
@@ -242,6 +255,7 @@ def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig
         command=list(command),
         **workload_settings(options),
         slo=parse_slos(options["slo"]),
+        server_metrics=tuple(split_values(options["server_metrics"])) or ("auto",),
     ).validate()
 
 

@@ -6,6 +6,7 @@ from genai_bench import events, live_events
 from genai_bench.events import EventBus
 from genai_bench.hooks import SweepHooks
 from genai_bench.live_events import PlannedRun, RunProgress, SearchProgress, SweepStatus
+from genai_bench.servermetrics.runs import ServerSample
 
 
 class LivePublisher:
@@ -22,6 +23,7 @@ class LivePublisher:
         hooks.live_tick.add_listener(self.on_live_tick)
         hooks.run_finished.add_listener(self.on_run_finished)
         hooks.search.add_listener(self.on_search)
+        hooks.server_metrics.add_listener(self.on_server_metrics)
         hooks.log.add_listener(self.on_log)
         return self
 
@@ -53,6 +55,10 @@ class LivePublisher:
         self.bus.publish(events.SEARCH, data)
         if progress.done:
             self.on_log(data["summary"])
+
+    def on_server_metrics(self, sample: ServerSample, run_key: str | None) -> None:
+        """Publish one scrape of the servers' /metrics, stamped with the scrape's time."""
+        self.bus.publish(events.SERVER_METRICS, live_events.server_metrics(sample, run_key), sample.t)
 
     def on_log(self, message: str, level: str = "info") -> None:
         """Publish a `log` line."""

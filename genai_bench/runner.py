@@ -32,6 +32,7 @@ from genai_bench.saturation import SaturationWatch
 from genai_bench.sampling import BUILD_AHEAD_SECONDS, RequestSource, UpcomingRequests
 from genai_bench.scenarios import TRACE, Scenario
 from genai_bench.tasks import TASKS, TEXT_TO_TEXT, TaskSpec
+from genai_bench.servermetrics import ServerMetrics, mismatch_message, token_mismatch
 from genai_bench.tokenizer import Tokenizer
 from genai_bench.trace import Trace, TraceSchedule, trace_summary
 from genai_bench.user import OpenAIUser, RequestBudget, RunContext, StartLine
@@ -55,6 +56,7 @@ class RunResult:
     started_at: float
     ended_at: float
     aborted: int
+    server_metrics: dict | None = None  # the server's scrapes over the run (RunServerMetrics.series), or None
 
     @property
     def scenario(self) -> Scenario:
@@ -220,6 +222,7 @@ class SweepRunner:
         multi_turn: MultiTurn | None = None,
         connections: ConnectionCounter | None = None,
         planner: RunPlanner | None = None,
+        server_metrics: ServerMetrics | None = None,
     ) -> None:
         self.config = config
         self.connections = connections  # the dashboard's, so the client monitor can tell a viewer storm
@@ -232,6 +235,7 @@ class SweepRunner:
         self.results: list[RunResult] = []
         self.planner = planner or SweepPlan(config)
         self.started_at = time.time()
+        self.server_metrics = server_metrics if server_metrics is not None and server_metrics.active else None
 
     def request_stop(self) -> None:
         """Stop issuing requests (Ctrl-C / SIGTERM); the current run drains briefly and is kept as partial."""
@@ -270,6 +274,8 @@ class SweepRunner:
                                      run.batch_size)
         started_at = time.time()
         self.hooks.run_started.fire(run=run, start_time=started_at)
+        if self.server_metrics is not None:
+            self.server_metrics.begin_run(run.key, started_at)  # the counters' baseline, before any request
         start = perf_counter()
         self.collector.begin_run(run.scenario_text, run.concurrency, start, run.request_rate)
         watch = SaturationWatch(open_loop=run.request_rate is not None, stop=config.stop_on_saturation)
@@ -304,10 +310,27 @@ class SweepRunner:
         statistics.batch_size = run.batch_size
         statistics.oversaturated = watch.oversaturated
         statistics.trace = driver.trace_summary(self.collector.requests)
+        server_series = self._server_view(run, statistics)
         if aborted:
             self.hooks.log.fire(message=f"{aborted} request(s) still in flight after the drain were recorded as aborted",
                                 level="warning")
-        return RunResult(run, statistics, list(self.collector.requests), started_at, time.time(), aborted)
+        return RunResult(run, statistics, list(self.collector.requests), started_at, time.time(), aborted,
+                         server_series)
+
+    def _server_view(self, run: PlannedRun, statistics: RunStatistics) -> dict | None:
+        """The server's scrapes over the run into its statistics (summary, token cross-check); their series."""
+        if self.server_metrics is None:
+            return None
+        scrapes = self.server_metrics.end_run()
+        if scrapes is None:
+            return None
+        # Every token the client received, errors and the warm-up included: the server's counter covers them all.
+        client_tokens = sum(m.record.num_output_tokens for m in self.collector.requests)
+        statistics.server = scrapes.summary(client_tokens)
+        statistics.server_token_mismatch = token_mismatch(statistics.server)
+        if statistics.server_token_mismatch:
+            self.hooks.log.fire(message=mismatch_message(run.label, statistics.server), level="warning")
+        return scrapes.series()
 
     def record(self, record: RequestRecord) -> None:
         """One finished request, from this process's users or a worker's: into the collector, then the hook."""

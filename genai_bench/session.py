@@ -28,6 +28,7 @@ from genai_bench.results import (EVENTS_FILE, EventLogWriter, ExperimentLibrary,
 from genai_bench.planner import RunPlanner, SweepPlan
 from genai_bench.runner import RunResult, SweepRunner
 from genai_bench.search import CapacitySearch, Objective, objective_of
+from genai_bench.servermetrics import ServerMetrics
 from genai_bench.simulator import SimulatorConfig, SimulatorServer
 from genai_bench.tokenizer import load_tokenizer
 from genai_bench.web import create_app
@@ -140,6 +141,7 @@ class BenchmarkSession:
         self.simulator: SimulatorServer | None = None
         self.target: Target | None = None
         self.runner: SweepRunner | None = None
+        self.server_metrics: ServerMetrics | None = None  # the servers' /metrics scraper, once the target is known
         self.cluster = None  # distributed.LocustCluster with --num-workers
         self.failed = False  # the sweep raised: what was written is partial
 
@@ -160,6 +162,10 @@ class BenchmarkSession:
                                   f"is not available ({exc.strerror or exc}); pick another port or 0 for a free one") from None
         self.target = self._start_target()
         self.publisher.context["api_base"] = redact_url(self.target.api_base)
+        config = self.config
+        self.server_metrics = ServerMetrics.of(config.server_metrics, self.target.api_base, self.target.headers(),
+                                               self.hooks, config.server_metrics_interval,
+                                               config.server_metrics_include).probe()
         if self.config.num_workers:
             self.cluster = self._start_cluster(self.target)  # workers build their own workload
         else:
@@ -204,7 +210,9 @@ class BenchmarkSession:
         target = self.start()
         self.runner = SweepRunner(self.config, target, self.tokenizer, self.workload, self.collector, self.hooks,
                                   engine=self.cluster, multi_turn=self.multi_turn, planner=self.planner,
-                                  connections=self.server.connections if self.server else None)
+                                  connections=self.server.connections if self.server else None,
+                                  server_metrics=self.server_metrics)
+        self.server_metrics.start()
         self.writer.write_metadata(self.metadata(end_time=None))
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
         handlers = [gevent.signal_handler(sig, self.stop) for sig in signals]
@@ -219,6 +227,7 @@ class BenchmarkSession:
         finally:
             for handler in handlers:
                 handler.cancel()
+            self.server_metrics.stop()
             self.writer.write_metadata(self.metadata(end_time=time.time()))
             self.publisher.benchmark_completed(final_status, len(self.runner.results), self._experiment_summary())
             self._stop_cluster()
@@ -315,6 +324,8 @@ class BenchmarkSession:
             "repeats": config.repeats,
             "stop_on_saturation": config.stop_on_saturation,
             "search": search_data(self.planner.progress) if isinstance(self.planner, CapacitySearch) else None,
+            # The /metrics endpoints scraped (credentials hidden); [] when none answered or --server-metrics off.
+            "server_metrics": [s.shown for s in self.server_metrics.sources] if self.server_metrics else [],
         }
 
     def _loads(self) -> dict:

@@ -44,6 +44,7 @@ class DashboardState:
         self.latest: dict[str, dict] = {}
         self.history: list[dict] = []
         self.series = DecimatingSeries(self.series_capacity)
+        self.server_series = DecimatingSeries(self.series_capacity)  # server_metrics data, thinned like the points
         self.logs: deque[dict] = deque(maxlen=self.log_capacity)
         self.completed: dict | None = None
 
@@ -59,6 +60,8 @@ class DashboardState:
             self.history.append(event.data)
         elif kind == events.METRICS:
             self.series.add(event.data["point"])
+        elif kind == events.SERVER_METRICS:
+            self.server_series.add(event.data)
         elif kind == events.LOG:
             self.logs.append({**event.data, "timestamp": event.timestamp})
         elif kind == events.BENCHMARK_COMPLETED:
@@ -79,6 +82,8 @@ class DashboardState:
             "search": self.latest.get(events.SEARCH),
             "history": self.history,
             "timeseries": self.series.points,
+            "server": self.latest.get(events.SERVER_METRICS),
+            "server_timeseries": self.server_series.points,
             "logs": list(self.logs),
             "completed": self.completed,
             "last_event_id": self.last_event_id,

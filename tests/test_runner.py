@@ -67,7 +67,8 @@ def test_experiment_folder_has_metadata_run_files_and_event_log(tmp_path, fast_s
                      "D20_10_text-to-text_num_concurrency_2_time_60s.json",
                      "events.ndjson", "experiment_metadata.json"]
     run = json.loads((folder / names[0]).read_text())
-    assert set(run) == {"aggregated_metrics", "individual_request_metrics", "_time_unit"}
+    # the simulator serves /metrics, so --server-metrics auto adds the server's series
+    assert set(run) == {"aggregated_metrics", "individual_request_metrics", "_time_unit", "server_metrics"}
     first = run["individual_request_metrics"][0]
     assert first["start_time"] < first["first_token_time"] < first["end_time"]
     metadata = json.loads((folder / "experiment_metadata.json").read_text())

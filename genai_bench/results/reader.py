@@ -99,8 +99,10 @@ class RunDocument:
                 "batch_size": self.batch_size, "partial": self.partial, "aggregated": self.aggregated}
 
     def requests(self, limit: int = MAX_DRILLDOWN_REQUESTS) -> dict:
-        """Per-request points for the drill-down (times in seconds, evenly thinned past `limit`) and histograms."""
-        records = orjson.loads(read_regular(self.path)).get("individual_request_metrics") or []
+        """Per-request points for the drill-down (times in seconds, evenly thinned past `limit`), histograms, and the
+        server's scrapes over the run (`server_metrics`, null without them)."""
+        document = orjson.loads(read_regular(self.path))
+        records = document.get("individual_request_metrics") or []
         scale = 1000.0 if self.time_unit == "ms" else 1.0
         first_start = min((r["start_time"] for r in records if r.get("start_time") is not None), default=0.0)
         points = [{
@@ -114,7 +116,8 @@ class RunDocument:
         histograms = {metric: histogram(values) for metric in ("ttft", "tpot", "e2e_latency")
                       if (values := [p[metric] for p in points if p[metric] is not None and not p["error_code"]])}
         step = max(1, -(-len(points) // limit))
-        return {"total": len(points), "sampled": step > 1, "requests": points[::step], "histograms": histograms}
+        return {"total": len(points), "sampled": step > 1, "requests": points[::step], "histograms": histograms,
+                "server_metrics": document.get("server_metrics")}
 
 
 def _scaled(value, scale: float):

@@ -67,6 +67,8 @@ class ExperimentWriter:
             "individual_request_metrics": [m.to_dict(self.clock_offset, self.time_unit) for m in result.requests],
             "_time_unit": self.time_unit,
         }
+        if result.server_metrics is not None:
+            document["server_metrics"] = result.server_metrics  # the server's scrapes: times in s since the start
         # Encoding and fsync of a large run file happen on a real thread, so live streams keep flowing meanwhile.
         path = gevent.get_hub().threadpool.apply(write_json_atomic, (self.folder / name, document))
         self.run_files.append(path)

@@ -15,6 +15,8 @@ from genai_bench.simulator.clock import IdleCounter, PreciseClock, sleep_until
 from genai_bench.simulator.config import SimulatorConfig
 from genai_bench.simulator.http_handler import RECEIVED_AT_KEY
 from genai_bench.simulator.pooling import POOLING_PATHS, PoolingEndpoints
+from genai_bench.simulator.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from genai_bench.simulator.metrics import ServerState
 from genai_bench.simulator.responses import (DONE, ApiError, Frames, Plan, chunk_count, chunk_spans, error_body,
                                              mid_chunk, single_token_words, status_line)
 from genai_bench.tokenizer import Tokenizer, builtin_tokenizer
@@ -71,6 +73,7 @@ class SimulatorApp:
         ).encode()
         self.chats: deque[dict] | None = None  # see keep_chats
         self.pooling = PoolingEndpoints(config, self.tokenizer, self._rng)
+        self.state = ServerState(config.model, config.kv_cache_tokens)  # what /metrics reports
 
     def keep_chats(self, limit: int) -> None:
         """Keep the last `limit` chat requests' messages and the answer text sent to each (for tests of histories)."""
@@ -95,6 +98,9 @@ class SimulatorApp:
         if path == "/health":
             start_response("200 OK", _JSON_HEADERS)
             return [b'{"status":"ok"}']
+        if path == "/metrics":  # like vLLM's, open without the API key
+            start_response("200 OK", [("Content-Type", METRICS_CONTENT_TYPE)])
+            return [self.state.render()]
         self._check_auth(environ)
         if path == "/v1/models":
             self._check_method(method, "GET")
@@ -241,7 +247,11 @@ class SimulatorApp:
         """Take a sequence slot; returns the time token generation starts (queueing shows up in TTFT)."""
         if self._slots is None or self._slots.acquire(blocking=False):
             return arrival
-        self._slots.acquire()
+        self.state.waiting += 1
+        try:
+            self._slots.acquire()
+        finally:
+            self.state.waiting -= 1
         return time.perf_counter()
 
     def _release_slot(self) -> None:
@@ -278,6 +288,7 @@ class SimulatorApp:
         """The SSE body: role chunk, timed content chunks, finish, usage, [DONE]."""
         frames = Frames(plan.chat, self._response_id(plan), int(time.time()), plan.model)
         start = self._acquire_slot(arrival)
+        sequence, ended = self.state.start(plan), False
         try:
             if plan.chat and self.config.role_chunk:
                 yield frames.role()
@@ -295,11 +306,14 @@ class SimulatorApp:
                 if index == plan.disconnect_after:
                     raise ConnectionResetError(104, "simulated disconnect")  # pywsgi closes it silently
                 text = b"".join(tokens[first:end]) if end - first > 1 else tokens[first]
+                self.state.generate(sequence, end - first)
                 yield frames.malformed(text, reasoning) if index == plan.malformed_at else frames.chunk(text, reasoning)
             if plan.disconnect_after >= 0:
                 raise ConnectionResetError(104, "simulated disconnect")
+            ended = True
             yield self._trailer(frames, plan)
         finally:
+            self.state.finish(sequence, plan.finish_reason if ended else None)
             self._release_slot()
 
     @staticmethod
@@ -314,6 +328,7 @@ class SimulatorApp:
     def _complete(self, plan: Plan, arrival: float, start_response: StartResponse) -> list[bytes]:
         """A non-streaming answer, sent when the last token would have been generated."""
         start = self._acquire_slot(arrival)
+        sequence = self.state.start(plan)
         try:
             last = start
             for index, (deadline, _, _, _) in enumerate(self._schedule(plan, start)):
@@ -323,7 +338,9 @@ class SimulatorApp:
             self._clock.sleep_until(last)
             if plan.disconnect_after >= 0:
                 raise ConnectionResetError(104, "simulated disconnect")
+            self.state.generate(sequence, plan.output_tokens)  # a non-streamed answer's tokens come all at once
         finally:
+            self.state.finish(sequence, plan.finish_reason)
             self._release_slot()
         body = self._completion_body(plan)
         if plan.malformed_at >= 0:

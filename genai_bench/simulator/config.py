@@ -20,6 +20,8 @@ class SimulatorConfig:
     jitter_ms: float = _opt(0.0, "Uniform +/- jitter added to every delay, in ms.")
     tokens_per_chunk: int = _opt(1, "Output tokens carried by each streamed chunk.")
     max_concurrency: int = _opt(0, "Max concurrent sequences (0 = unlimited); more requests queue and wait.")
+    # /metrics (simulator/metrics.py): the KV cache is the tokens running requests hold, over this capacity.
+    kv_cache_tokens: int = _opt(65536, "KV cache capacity in tokens that /metrics reports usage against.")
     default_max_tokens: int = _opt(128, "Output length when the request sets no max_tokens.")
     error_rate: float = _opt(0.0, "Share of requests answered with an error status before streaming.")
     error_codes: tuple[int, ...] = _opt((429, 500, 503), "HTTP status codes used for injected errors.")
@@ -66,6 +68,8 @@ class SimulatorConfig:
             raise ValueError(f"usage_scale must be positive and finite, got {self.usage_scale}")
         if self.tokens_per_chunk < 1 or self.default_max_tokens < 1:
             raise ValueError("tokens_per_chunk and default_max_tokens must be >= 1")
+        if self.kv_cache_tokens < 1:
+            raise ValueError(f"kv_cache_tokens must be >= 1, got {self.kv_cache_tokens}")
         if self.max_concurrency < 0 or self.reasoning_tokens < 0 or self.slow_every < 0:
             raise ValueError("max_concurrency, reasoning_tokens and slow_every must be >= 0")
         if not self.error_codes or not all(400 <= c <= 599 for c in self.error_codes):

@@ -30,8 +30,10 @@ def status():
 
 @blueprint.get("/api/metrics")
 def metrics():
-    """The latest live metrics snapshot."""
-    return web_context().state.latest.get(events.METRICS) or {"live_metrics": None}
+    """The latest live metrics snapshot, and as `server` the latest server_metrics data (null without scrapes)."""
+    state = web_context().state
+    return {**(state.latest.get(events.METRICS) or {"live_metrics": None}),
+            "server": state.latest.get(events.SERVER_METRICS)}
 
 
 @blueprint.get("/api/historical-data")

@@ -1,6 +1,7 @@
 /* genai-bench live dashboard: the Chart.js charts of the live view and how they look (axes, tooltips, run markers).
  *
  *   GenaiLive.createCharts()   {latency, throughput, errors, scatter, ttftHist, e2eHist}, or null without Chart.js
+ *   GenaiLive.timeChartOptions(yTitle), lineDataset(label, color, extra), runMarkersPlugin: for other time charts
  *
  * Filling them from the model is live-render.js's job. Needs common.js (window.GenaiCommon) loaded first.
  */
@@ -290,5 +291,9 @@
   window.GenaiLive = Object.assign(window.GenaiLive || {}, {
     createCharts: createCharts,
     sloLines: sloLines,
+    // For the server panel (live-server.js): the same time axis, line style and run markers.
+    timeChartOptions: baseOptions,
+    lineDataset: lineDataset,
+    runMarkersPlugin: runMarkersPlugin,
   });
 })();

@@ -37,6 +37,8 @@
       t0: null,              // unix s the time axes count from
       logs: [],              // {level, message, time (unix s)}
       search: null,          // the latest search data (a capacity search's goal, steps and bounds), else null
+      server: null,          // the latest server_metrics data (the servers' /metrics, normalized), else null
+      serverPoints: [],      // {x: s on the time axes, s: server_metrics data}
       completed: null,       // benchmark_completed data once the sweep ended
       finalStatus: null,     // completed, stopped or failed once the benchmark ended
       experimentFolder: null,
@@ -65,6 +67,18 @@
     pushBounded(model.points, { x: x, p: p }, MAX_POINTS);
     var first = model.points[0];
     while (model.marks.length > 1 && model.marks[1].x <= first.x) model.marks.shift();
+    return true;
+  }
+
+  // A scrape of the servers' /metrics, on the time axes of the client's points.
+  function addServerPoint(model, data) {
+    if (isDone(model) || !data || !isNum(data.t)) return false;
+    var last = model.serverPoints[model.serverPoints.length - 1];
+    if (last && data.t <= last.s.t) return false;
+    var speed = model.replay && model.replay.speed > 0 ? model.replay.speed : 1;
+    if (model.t0 === null) model.t0 = data.t;   // a run's first scrape comes before its first live tick
+    model.server = data;
+    pushBounded(model.serverPoints, { x: (data.t - model.t0) * speed, s: data }, MAX_POINTS);
     return true;
   }
 
@@ -155,6 +169,7 @@
       case "run_completed": applyRunCompleted(model, data); break;
       case "log": addLog(model, data, env.timestamp); break;
       case "search": model.search = data; break;
+      case "server_metrics": if (!addServerPoint(model, data)) return null; break;
       case "benchmark_completed": applyCompleted(model, data); break;
       default: return null;
     }
@@ -176,6 +191,7 @@
     model.replay = status ? replayOf(status) : null;
     if (status && !model.replay && isNum(status.start_time) && status.start_time > 0) model.t0 = status.start_time;
     (state.timeseries || []).forEach(function (p) { addPoint(model, p); });
+    (state.server_timeseries || []).forEach(function (s) { addServerPoint(model, s); });
     (state.history || []).forEach(function (r) { applyRunCompleted(model, r); });
     (state.logs || []).forEach(function (l) { addLog(model, l, null); });
     if (state.scatter) applyScatter(model, state.scatter);

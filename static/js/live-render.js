@@ -51,6 +51,7 @@
 
   function createView(charts) {
     charts = charts || {};
+    var server = charts.latency && L.createServerPanel ? L.createServerPanel() : null;   // the servers' /metrics
     var dirty = new Set();
     var frameRequested = false;
 
@@ -456,6 +457,7 @@
       scatter(model);
       runs(model);
       logs(model, true);
+      if (server) server.draw(model);
     }
 
     function update(model, type) {
@@ -465,6 +467,7 @@
         case "scatter": scatter(model); return;
         case "run_completed": runs(model); break;
         case "search": search(model); return;
+        case "server_metrics": if (server) server.draw(model); return;
         case "run_started": histograms(model); break;
         case "metrics": kpis(model); turns(model); newPoint(model); break;
         default: kpis(model); break;   // status, progress, benchmark_completed

@@ -4,7 +4,8 @@
  *   var drill = GenaiResults.createDrill(view)   view: the mount's shared context (results-view.js)
  *   drill.node         the panel                  drill.open(id, key) -> Promise (true once the requests are shown)
  *   drill.close()
- * Its charts go into view.charts (drillScatter, drillHist.{ttft, tpot, e2e}).
+ * Its charts go into view.charts (drillScatter, drillHist.{ttft, tpot, e2e}, drillServer: the server's /metrics over
+ * the run, from the answer's server_metrics, its figure hidden without them).
  *
  * Needs common.js and results-base.js loaded first.
  */
@@ -29,7 +30,7 @@
     var drillMessage = el("p", { className: "rv-message", id: "rv-drill-message", hidden: true });
     var drillGrid = el("div", { className: "rv-drill-grid" });
     function drillPanel(id, titleText, controlsNodes) {
-      return U.chartFigure(drillGrid, { className: "chart-panel rv-drill-chart" + (id === "scatter" ? " rv-wide" : "") },
+      return U.chartFigure(drillGrid, { className: "chart-panel rv-drill-chart" + (id === "scatter" || id === "server" ? " rv-wide" : "") },
         el("span", null, titleText), controlsNodes, { id: "rv-drill-" + id, role: "img", "aria-label": titleText });
     }
     var drillMetricSelect = el("select", { id: "rv-drill-metric", "aria-label": "Latency shown over time" });
@@ -41,7 +42,10 @@
       ttft: drillPanel("hist-ttft", "TTFT distribution"),
       tpot: drillPanel("hist-tpot", "TPOT distribution"),
       e2e: drillPanel("hist-e2e", "E2E latency distribution"),
+      server: drillPanel("server", "The server during the run (its /metrics)"),
     };
+    var serverFigure = drillCanvases.server.parentNode.parentNode;
+    serverFigure.hidden = true;
     drill.append(drillHead, drillFacts, drillMessage, drillGrid);
 
     function histChart(canvas, color) {
@@ -87,6 +91,40 @@
       }),
     }) : null;
 
+
+    // Running and waiting requests (left), KV cache usage % and the server's generated tokens/s (right).
+    charts.drillServer = Chart ? new Chart(drillCanvases.server, {
+      type: "line",
+      data: { datasets: [] },
+      options: Object.assign(U.chartBaseOptions(), {
+        parsing: false,
+        scales: {
+          x: axis("t (s since the run started)", { min: 0 }),
+          y: axis("requests", { beginAtZero: true }),
+          y2: axis("KV %", { position: "right", beginAtZero: true, suggestedMax: 100, grid: { drawOnChartArea: false } }),
+          y3: axis("generated tok/s", { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } }),
+        },
+      }),
+    }) : null;
+
+    function renderDrillServer(series) {
+      var chart = charts.drillServer;
+      serverFigure.hidden = !series || !Array.isArray(series.t) || !series.t.length;
+      if (!chart || serverFigure.hidden) return U.setDatasets(chart, []);
+      function line(name, label, color, axisId, extra) {
+        var values = series[name] || [];
+        return Object.assign({
+          label: label, yAxisID: axisId, borderColor: color, backgroundColor: color, borderWidth: 1.6, pointRadius: 0,
+          data: series.t.map(function (t, i) { return { x: t, y: isNum(values[i]) ? values[i] : null }; }),
+        }, extra || {});
+      }
+      U.setDatasets(chart, [
+        line("running", "running", COLORS.blue, "y", { stepped: true }),
+        line("waiting", "waiting", COLORS.orange, "y", { stepped: true }),
+        line("kv_cache_usage", "KV cache %", COLORS.purple, "y2"),
+        line("generation_tokens_per_second", "generated tok/s", COLORS.green, "y3", { borderDash: [5, 3] }),
+      ]);
+    }
 
     drillMetricSelect.addEventListener("change", function () { state.drillMetric = drillMetricSelect.value; if (state.drillData) renderDrillScatter(state.drillData); });
     drillClose.addEventListener("click", closeDrill);
@@ -134,6 +172,17 @@
       if (isNum(agg.token_count_mismatch)) {
         fact("Usage vs local count", fmtPercent(agg.token_count_mismatch) + " % of " + agg.token_count_checked + " checked differ > 5 %");
       }
+      var server = agg.server;
+      if (server && typeof server === "object") {
+        fact("Server running mean / max", fmtRate(server.running_mean) + " / " + fmtRate(server.running_max));
+        fact("Server waiting max · KV max", fmtRate(server.waiting_max) + " · " + (isNum(server.kv_cache_usage_max) ? fmtRate(server.kv_cache_usage_max) + " %" : "—"));
+        fact("Server generated tok/s mean", fmtRate(server.generation_tokens_per_second_mean));
+        if (isNum(server.generated_tokens)) {
+          fact("Server vs client tokens", fmtRate(server.generated_tokens) + " vs " + fmtRate(server.client_output_tokens) +
+            (isNum(server.token_difference) ? " (" + (server.token_difference >= 0 ? "+" : "") + (server.token_difference * 100).toFixed(1) + " %)" : "") +
+            (agg.server_token_mismatch ? " — mismatch" : ""));
+        }
+      }
       if (U.hasStat(run, "ttft_answer")) {
         fact("Answer TTFT p50 / p99", fmtMs(statOf(run, "ttft_answer", "p50")) + " / " + fmtMs(statOf(run, "ttft_answer", "p99")) + " ms");
         fact("Reasoning tokens mean", fmtRate(statOf(run, "reasoning_tokens", "mean")));
@@ -167,6 +216,7 @@
         setHistogram(charts.drillHist.tpot, h.tpot);
         setHistogram(charts.drillHist.e2e, h.e2e_latency);
         renderDrillScatter(answer);
+        renderDrillServer(answer.server_metrics);
         drill.setAttribute("data-loaded", "true");
         return true;
       }, function (err) {
@@ -186,6 +236,7 @@
         c.update("none");
       });
       U.setDatasets(charts.drillScatter, []);
+      renderDrillServer(null);
     }
 
     // An invalid histogram empties the chart.
