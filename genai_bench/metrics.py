@@ -163,6 +163,8 @@ class RunStatistics:
     slo: dict | None = None
     oversaturated: bool = False  # the server could not keep up: waiting rose through the run (saturation.py)
     trace: dict | None = None  # trace replays: requests sent and their send-time error vs the trace (trace.py)
+    # What the measured requests sent: mean request body and image bytes, images per request, bytes sent per second.
+    upload: dict | None = None
 
     @property
     def client_saturated(self) -> bool:
@@ -265,7 +267,24 @@ def aggregate(
         partial=partial,
         stats_by_turn=turn_statistics(measured),
         slo=slo_statistics(measured, duration, slo),
+        upload=upload_statistics(measured, duration),
     )
+
+
+def upload_statistics(measured: list[RequestMetrics], duration: float) -> dict | None:
+    """Mean request body bytes, image bytes and images per measured request, and body bytes sent per second.
+
+    Errors count too: their bytes were sent all the same. With images the body is mostly their base64, so this is
+    what a server's network and decoder took in.
+    """
+    if not measured:
+        return None
+    records = [m.record for m in measured]
+    sent = sum(r.request_bytes for r in records)
+    return {"mean_request_bytes": sent / len(records),
+            "mean_image_bytes": sum(r.image_bytes for r in records) / len(records),
+            "mean_num_images": sum(r.num_images for r in records) / len(records),
+            "request_bytes_per_second": _rate(sent, duration)}
 
 
 def _miscounted(record: RequestRecord) -> bool:

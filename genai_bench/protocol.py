@@ -38,6 +38,9 @@ class RequestRecord:
     local_output_tokens: int | None = None  # a local count beside the server's usage, on a sample of requests
     session_id: str | None = None  # multi-turn runs: the conversation this request belongs to (unique in the run)
     turn: int | None = None  # multi-turn runs: 1-based position of the request in its conversation
+    num_images: int = 0  # image-text-to-text: images the request carried
+    image_bytes: int = 0  # their encoded size (before base64)
+    request_bytes: int = 0  # the request body's size: with images, the upload that dominates what is sent
 
     @property
     def ok(self) -> bool:
@@ -73,6 +76,9 @@ class RequestRecord:
             "local_output_tokens": self.local_output_tokens,
             "session_id": self.session_id,
             "turn": self.turn,
+            "num_images": self.num_images,
+            "image_bytes": self.image_bytes,
+            "request_bytes": self.request_bytes,
         }
 
     def to_wire(self) -> list:
@@ -80,7 +86,8 @@ class RequestRecord:
         return [self.scenario, self.concurrency, self.num_input_tokens, self.max_output_tokens, self.start,
                 self.first_token, self.end, array("d", self.chunk_times).tobytes(), self.num_output_tokens,
                 self.tokens_estimated, self.status_code, self.error_code, self.error_message, self.scheduled_start,
-                self.first_answer, self.reasoning_tokens, self.local_output_tokens, self.session_id, self.turn]
+                self.first_answer, self.reasoning_tokens, self.local_output_tokens, self.session_id, self.turn,
+                self.num_images, self.image_bytes, self.request_bytes]
 
     @classmethod
     def from_wire(cls, data: list) -> RequestRecord:
