@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from genai_bench.images import IMAGE_FORMATS, IMAGE_TASK, ImagesUnavailable, require_pillow
 from genai_bench.prompt_datasets import DatasetSpec
 from genai_bench.scenarios import DATASET, TRACE_SCENARIO, Scenario, prefix_tokens, shortest_likely_input
 
-SUPPORTED_TASKS = ("text-to-text",)
+SUPPORTED_TASKS = ("text-to-text", IMAGE_TASK)
 BACKENDS = ("openai", "vllm", "sglang")
 ENDPOINTS = ("chat", "completions")
 EMBEDDED_MODEL = "genai-bench-sim"
@@ -99,6 +100,7 @@ class BenchmarkConfig:
     ramp_up_seconds: float = 0.0  # the rate rises linearly from 0 to its target over this long
     trace: str | None = None  # a Mooncake JSON-lines trace replayed as the sweep's one open-loop run
     trace_speed: float = 1.0  # 2: the trace's gaps halved
+    image_format: str = "jpeg"  # image-text-to-text: how the images are encoded (jpeg or png)
     live_interval: float = 0.25
     drain_timeout: float | None = None
     command: list[str] = field(default_factory=list)
@@ -138,7 +140,7 @@ class BenchmarkConfig:
             (self.api_backend in BACKENDS, f"--api-backend {self.api_backend!r} is unknown; use one of: {', '.join(BACKENDS)}"),
             (self.endpoint in ENDPOINTS, f"--endpoint {self.endpoint!r} is unknown; use chat or completions"),
             (bool(self.traffic_scenarios), "--traffic-scenario: give at least one scenario, e.g. D(100,100)"),
-            (all(s.task_kind == "text" for s in self.traffic_scenarios),
+            (all(s.task_kind != "embedding" for s in self.traffic_scenarios),
              "--traffic-scenario: E(...) scenarios are for text-to-embeddings; use D, N or U for text-to-text"),
             (bool(self.concurrencies) and all(c > 0 for c in self.concurrencies),
              "--num-concurrency must be positive integers"),
@@ -172,7 +174,8 @@ class BenchmarkConfig:
              f"{folder_name_problem(self.experiment_folder_name or 'x')}; give a plain name, it goes inside "
              "--experiment-base-dir"),
         ]
-        all_checks = checks + self.workload_checks() + self._multi_turn_checks() + self._arrival_checks()
+        all_checks = (checks + self.workload_checks() + self._multi_turn_checks() + self._arrival_checks()
+                      + self._image_checks())
         for ok, message in all_checks + search_checks(self):
             if not ok:
                 raise ConfigError(message)
@@ -199,6 +202,28 @@ class BenchmarkConfig:
              f"{option} needs --endpoint chat: the completions endpoint has no message history"),
             (not self.conversational or not self.request_rates,
              f"{option} runs closed loop (each turn follows its answer); drop --request-rate"),
+        ]
+
+    def _image_checks(self) -> list[tuple[bool, str]]:
+        """The image-text-to-text checks: I(...) scenarios with that task only, and what it cannot be combined with."""
+        image_task = self.task == IMAGE_TASK
+        images = [s.text for s in self.traffic_scenarios if s.task_kind == "image"]
+        others = [s.text for s in self.traffic_scenarios if s.task_kind != "image"]
+        image_column = self.dataset is not None and self.dataset.image_column is not None
+        missing = pillow_problem() if image_task else None  # Pillow is imported only when images are asked for
+        return [
+            (image_task or not images, f"--traffic-scenario {images[0] if images else ''} sends images; it needs "
+                                       f"--task {IMAGE_TASK}"),
+            (not image_task or not others, f"--task {IMAGE_TASK} sends images: give I(width,height) or "
+                                           f"I(width,height,count) scenarios, not {others[0] if others else ''}"),
+            (self.image_format in IMAGE_FORMATS, f"--image-format must be one of: {', '.join(IMAGE_FORMATS)}"),
+            (not image_column or image_task, f"--dataset-image-column needs --task {IMAGE_TASK}"),
+            (not image_task or self.endpoint == "chat", f"--task {IMAGE_TASK} needs --endpoint chat (images travel "
+                                                         "as chat content parts)"),
+            (not image_task or not (self.conversational or self.trace or self.prefix_len or self.prefix_ratio),
+             f"--task {IMAGE_TASK} sends single requests of text and images; drop --multi-turn/--turns, --trace "
+             "and --prefix-len/--prefix-ratio"),
+            (missing is None, missing),
         ]
 
     def _arrival_checks(self) -> list[tuple[bool, str]]:
@@ -362,6 +387,15 @@ def api_base_problem(url: str) -> str | None:
         return "no host name"
     if port == 0:
         return "port 0 is not a server's port"
+    return None
+
+
+def pillow_problem() -> str | None:
+    """The one-line message naming the images extra when Pillow is not installed, else None."""
+    try:
+        require_pillow()
+    except ImagesUnavailable as exc:
+        return str(exc)
     return None
 
 

@@ -11,6 +11,7 @@ import orjson
 
 from genai_bench.config import (BACKENDS, EMBEDDED_MODEL, ENDPOINTS, MAX_RATE, SEARCH_KINDS, BenchmarkConfig,
                                 ConfigError)
+from genai_bench.images import IMAGE_FORMATS, IMAGE_TASK
 from genai_bench.prompt_datasets import DatasetSpec
 from genai_bench.scenarios import parse_scenario
 from genai_bench.slo import parse_slos
@@ -19,6 +20,9 @@ ALLOWED_HOSTS_OPTION = click.option(
     "--streaming-allowed-hosts", multiple=True,
     help="Host names the dashboard answers besides its address and loopback (DNS rebinding guard); repeatable or "
          "comma-separated, * for any. Not needed with --streaming-token.")
+
+# The scenarios run when --traffic-scenario is not given, by --task (upstream's first vision default for images).
+DEFAULT_SCENARIOS = {"text-to-text": ["D(100,100)"], IMAGE_TASK: ["I(512,512)"]}
 
 BENCHMARK_OPTIONS = [
     click.option("--api-backend", default="openai", type=click.Choice(BACKENDS), show_default=True,
@@ -31,11 +35,15 @@ BENCHMARK_OPTIONS = [
               help=f"Model name sent to the server. Default: --model, else the first model the server lists "
                    f"({EMBEDDED_MODEL} for the embedded simulator)."),
     click.option("--model-tokenizer", default=None, help="tokenizer.json, a directory holding one, or a hub id (needs network). Default: built-in."),
-    click.option("--task", default="text-to-text", show_default=True, help="Benchmark task."),
+    click.option("--task", default="text-to-text", show_default=True,
+                 help=f"Benchmark task: text-to-text, or {IMAGE_TASK} (I(width,height[,count]) scenarios; needs the "
+                      "images extra)."),
     click.option("--endpoint", default="chat", type=click.Choice(ENDPOINTS), show_default=True,
               help="chat: /v1/chat/completions; completions: /v1/completions."),
-    click.option("--traffic-scenario", multiple=True, default=("D(100,100)",), show_default=True,
-              help="D(in,out), N(mi,si)/(mo,so), U(min_in,max_in)/(min_out,max_out), U(max_in,max_out); repeatable."),
+    click.option("--traffic-scenario", multiple=True,
+              help="D(in,out), N(mi,si)/(mo,so), U(min_in,max_in)/(min_out,max_out), U(max_in,max_out), "
+                   f"I(width,height[,count]); repeatable. Default: {' '.join(DEFAULT_SCENARIOS['text-to-text'])}, "
+                   f"{' '.join(DEFAULT_SCENARIOS[IMAGE_TASK])} for {IMAGE_TASK}."),
     click.option("--num-concurrency", multiple=True, default=("1", "2", "4", "8"), show_default=True,
               help="Concurrent users per run; repeatable or comma-separated."),
     click.option("--request-rate", multiple=True,
@@ -95,6 +103,11 @@ WORKLOAD_OPTIONS = [
     click.option("--dataset-prompt-column", default="prompt", show_default=True, help="The prompt's column (JSON, CSV)."),
     click.option("--dataset-output-column", default=None,
                  help="The reference answer's column: its length sets max_tokens with --traffic-scenario dataset."),
+    click.option("--dataset-image-column", default=None,
+                 help=f"{IMAGE_TASK}: the column holding each row's image (a path relative to the dataset, bytes, "
+                      "or a Hugging Face Image); rows without one get generated images."),
+    click.option("--image-format", default="jpeg", type=click.Choice(IMAGE_FORMATS), show_default=True,
+                 help=f"{IMAGE_TASK}: how the images are encoded in the requests' data URIs."),
     click.option("--prefix-len", default=None, type=int, help="Start every prompt with a shared prefix of this many tokens."),
     click.option("--prefix-ratio", default=None, type=float,
                  help="Shared prefix as a share (0-1) of the scenario's mean input; excludes --prefix-len."),
@@ -213,6 +226,7 @@ PASSED_AS_IS = (
 PASSED_AS_IS += ("multi_turn", "turns", "think_time")
 PASSED_AS_IS += ("search", "slo_attainment", "search_tolerance", "search_max_steps", "repeats", "stop_on_saturation")
 PASSED_AS_IS += ("burstiness", "ramp_up_seconds", "trace", "trace_speed")
+PASSED_AS_IS += ("image_format",)
 
 
 def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig:
@@ -220,7 +234,8 @@ def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig
     return BenchmarkConfig(
         **{name: options[name] for name in PASSED_AS_IS},
         api_key=options["api_key"] or "",
-        traffic_scenarios=[parse_scenario(text) for text in split_scenarios(options["traffic_scenario"])],
+        traffic_scenarios=[parse_scenario(text) for text in split_scenarios(options["traffic_scenario"])
+                           or DEFAULT_SCENARIOS.get(options["task"], DEFAULT_SCENARIOS["text-to-text"])],
         concurrencies=parse_positive("--num-concurrency", options["num_concurrency"], int, "positive integers"),
         request_rates=request_rates(options),
         additional_request_params=parse_json_object("--additional-request-params", options["additional_request_params"]),
@@ -246,7 +261,8 @@ def workload_settings(options: dict[str, Any]) -> dict[str, Any]:
     if config_file:
         dataset = DatasetSpec.from_config_file(config_file)
     elif path:
-        dataset = DatasetSpec.from_cli(path, options["dataset_prompt_column"], options["dataset_output_column"])
+        dataset = DatasetSpec.from_cli(path, options["dataset_prompt_column"], options["dataset_output_column"],
+                                       options["dataset_image_column"])
     return {"dataset": dataset, "prefix_len": options["prefix_len"], "prefix_ratio": options["prefix_ratio"],
             "prefix_groups": options["prefix_groups"]}
 

@@ -17,6 +17,8 @@ VALID_FORMS = (
 DATASET = "dataset"
 # The scenario of a --trace replay: each request's token counts come from its trace line (never parsed from text).
 TRACE = "trace"
+# The kind of image scenarios, I(width,height[,count]) (--task image-text-to-text).
+IMAGE = "I"
 # Scenarios whose requests bring their own token counts.
 _OWN_COUNTS = (DATASET, TRACE)
 # The text part of an I(...) request when no dataset gives one (upstream takes it from its dataset): a prompt of this
@@ -39,7 +41,7 @@ _FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("U", re.compile(rf"U{_PAIR}/{_PAIR}")),
     ("U", re.compile(rf"U{_PAIR}")),
     ("E", re.compile(rf"E\({_INT}\)")),
-    ("I", re.compile(rf"I\({_INT},{_INT}(?:,{_INT})?\)")),
+    (IMAGE, re.compile(rf"I\({_INT},{_INT}(?:,{_INT})?\)")),
 )
 _NEGATIVE = re.compile(r"[(,]-\d")
 
@@ -70,7 +72,7 @@ class Scenario:
             return self.kind
         if self.kind == "E":
             return f"E({p[0]})"
-        if self.kind == "I":
+        if self.kind == IMAGE:
             return f"I({p[0]},{p[1]})" if p[2] == 1 else f"I({p[0]},{p[1]},{p[2]})"
         if len(p) == 2:
             return f"{self.kind}({p[0]},{p[1]})"
@@ -79,13 +81,13 @@ class Scenario:
     @property
     def name(self) -> str:
         """Upstream genai-bench file-name form, e.g. "D100_100", "N480_240_300_150" or "I512_512"."""
-        params = self.params[:2] if self.kind == "I" and self.params[2] == 1 else self.params
+        params = self.params[:2] if self.kind == IMAGE and self.params[2] == 1 else self.params
         return self.kind + "_".join(str(v) for v in params)
 
     @property
     def task_kind(self) -> str:
         """"embedding" for E scenarios, "image" for I scenarios, "text" otherwise."""
-        return {"E": "embedding", "I": "image"}.get(self.kind, "text")
+        return {"E": "embedding", IMAGE: "image"}.get(self.kind, "text")
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -95,7 +97,7 @@ class Scenario:
     @property
     def num_images(self) -> int:
         """Images per request: an I scenario's count, 0 for the others."""
-        return self.params[2] if self.kind == "I" else 0
+        return self.params[2] if self.kind == IMAGE else 0
 
     def __str__(self) -> str:
         return self.text
@@ -109,7 +111,7 @@ class Scenario:
             return p[0], p[1]
         if self.kind == "E":
             return p[0], 0
-        if self.kind == "I":
+        if self.kind == IMAGE:
             return IMAGE_TEXT_TOKENS, IMAGE_OUTPUT_TOKENS
         if self.kind == "N":
             return _normal(rng, p[0], p[1]), _normal(rng, p[2], p[3])
@@ -124,7 +126,7 @@ class Scenario:
             return 0.0, 0.0
         if self.kind == "E":
             return float(p[0]), 0.0
-        if self.kind == "I":
+        if self.kind == IMAGE:
             return float(IMAGE_TEXT_TOKENS + p[2] * image_tokens(p[0], p[1])), float(IMAGE_OUTPUT_TOKENS)
         if self.kind == "D":
             return float(p[0]), float(p[1])
@@ -160,7 +162,7 @@ def shortest_likely_input(scenario: Scenario) -> int:
         return max(1, scenario.params[0] - 2 * scenario.params[1])
     if scenario.kind == "U":
         return scenario._uniform_bounds()[0]
-    if scenario.kind == "I":
+    if scenario.kind == IMAGE:
         return IMAGE_TEXT_TOKENS
     return scenario.params[0]
 
@@ -186,9 +188,9 @@ def parse_scenario(text: str) -> Scenario:
             groups = [g for g in match.groups() if g is not None]  # I's count is optional
             # Checked on the digits first: int() refuses (ValueError) numbers of more than 4,300 digits.
             if any(len(g.lstrip("0")) > len(str(MAX_SCENARIO_TOKENS)) for g in groups):
-                raise _error(text, _IMAGE_LIMITS if kind == "I" else _TOO_LARGE)
+                raise _error(text, _IMAGE_LIMITS if kind == IMAGE else _TOO_LARGE)
             params = tuple(int(g) for g in groups)
-            if kind == "I":
+            if kind == IMAGE:
                 return _image_scenario(text, params)
             _validate(text, kind, params)
             return Scenario(kind, params)
@@ -200,7 +202,7 @@ def _image_scenario(text: str, params: tuple[int, ...]) -> Scenario:
     width, height, count = (*params, 1) if len(params) == 2 else params
     if not (1 <= width <= MAX_IMAGE_SIDE and 1 <= height <= MAX_IMAGE_SIDE and 1 <= count <= MAX_IMAGES):
         raise _error(text, _IMAGE_LIMITS)
-    return Scenario("I", (width, height, count))
+    return Scenario(IMAGE, (width, height, count))
 
 
 def _validate(text: str, kind: str, params: tuple[int, ...]) -> None:
