@@ -159,3 +159,18 @@ def test_without_pillow_the_task_is_refused_in_one_line_naming_the_extra(monkeyp
                                        str(tmp_path)])
     assert result.exit_code == 2 and result.output.strip() == f"Error: {MISSING_PILLOW}"
     assert not (tmp_path / "exp").exists()
+
+
+def test_workers_send_images_and_their_records_cross_the_wire(tmp_path, start_simulator, run_cli):
+    server = start_simulator(ttft_ms=1.0, itl_ms=0.0)
+    result = run_cli("benchmark", "--task", "image-text-to-text", "--api-base", server.url, "--num-workers", "2",
+                     "--num-concurrency", "2", "--max-requests-per-run", "6", "--traffic-scenario", "I(320,240,2)",
+                     "--image-format", "png", "--experiment-folder-name", "exp", "--seed", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(server.app.received) == 6
+    for body in server.app.received:
+        assert [(i.format, i.size) for _, i in sent_images(body)] == [("PNG", (320, 240))] * 2
+    [run_file] = (tmp_path / "experiments" / "exp").glob("I320_240_2_*.json")
+    records = json.loads(run_file.read_text())["individual_request_metrics"]
+    assert len(records) == 6 and all(r["num_images"] == 2 and r["request_bytes"] > r["image_bytes"] > 0
+                                     for r in records)
