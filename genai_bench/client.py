@@ -212,6 +212,7 @@ class OpenAIStreamingClient:
     def send(self, record: RequestRecord, prompt: Prompt) -> RequestRecord:
         """Send one request, filling `record` with timestamps, token counts and any error; never raises for server faults."""
         body = self.target.payload(prompt, record.max_output_tokens)
+        record.request_bytes = len(body)
         self.last_stream = state = StreamState()
         self._post(record, body, self._read_stream, state)
         if record.ok:

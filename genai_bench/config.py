@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from genai_bench.images import IMAGE_FORMATS, IMAGE_TASK, ImagesUnavailable, require_pillow
 from genai_bench.prompt_datasets import DatasetSpec
 from genai_bench.scenarios import (DATASET, TRACE_SCENARIO, Scenario, parse_scenario, prefix_tokens,
                                    shortest_likely_input)
@@ -110,6 +111,7 @@ class BenchmarkConfig:
     server_metrics: tuple[str, ...] = ("auto",)  # auto (the target's /metrics), off, or URLs
     server_metrics_interval: float = 1.0  # seconds between scrapes
     server_metrics_include: str | None = None  # a regex: unknown metrics kept raw when their name matches
+    image_format: str = "jpeg"  # image-text-to-text: how the images are encoded (jpeg or png)
     live_interval: float = 0.25
     drain_timeout: float | None = None
     command: list[str] = field(default_factory=list)
@@ -188,7 +190,8 @@ class BenchmarkConfig:
         ]
         # The api_base and task checks first: the task's own checks need a known task.
         all_checks = (checks[:2] + self._task_checks() + checks[2:] + self.workload_checks()
-                      + self._multi_turn_checks() + self._arrival_checks() + server_metrics_checks(self))
+                      + self._multi_turn_checks() + self._arrival_checks() + server_metrics_checks(self)
+                      + self._image_checks())
         for ok, message in all_checks + search_checks(self):
             if not ok:
                 raise ConfigError(message)
@@ -246,6 +249,23 @@ class BenchmarkConfig:
              f"{option} needs --endpoint chat: the completions endpoint has no message history"),
             (not self.conversational or not self.request_rates,
              f"{option} runs closed loop (each turn follows its answer); drop --request-rate"),
+        ]
+
+    def _image_checks(self) -> list[tuple[bool, str]]:
+        """The image-text-to-text checks beyond its scenarios (the task registry checks those): what it cannot be
+        combined with, and Pillow."""
+        image_task = self.task == IMAGE_TASK
+        image_column = self.dataset is not None and self.dataset.image_column is not None
+        missing = pillow_problem() if image_task else None  # Pillow is imported only when images are asked for
+        return [
+            (self.image_format in IMAGE_FORMATS, f"--image-format must be one of: {', '.join(IMAGE_FORMATS)}"),
+            (not image_column or image_task, f"--dataset-image-column needs --task {IMAGE_TASK}"),
+            (not image_task or self.endpoint == "chat", f"--task {IMAGE_TASK} needs --endpoint chat (images travel "
+                                                         "as chat content parts)"),
+            (not image_task or not (self.conversational or self.trace or self.prefix_len or self.prefix_ratio),
+             f"--task {IMAGE_TASK} sends single requests of text and images; drop --multi-turn/--turns, --trace "
+             "and --prefix-len/--prefix-ratio"),
+            (missing is None, missing),
         ]
 
     def _arrival_checks(self) -> list[tuple[bool, str]]:
@@ -409,6 +429,15 @@ def api_base_problem(url: str) -> str | None:
         return "no host name"
     if port == 0:
         return "port 0 is not a server's port"
+    return None
+
+
+def pillow_problem() -> str | None:
+    """The one-line message naming the images extra when Pillow is not installed, else None."""
+    try:
+        require_pillow()
+    except ImagesUnavailable as exc:
+        return str(exc)
     return None
 
 

@@ -171,6 +171,8 @@ class RunStatistics:
     # against the client's (servermetrics.RunServerMetrics.summary); None when nothing was scraped.
     server: dict | None = None
     server_token_mismatch: bool = False  # the two token counts differ by more than TOKEN_COUNT_TOLERANCE
+    # What the measured requests sent: mean request body and image bytes, images per request, bytes sent per second.
+    upload: dict | None = None
 
     @property
     def client_saturated(self) -> bool:
@@ -276,7 +278,24 @@ def aggregate(
         slo=slo_statistics(measured, duration, slo),
         total_inputs=inputs,
         inputs_per_second=_rate(inputs, duration),
+        upload=upload_statistics(measured, duration),
     )
+
+
+def upload_statistics(measured: list[RequestMetrics], duration: float) -> dict | None:
+    """Mean request body bytes, image bytes and images per measured request, and body bytes sent per second.
+
+    Errors count too: their bytes were sent all the same. With images the body is mostly their base64, so this is
+    what a server's network and decoder took in.
+    """
+    if not measured:
+        return None
+    records = [m.record for m in measured]
+    sent = sum(r.request_bytes for r in records)
+    return {"mean_request_bytes": sent / len(records),
+            "mean_image_bytes": sum(r.image_bytes for r in records) / len(records),
+            "mean_num_images": sum(r.num_images for r in records) / len(records),
+            "request_bytes_per_second": _rate(sent, duration)}
 
 
 def _miscounted(record: RequestRecord) -> bool:

@@ -11,6 +11,7 @@ import orjson
 
 from genai_bench.config import (BACKENDS, EMBEDDED_MODEL, ENDPOINTS, MAX_RATE, SEARCH_KINDS, SUPPORTED_TASKS,
                                 BenchmarkConfig, ConfigError)
+from genai_bench.images import IMAGE_FORMATS, IMAGE_TASK
 from genai_bench.prompt_datasets import DatasetSpec
 from genai_bench.scenarios import parse_scenario
 from genai_bench.slo import parse_slos
@@ -38,8 +39,9 @@ BENCHMARK_OPTIONS = [
               help="chat: /v1/chat/completions; completions: /v1/completions."),
     click.option("--traffic-scenario", multiple=True,
               help="D(in,out), N(mi,si)/(mo,so), U(min_in,max_in)/(min_out,max_out), U(max_in,max_out); E(tokens) for "
-                   "text-to-embeddings, R(document_tokens,query_tokens) for text-to-rerank; repeatable. "
-                   "Default: D(100,100), E(256) or R(256,64) by task."),
+                   "text-to-embeddings, R(document_tokens,query_tokens) for text-to-rerank, I(width,height[,count]) "
+                   "for image-text-to-text (needs the images extra); repeatable. Default: D(100,100), E(256), R(256,64) "
+                   "or I(512,512) by task."),
     click.option("--num-concurrency", multiple=True,
               help="Concurrent users per run; repeatable or comma-separated. Default: 1 2 4 8 (1 for batched tasks)."),
     click.option("--request-rate", multiple=True,
@@ -99,6 +101,11 @@ WORKLOAD_OPTIONS = [
     click.option("--dataset-prompt-column", default="prompt", show_default=True, help="The prompt's column (JSON, CSV)."),
     click.option("--dataset-output-column", default=None,
                  help="The reference answer's column: its length sets max_tokens with --traffic-scenario dataset."),
+    click.option("--dataset-image-column", default=None,
+                 help=f"{IMAGE_TASK}: the column holding each row's image (a path relative to the dataset, bytes, "
+                      "or a Hugging Face Image); rows without one get generated images."),
+    click.option("--image-format", default="jpeg", type=click.Choice(IMAGE_FORMATS), show_default=True,
+                 help=f"{IMAGE_TASK}: how the images are encoded in the requests' data URIs."),
     click.option("--prefix-len", default=None, type=int, help="Start every prompt with a shared prefix of this many tokens."),
     click.option("--prefix-ratio", default=None, type=float,
                  help="Shared prefix as a share (0-1) of the scenario's mean input; excludes --prefix-len."),
@@ -240,6 +247,7 @@ PASSED_AS_IS += ("search", "slo_attainment", "search_tolerance", "search_max_ste
 PASSED_AS_IS += ("burstiness", "ramp_up_seconds", "trace", "trace_speed")
 PASSED_AS_IS += ("rerank_endpoint",)
 PASSED_AS_IS += ("server_metrics_interval", "server_metrics_include")
+PASSED_AS_IS += ("image_format",)
 
 
 def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig:
@@ -275,7 +283,8 @@ def workload_settings(options: dict[str, Any]) -> dict[str, Any]:
     if config_file:
         dataset = DatasetSpec.from_config_file(config_file)
     elif path:
-        dataset = DatasetSpec.from_cli(path, options["dataset_prompt_column"], options["dataset_output_column"])
+        dataset = DatasetSpec.from_cli(path, options["dataset_prompt_column"], options["dataset_output_column"],
+                                       options["dataset_image_column"])
     return {"dataset": dataset, "prefix_len": options["prefix_len"], "prefix_ratio": options["prefix_ratio"],
             "prefix_groups": options["prefix_groups"]}
 

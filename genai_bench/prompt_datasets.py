@@ -42,6 +42,7 @@ class Conversation:
     """A dataset row: its turns in order (a single prompt is one user turn, maybe with a reference answer)."""
 
     turns: tuple[Turn, ...]
+    image: Any = field(default=None, compare=False)  # --dataset-image-column: a path, bytes or a picture
 
     @property
     def prompt(self) -> str:
@@ -78,12 +79,15 @@ class DatasetSpec:
     output_column: str | None = None
     huggingface_kwargs: dict = field(default_factory=dict)
     filters: dict = field(default_factory=dict)  # column -> required value (or list of allowed values)
+    image_column: str | None = None  # image-text-to-text: each row's image (a path, bytes or a picture)
 
     @classmethod
-    def from_cli(cls, path: str, prompt_column: str = "prompt", output_column: str | None = None) -> DatasetSpec:
+    def from_cli(cls, path: str, prompt_column: str = "prompt", output_column: str | None = None,
+                 image_column: str | None = None) -> DatasetSpec:
         """A spec from --dataset-path: a file or save_to_disk folder when it exists, else a Hugging Face hub id."""
         source_type = "huggingface" if not Path(path).exists() and _looks_like_hub_id(path) else "file"
-        return cls(path, source_type, prompt_column=prompt_column, output_column=output_column).checked()
+        return cls(path, source_type, prompt_column=prompt_column, output_column=output_column,
+                   image_column=image_column).checked()
 
     @classmethod
     def from_config_file(cls, config_path: str | Path) -> DatasetSpec:
@@ -100,7 +104,8 @@ class DatasetSpec:
                                f"known: {', '.join(sorted(known))}")
         return cls(str(source["path"]), source.get("type", "file"), source.get("file_format"),
                    config.get("prompt_column", "prompt"), config.get("output_column"),
-                   dict(source.get("huggingface_kwargs") or {}), dict(config.get("filters") or {})).checked()
+                   dict(source.get("huggingface_kwargs") or {}), dict(config.get("filters") or {}),
+                   config.get("image_column")).checked()
 
     def checked(self) -> DatasetSpec:
         """Self, or a DatasetError naming the first bad setting."""
@@ -281,7 +286,9 @@ def _conversation(record: Any, spec: DatasetSpec, index: int) -> Conversation | 
                                f"(--dataset-output-column)")
         if isinstance(answer, str) and answer:
             turns.append(Turn(ASSISTANT, answer))
-    return Conversation(tuple(turns))
+    if spec.image_column and index == 0 and spec.image_column not in record:
+        raise DatasetError(f"--dataset-path {spec.path}: no column {spec.image_column!r} (--dataset-image-column)")
+    return Conversation(tuple(turns), record.get(spec.image_column) if spec.image_column else None)
 
 
 def _turn(message: Any) -> Turn | None:

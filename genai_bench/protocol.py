@@ -39,6 +39,9 @@ class RequestRecord:
     session_id: str | None = None  # multi-turn runs: the conversation this request belongs to (unique in the run)
     turn: int | None = None  # multi-turn runs: 1-based position of the request in its conversation
     num_inputs: int = 1  # embeddings and rerank: the texts embedded or documents ranked by this one request
+    num_images: int = 0  # image-text-to-text: images the request carried
+    image_bytes: int = 0  # their encoded size (before base64)
+    request_bytes: int = 0  # the request body's size: with images, the upload that dominates what is sent
 
     @property
     def ok(self) -> bool:
@@ -75,6 +78,9 @@ class RequestRecord:
             "session_id": self.session_id,
             "turn": self.turn,
             "num_inputs": self.num_inputs,
+            "num_images": self.num_images,
+            "image_bytes": self.image_bytes,
+            "request_bytes": self.request_bytes,
         }
 
     def to_wire(self) -> list:
@@ -83,7 +89,7 @@ class RequestRecord:
                 self.first_token, self.end, array("d", self.chunk_times).tobytes(), self.num_output_tokens,
                 self.tokens_estimated, self.status_code, self.error_code, self.error_message, self.scheduled_start,
                 self.first_answer, self.reasoning_tokens, self.local_output_tokens, self.session_id, self.turn,
-                self.num_inputs]
+                self.num_inputs, self.num_images, self.image_bytes, self.request_bytes]
 
     @classmethod
     def from_wire(cls, data: list) -> RequestRecord:

@@ -32,9 +32,16 @@ _FILLER_CANDIDATES = (" the", " a", " and", " of", " to", " I", "the", "a", " x"
 class SampledRequest:
     """One request's prompt with its exact input token count and the output length to force."""
 
-    prompt: str
+    prompt: str | list[dict]  # a list: the chat messages to send (images.chat_messages)
     num_input_tokens: int
     max_output_tokens: int | None  # None: no limit sent (a dataset row without a reference answer)
+    num_images: int = 0
+    image_bytes: int = 0  # the images' encoded size; the prompt holds them as base64, a third larger
+
+    @property
+    def chars(self) -> int:
+        """About how many characters the request holds while queued: its text, and its images as base64."""
+        return (len(self.prompt) if isinstance(self.prompt, str) else 0) + -(-self.image_bytes // 3) * 4
 
 
 class RequestSource(Protocol):
@@ -161,7 +168,7 @@ class UpcomingRequests:
         if not self._ready:
             return self._draw()
         request = self._ready.popleft()
-        self._queued_chars -= len(request.prompt)
+        self._queued_chars -= request.chars
         return request
 
     def build_ahead(self, seconds: float) -> None:
@@ -192,7 +199,7 @@ class UpcomingRequests:
     def _build_one(self) -> None:
         request = self._draw()
         self._ready.append(request)
-        self._queued_chars += len(request.prompt)
+        self._queued_chars += request.chars
 
     def _build_ahead(self) -> None:
         while True:

@@ -2,7 +2,7 @@
 which metrics apply.
 
 A task is one TaskSpec in TASKS; the config, the planner, the users and the views ask the registry instead of
-testing task names, so a further task (e.g. image-text-to-text) is one more entry here and its own client.
+testing task names, so a further task is one more entry here (and its own client when its answers differ).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genai_bench.client import OpenAIStreamingClient, Target
+from genai_bench.images import IMAGE_TASK
 from genai_bench.pooling_client import EMBEDDINGS, RERANK, PoolingClient
 from genai_bench.sampling import RequestSource, SampledRequest
 from genai_bench.scenarios import Scenario
@@ -77,6 +78,9 @@ TASKS: dict[str, TaskSpec] = {task.name: task for task in (
              OpenAIStreamingClient),
     TaskSpec(TEXT_TO_EMBEDDINGS, ("E",), "E(tokens)", "E(256)", True, _pooling_client(EMBEDDINGS)),
     TaskSpec(TEXT_TO_RERANK, ("R",), "R(document_tokens,query_tokens)", "R(256,64)", True, _pooling_client(RERANK)),
+    # Upstream's first vision default; the text part comes from a dataset, or the corpus (images.py).
+    TaskSpec(IMAGE_TASK, ("I",), "I(width,height) or I(width,height,count)", "I(512,512)", False,
+             OpenAIStreamingClient),
 )}
 
 

@@ -210,7 +210,8 @@ class OpenAIUser(User):
             return
         request = context.requests.next()
         record = RequestRecord(context.scenario.text, context.concurrency, request.num_input_tokens,
-                               request.max_output_tokens)
+                               request.max_output_tokens, num_images=request.num_images,
+                               image_bytes=request.image_bytes)
         # Nothing yields between drawing the request and taking its send time, so a trace's k-th request gets the
         # trace's k-th time.
         if context.schedule is not None and not self._wait_for_send_time(record):

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
 from genai_bench.config import BenchmarkConfig
+from genai_bench.images import IMAGE_TASK, ImageMaker, chat_messages, image_tokens
 from genai_bench.prompt_datasets import Dataset, DatasetSpec, load_dataset
 from genai_bench.sampling import PromptSampler, SampledRequest
-from genai_bench.scenarios import DATASET, TRACE, Scenario, prefix_tokens
+from genai_bench.scenarios import DATASET, IMAGE, TRACE, Scenario, prefix_tokens
 from genai_bench.tokenizer import Tokenizer
 from genai_bench.trace import Trace, TracePrompts, load_trace
 
@@ -33,9 +35,12 @@ _DISTINCT_TRIES = 8
 
 
 def workload_description(config: BenchmarkConfig, dataset: Dataset | None) -> dict:
-    """The workload as the metadata's `workload` and the status context show it: {"dataset", "prefix", "trace"}."""
+    """The workload as the metadata's `workload` and the status context show it: {"dataset", "prefix", "trace",
+    "images"}."""
     spec = config.dataset
     return {
+        "images": None if config.task != IMAGE_TASK else {
+            "format": config.image_format, "column": spec.image_column if spec is not None else None},
         "trace": None if config.trace is None else {"path": config.trace, "speed": config.trace_speed},
         "dataset": None if dataset is None or spec is None else {
             **dataset.describe(), "prompt_column": spec.prompt_column, "output_column": spec.output_column},
@@ -54,12 +59,14 @@ class WorkloadSpec:
     prefix_groups: int = 1
     prefix_seed: int = 0  # the prefixes' (and trace blocks') text, the same in every process of a benchmark
     trace: str | None = None  # --trace: its path
+    image_format: str = "jpeg"  # --image-format of image-text-to-text requests
 
     @classmethod
     def of(cls, config: BenchmarkConfig) -> WorkloadSpec:
         """The spec of a benchmark; without --seed its prefixes get a random seed, shared with its workers."""
         seed = config.seed if config.seed is not None else secrets.randbits(63)
-        return cls(config.dataset, config.prefix_len, config.prefix_ratio, config.prefix_groups, seed, config.trace)
+        return cls(config.dataset, config.prefix_len, config.prefix_ratio, config.prefix_groups, seed, config.trace,
+                   config.image_format)
 
     def to_dict(self) -> dict:
         """Plain values (JSON) for a worker's settings."""
@@ -106,6 +113,7 @@ class Workload:
         self._row_tokens: dict[int, tuple[int, int | None]] = {}  # row -> its prompt's and reference answer's tokens
         self.trace = trace
         self._trace_prompts: TracePrompts | None = None
+        self._images: ImageMaker | None = None
 
     @classmethod
     def load(cls, tokenizer: Tokenizer, spec: WorkloadSpec, group_offset: int = 0) -> Workload:
@@ -132,6 +140,17 @@ class Workload:
             self._trace_prompts = TracePrompts(self.trace, self.sampler, self.tokenizer, self.spec.prefix_seed)
         return self._trace_prompts
 
+    @property
+    def images(self) -> ImageMaker:
+        """The maker of image-text-to-text requests' images (a dataset's relative image paths start at its folder)."""
+        if self._images is None:
+            base = None
+            if self.spec.dataset is not None:
+                path = Path(self.spec.dataset.path)
+                base = path if path.is_dir() else path.parent
+            self._images = ImageMaker(self.spec.image_format, base)
+        return self._images
+
     def prepare(self, scenarios: Iterable[Scenario]) -> Workload:
         """Tokenize the corpus and build the prefixes the scenarios need now, not during their runs."""
         for scenario in scenarios:
@@ -140,6 +159,8 @@ class Workload:
                 self.prefixes(tokens)
             elif scenario.kind != DATASET:
                 _ = self.sampler
+            if scenario.kind == IMAGE:
+                _ = self.images  # Pillow imported and checked before the sweep, not during its first run
             if scenario.kind == DATASET and len(self.dataset.conversations) <= PRECOUNT_MAX_ROWS:
                 rows = [row for row in range(len(self.dataset.conversations)) if row not in self._row_tokens]
                 for first in range(0, len(rows), _PRECOUNT_BATCH):
@@ -170,6 +191,8 @@ class Workload:
         `index`, its prompt built from its hash ids' blocks)."""
         if scenario.kind == TRACE:
             return self.trace_prompts.request(index)
+        if scenario.kind == IMAGE:
+            return self._image_request(scenario, rng)
         tokens = prefix_tokens(scenario, self.spec.prefix_len, self.spec.prefix_ratio)
         prefix = None
         if tokens is not None:
@@ -181,6 +204,29 @@ class Workload:
             return self.sampler.sample(scenario, rng)
         num_in, num_out = scenario.sample(rng)
         return SampledRequest(self._behind(prefix, num_in, rng), num_in, num_out)
+
+    def _image_request(self, scenario: Scenario, rng: np.random.Generator) -> SampledRequest:
+        """An I(w,h,count) request: its text, then `count` images of w x h, in one user message.
+
+        With a dataset, like upstream, each image comes with a random row: the rows' prompts joined are the text, their
+        images (--dataset-image-column) resized to w x h, and the first row's reference answer sets max_tokens. Rows
+        without an image, and requests without a dataset, get generated images; the text is then a corpus prompt.
+        """
+        width, height = scenario.image_size
+        if self.dataset is None:
+            num_text, num_out = scenario.sample(rng)
+            text, sources = self.sampler.prompt(num_text, rng), [None] * scenario.num_images
+        else:
+            rows = [self.dataset.conversations[int(rng.integers(len(self.dataset.conversations)))]
+                    for _ in range(scenario.num_images)]
+            text, sources = " ".join(row.prompt for row in rows), [row.image for row in rows]
+            answer = rows[0].reference_answer
+            num_text, num_out = self.tokenizer.count(text), (self.tokenizer.count(answer) or None) if answer else None
+        images = [self.images.generate(width, height, int(rng.integers(2**63))) if source is None
+                  else self.images.load(source, width, height) for source in sources]
+        num_in = num_text + sum(image_tokens(image.width, image.height) for image in images)
+        return SampledRequest(chat_messages(text, images), num_in, num_out, len(images),
+                              sum(image.nbytes for image in images))
 
     def _behind(self, prefix: Prefix, num_tokens: int, rng: np.random.Generator) -> str:
         """A `num_tokens`-token prompt starting with `prefix`; a draw no longer than it gets its first tokens."""

@@ -136,7 +136,7 @@ def test_think_time_spaces_the_turns_and_counts_in_no_latency(tmp_path, fast_sim
         assert second["start_time"] - first["end_time"] >= 0.3
     assert max(r["e2e_latency"] for r in requests) < 0.25 and max(r["ttft"] for r in requests) < 0.1
     assert json.loads((tmp_path / "exp" / "experiment_metadata.json").read_text())["workload"] == {
-        "dataset": None, "prefix": None, "trace": None, "multi_turn": {"turns": 2, "think_time": 0.3}}
+        "dataset": None, "prefix": None, "trace": None, "images": None, "multi_turn": {"turns": 2, "think_time": 0.3}}
 
 
 def test_a_run_that_ends_during_think_time_stops_the_conversation_at_once(tmp_path, fast_simulator):
@@ -155,7 +155,7 @@ def test_single_turn_runs_have_no_turns_and_no_stats_by_turn(tmp_path, fast_simu
     assert statistics.stats_by_turn is None and statistics.to_dict()["stats_by_turn"] is None
     assert {(r["session_id"], r["turn"]) for r in run_file_requests(tmp_path)} == {(None, None)}
     assert json.loads((tmp_path / "exp" / "experiment_metadata.json").read_text())["workload"] == {
-        "dataset": None, "prefix": None, "trace": None, "multi_turn": None}
+        "dataset": None, "prefix": None, "trace": None, "images": None, "multi_turn": None}
 
 
 def turn_record(turn: int, start: float, ttft: float, e2e: float, tokens: int, ok: bool = True) -> RequestRecord:

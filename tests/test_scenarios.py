@@ -91,7 +91,7 @@ def test_malformed_raises_one_line_error(text: str) -> None:
     assert "\n" not in message
     assert message.startswith(f"invalid traffic scenario {text!r}")
     assert "expected D(in,out), N(mean_in,sd_in)/(mean_out,sd_out)" in message
-    assert "E(tokens), R(document_tokens,query_tokens) or dataset" in message
+    assert "E(tokens), R(document_tokens,query_tokens), I(width,height), I(width,height,count) or dataset" in message
 
 
 def test_error_is_value_error_and_names_reason() -> None:

@@ -99,7 +99,7 @@ def test_prefix_groups_share_prefixes_in_turn_and_keep_the_scenario_exact(tmp_pa
     assert len({p[len(heads[0]):] for p in prompts}) == 9  # the rest differs each time
     workload = json.loads((folder / "experiment_metadata.json").read_text())["workload"]
     assert workload == {"dataset": None, "prefix": {"tokens": 20, "ratio": None, "groups": 3}, "trace": None,
-                        "multi_turn": None}
+                        "images": None, "multi_turn": None}
 
 
 def test_a_prefix_before_dataset_prompts_adds_its_tokens(tmp_path, fast_simulator):

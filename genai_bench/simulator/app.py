@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Iterator
 import orjson
 from gevent.lock import BoundedSemaphore
 
+from genai_bench.images import ImagesUnavailable, data_uri_size, image_tokens, image_urls
 from genai_bench.simulator.clock import IdleCounter, PreciseClock, sleep_until
 from genai_bench.simulator.config import SimulatorConfig
 from genai_bench.simulator.http_handler import RECEIVED_AT_KEY
@@ -40,6 +41,19 @@ def _text_of(message_content: Any) -> str:
     if message_content is None:
         return ""
     raise ApiError(400, "message content must be a string or a list of content parts")
+
+
+def _image_load(messages: list[dict]) -> tuple[int, int]:
+    """(images, their prompt tokens) of a chat request's image_url parts; each size read from its header only."""
+    urls = image_urls(messages)
+    if not urls:
+        return 0, 0
+    try:
+        return len(urls), sum(image_tokens(*data_uri_size(url)) for url in urls)
+    except ImagesUnavailable as exc:
+        raise ApiError(501, str(exc)) from None
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def _int_param(body: dict, name: str, minimum: int) -> int | None:
@@ -202,6 +216,8 @@ class SimulatorApp:
                      include_usage=include_usage and not cfg.no_usage, prompt=prompt, count_tokens=self.tokenizer.count,
                      output_tokens=limit, reasoning_tokens=min(cfg.reasoning_tokens, limit) if chat else 0,
                      usage_scale=cfg.usage_scale)
+        if chat:
+            plan.images, plan.image_tokens = _image_load(body["messages"])
         if cfg.slow_every and next(self._planned) % cfg.slow_every == 0:
             plan.extra_ttft = cfg.slow_ms / 1000.0
         self._maybe_stop_early(plan, body)
@@ -263,6 +279,7 @@ class SimulatorApp:
         cfg, rng = self.config, self._rng
         itl, jitter = cfg.itl_ms / 1000.0, cfg.jitter_ms / 1000.0
         prefill_ms = cfg.prefill_ms_per_token * plan.prompt_tokens if cfg.prefill_ms_per_token else 0.0
+        prefill_ms += cfg.image_ms * plan.images
         deadline = start + (cfg.ttft_ms + prefill_ms) / 1000.0 + plan.extra_ttft
         prev_first = 0
         for index, (first, end, reasoning) in enumerate(chunk_spans(plan, cfg.tokens_per_chunk)):

@@ -16,6 +16,8 @@ class SimulatorConfig:
     model: str = _opt("genai-bench-sim", "Model name listed by /v1/models (requests may name any model).")
     ttft_ms: float = _opt(20.0, "Fixed time to first token, in ms.")
     prefill_ms_per_token: float = _opt(0.0, "Extra time to first token per prompt token, in ms.")
+    image_ms: float = _opt(0.0, "Extra time to first token per image in a chat request, in ms (its vision encoding; "
+                                "the image's tokens also count as prompt tokens).")
     itl_ms: float = _opt(10.0, "Inter-token latency in ms (chunks of k tokens are k*itl_ms apart).")
     jitter_ms: float = _opt(0.0, "Uniform +/- jitter added to every delay, in ms.")
     tokens_per_chunk: int = _opt(1, "Output tokens carried by each streamed chunk.")

@@ -76,6 +76,8 @@ class Plan:
     extra_ttft: float = 0.0  # seconds added to the first token (slow_every)
     usage_scale: float = 1.0
     transcript: dict | None = None  # when the app keeps chats: this request's messages, and the answer once sent
+    images: int = 0  # image parts in a chat request
+    image_tokens: int = 0  # their prompt tokens (images.image_tokens of each decoded size)
 
     @property
     def reported_output_tokens(self) -> int:
@@ -87,7 +89,7 @@ class Plan:
         """Counted on first use (or earlier by an IdleCounter), so tokenizing stays off the TTFT path."""
         if isinstance(self.prompt, str):
             self.prompt = self.count_tokens(self.prompt)
-        return self.prompt
+        return self.prompt + self.image_tokens
 
 
 
