@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up genai-bench on a fresh machine: a virtualenv in .venv with the package installed (pip install .).
-# With --test it also installs the test tools, the datasets extra and Debian's chromium for the browser tests.
+# With --test it also installs the test tools, the datasets and images extras and Debian's chromium for the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +12,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [ "$want_tests" = 1 ]; then
-  .venv/bin/python -m pip install --quiet ".[test,datasets]"
+  .venv/bin/python -m pip install --quiet ".[test,datasets,images]"
 else
   .venv/bin/python -m pip install --quiet .
 fi
