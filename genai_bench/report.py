@@ -28,6 +28,8 @@ SLO_CSV_COLUMNS = ("slo_attainment", "goodput_requests_per_second", "goodput_out
 
 # Embeddings and rerank runs (tasks.py): the task, the inputs per request and the inputs' rate.
 TASK_CSV_COLUMNS = ("task", "batch_size", "total_inputs", "inputs_per_second")
+# What the requests carried up (metrics.upload_statistics): with images, the upload dominates what is sent.
+UPLOAD_CSV_COLUMNS = ("mean_request_bytes", "mean_image_bytes", "mean_num_images", "request_bytes_per_second")
 
 SUMMARY_COLUMNS = ("scenario", "concurrency", "TTFT p50", "TTFT p99", "TPOT p50", "output tok/s", "req/s", "errors")
 # Batched runs have no token timing: their end-to-end latency and the inputs they got through instead.
@@ -92,7 +94,7 @@ def csv_columns() -> list[str]:
     """Run-level columns, then one column per metric × statistic (latencies in seconds: suffix _s)."""
     return list(CSV_RUN_COLUMNS) + [f"{metric}_{stat}{'_s' if metric in TIME_METRICS else ''}"
                                      for metric in AGGREGATED_METRICS for stat in STAT_NAMES] + list(SLO_CSV_COLUMNS) + \
-        list(TASK_CSV_COLUMNS)
+        list(TASK_CSV_COLUMNS) + list(UPLOAD_CSV_COLUMNS)
 
 
 def by_turn(aggregated: dict, metric: str) -> str:
@@ -111,8 +113,10 @@ def csv_row(experiment_id: str, run: RunDocument, task: str = "text-to-text") ->
            agg.get("token_count_mismatch"), run.partial, by_turn(agg, "ttft"), by_turn(agg, "e2e_latency")]
     stats = agg.get("stats") or {}
     row += [(stats.get(metric) or {}).get(stat, "") for metric in AGGREGATED_METRICS for stat in STAT_NAMES]
+    upload = agg.get("upload") or {}
     return row + slo_cells(agg.get("slo")) + [task, agg.get("batch_size") or "", agg.get("total_inputs", ""),
-                                              agg.get("inputs_per_second", "")]
+                                              agg.get("inputs_per_second", "")] + [
+        upload.get(column, "") for column in UPLOAD_CSV_COLUMNS]
 
 
 def slo_cells(slo: dict | None) -> list:

@@ -3,6 +3,7 @@ the simulator received decoded at its side (image sizes, counts, formats, the te
 share, the run files' fields, and the one-line errors (bad scenarios, wrong pairings, the missing images extra)."""
 
 import base64
+import csv
 import io
 import json
 import sys
@@ -14,6 +15,8 @@ from PIL import Image
 from genai_bench.cli import main
 from genai_bench.config import BenchmarkConfig, ConfigError
 from genai_bench.images import MISSING_PILLOW, ImagesUnavailable, image_tokens, require_pillow
+from genai_bench.report import render_report
+from genai_bench.results import load_experiment
 from genai_bench.scenarios import ScenarioError, parse_scenario
 from genai_bench.tokenizer import builtin_tokenizer
 
@@ -71,6 +74,10 @@ def test_requests_carry_the_text_then_the_asked_images_and_the_run_file_says_wha
     assert upload["request_bytes_per_second"] > 0
     metadata = json.loads((folder / "experiment_metadata.json").read_text())
     assert metadata["workload"]["images"] == {"format": "jpeg", "column": None}
+    # The CSV report carries the upload beside the run's other figures.
+    [row] = list(csv.DictReader(io.StringIO(render_report([load_experiment(folder)], "csv"))))
+    assert float(row["mean_num_images"]) == 3
+    assert float(row["mean_request_bytes"]) == pytest.approx(upload["mean_request_bytes"])
 
 
 def test_png_images_and_the_per_image_prefill_time(tmp_path, start_simulator):
