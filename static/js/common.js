@@ -299,6 +299,7 @@
     applyChartDefaults: applyChartDefaults,
     concurrencyLabelsPlugin: concurrencyLabelsPlugin,
     runRate: runRate,
+    runBatch: runBatch,
     fmtRequestRate: fmtRequestRate,
     runLoadLabel: runLoadLabel,
     runLoadText: runLoadText,

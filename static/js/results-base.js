@@ -27,14 +27,18 @@
 
   // Metrics for the "metric vs concurrency" chart. kind: "latency" (seconds -> ms, per-request stats),
   // "speed" (per-request stats, tok/s), "run" (one number per run).
+  // streamed: only streamed tasks (text-to-text, image-text-to-text) measure it; hidden when no shown experiment is
+  // streamed (embeddings and rerank answer at once, in batches).
   var METRICS = [
-    { key: "ttft", label: "TTFT", kind: "latency", unit: "ms" },
-    { key: "tpot", label: "TPOT", kind: "latency", unit: "ms" },
-    { key: "itl", label: "ITL", kind: "latency", unit: "ms" },
+    { key: "ttft", label: "TTFT", kind: "latency", unit: "ms", streamed: true },
+    { key: "tpot", label: "TPOT", kind: "latency", unit: "ms", streamed: true },
+    { key: "itl", label: "ITL", kind: "latency", unit: "ms", streamed: true },
     { key: "e2e_latency", label: "E2E latency", kind: "latency", unit: "ms" },
-    { key: "output_latency", label: "Output latency", kind: "latency", unit: "ms" },
-    { key: "output_inference_speed", label: "Output speed per request", kind: "speed", unit: "tok/s" },
-    { key: "output_tokens_per_second", label: "Output tokens/s", kind: "run", unit: "tok/s" },
+    { key: "output_latency", label: "Output latency", kind: "latency", unit: "ms", streamed: true },
+    { key: "output_inference_speed", label: "Output speed per request", kind: "speed", unit: "tok/s", streamed: true },
+    { key: "output_tokens_per_second", label: "Output tokens/s", kind: "run", unit: "tok/s", streamed: true },
+    // Batched tasks (embeddings, rerank): inputs embedded or documents scored per second.
+    { key: "inputs_per_second", label: "Inputs/s", kind: "run", unit: "inputs/s", optional: true, batched: true },
     { key: "input_tokens_per_second", label: "Input tokens/s", kind: "run", unit: "tok/s" },
     { key: "total_tokens_per_second", label: "Total tokens/s", kind: "run", unit: "tok/s" },
     { key: "requests_per_second", label: "Requests/s", kind: "run", unit: "req/s" },
@@ -98,13 +102,15 @@
     return slo && isNum(slo[key]) ? slo[key] : null;
   }
 
-  // Where a run sits on the load axis: its arrival rate (open loop) or its concurrency (closed loop).
+  // Where a run sits on the load axis: its batch size (batched tasks), arrival rate (open loop) or concurrency.
   function loadOf(run) {
-    var rate = C.runRate(run);
-    return rate !== null ? rate : run.concurrency;
+    var batch = C.runBatch(run), rate = C.runRate(run);
+    return batch !== null ? batch : rate !== null ? rate : run.concurrency;
   }
 
   function byLoad(a, b) {
+    var ba = C.runBatch(a), bb = C.runBatch(b);
+    if (ba !== null && bb !== null && ba !== bb) return ba - bb;
     var ra = C.runRate(a), rb = C.runRate(b);
     if ((ra === null) !== (rb === null)) return ra === null ? -1 : 1;   // closed-loop runs first
     return ra !== null ? ra - rb : a.concurrency - b.concurrency;
@@ -128,6 +134,32 @@
     }
     var s = statOf(run, metric.key, stat);
     return metric.kind === "latency" && s !== null ? s * 1000 : s;
+  }
+
+  // ---------------------------------------------------------------- tasks
+  var BATCHED_TASKS = ["text-to-embeddings", "text-to-rerank"];
+
+  // Whether an experiment's task is batched (embeddings, rerank: no streaming, a batch size per run), from its
+  // metadata's task (older experiments without one: from its runs' batch sizes).
+  function expBatched(exp) {
+    var meta = (exp && exp.metadata) || {};
+    if (meta.task) return BATCHED_TASKS.indexOf(meta.task) >= 0 || meta.iteration_type === "batch_size";
+    return (exp && exp.runs || []).some(function (r) { return C.runBatch(r) !== null; });
+  }
+
+  // Whether an experiment's task streams tokens (TTFT, TPOT, ITL mean something): its task_metrics when recorded.
+  function expStreamed(exp) {
+    var meta = (exp && exp.metadata) || {};
+    if (Array.isArray(meta.task_metrics) && meta.task_metrics.length) return meta.task_metrics.indexOf("ttft") >= 0;
+    return !expBatched(exp);
+  }
+
+  // What the shown experiments need: {streamed, batched} (the union: a panel hides only when none needs it).
+  function taskUnion(exps) {
+    return {
+      streamed: exps.length === 0 || exps.some(expStreamed),
+      batched: exps.some(expBatched),
+    };
   }
 
   function asList(answer) {
@@ -229,7 +261,7 @@
   GenaiResults.util = {
     DASHES: DASHES, POINT_STYLES: POINT_STYLES, PERCENTILES: PERCENTILES, STATS: STATS, SPEEDS: SPEEDS, METRICS: METRICS,
     fmtExact: fmtExact, fmtDate: fmtDate, displayNames: displayNames, statOf: statOf, aggOf: aggOf, sloOf: sloOf, loadOf: loadOf,
-    byLoad: byLoad, hasStat: hasStat, metricDef: metricDef, metricValue: metricValue, asList: asList,
+    byLoad: byLoad, hasStat: hasStat, expBatched: expBatched, expStreamed: expStreamed, taskUnion: taskUnion, metricDef: metricDef, metricValue: metricValue, asList: asList,
     pointLabelsPlugin: pointLabelsPlugin, axis: axis, concurrencyAxis: concurrencyAxis, curveTooltip: curveTooltip,
     chartBaseOptions: chartBaseOptions, chartFigure: chartFigure, labelled: labelled, setDatasets: setDatasets,
   };

@@ -3,7 +3,9 @@
  *
  *   var curves = GenaiResults.createCurves(view)   view: the mount's shared context (results-view.js)
  *   curves.node       the charts' section            curves.render()   draws the selected experiments
- * Its charts go into view.charts (ttft, tpot, e2e, errors, metric); a click on a point opens that run.
+ * Its charts go into view.charts (ttft, tpot, e2e, inputs, errors, metric, goodput); a click on a point opens that run.
+ * Task-aware: TTFT and TPOT panels (and metrics) show only when a shown experiment streams; the inputs/s panel only
+ * when one is batched (embeddings, rerank), whose runs sit on the load axis at their batch size.
  * Repeated points (--repeats) are drawn once, at their runs' mean, with the 95% interval the experiment document's
  * `intervals` carry as an error bar.
  *
@@ -57,6 +59,12 @@
   function pointsOf(exp, scenario, runs) {
     var groups = (exp.intervals || []).filter(function (g) { return g.scenario === scenario; });
     if (!groups.some(function (g) { return g.n > 1; })) return runs;
+    // A group must hold repeats of one load point: runs of different batch sizes (batched tasks) are not repeats.
+    var batchOf = {};
+    runs.forEach(function (r) { batchOf[r.key] = C.runBatch(r); });
+    if (groups.some(function (g) {
+      return g.run_keys.some(function (k) { return batchOf[k] !== batchOf[g.run_keys[0]]; });
+    })) return runs;
     return groups.map(function (g) {
       var first = runs.filter(function (r) { return r.key === g.run_keys[0]; })[0] || {};
       return {
@@ -88,6 +96,8 @@
       ttft: chartPanel("ttft", "TTFT vs output tokens/s", "TTFT against output tokens per second, per run"),
       tpot: chartPanel("tpot", "TPOT vs output tokens/s", "TPOT against output tokens per second, per run"),
       e2e: chartPanel("e2e", "E2E latency vs requests/s", "End-to-end latency against requests per second, per run"),
+      // Batched tasks (embeddings, rerank) only: latency against inputs per second.
+      inputs: chartPanel("inputs", "E2E latency vs inputs/s", "End-to-end latency against inputs per second, per run"),
       errors: chartPanel("errors", "Error rate vs concurrency", "Error rate against concurrency"),
       metric: chartPanel("metric", "", "Chosen metric against concurrency", [metricControls]),
       // Runs with --slo only: requests/s meeting every SLO, beside all requests/s.
@@ -121,6 +131,8 @@
       curveTooltip("output tokens/s", "tok/s", function () { return "TPOT " + pct(); }, "ms"));
     charts.e2e = curveChart(canvases.e2e, "requests/s", "E2E latency (ms)",
       curveTooltip("requests/s", "req/s", function () { return "E2E " + pct(); }, "ms"));
+    charts.inputs = curveChart(canvases.inputs, "inputs/s", "E2E latency (ms)",
+      curveTooltip("inputs/s", "inputs/s", function () { return "E2E " + pct(); }, "ms"));
     charts.errors = curveChart(canvases.errors, "concurrency", "error rate (%)",
       curveTooltip("concurrency", "", "error rate", "%"), concurrencyAxis([]));
     charts.goodput = curveChart(canvases.goodput, "concurrency", "requests/s",
@@ -147,18 +159,23 @@
     }
     syncStatSelect();
 
-    // The schedule metrics (open loop) are offered only when a shown run has them; otherwise hidden and disabled,
-    // and a chosen one falls back to TTFT.
-    function syncMetricOptions(runs) {
-      var changed = false;
+    // The optional metrics (schedule, SLO) are offered only when a shown run has them, the streamed ones (TTFT,
+    // TPOT...) only when a shown experiment streams, inputs/s only when one is batched; otherwise hidden and disabled, and a chosen one falls
+    // back to the first offered (TTFT, or E2E latency for batched tasks).
+    function syncMetricOptions(runs, tasks) {
+      var offered = [];
       METRICS.forEach(function (m) {
-        if (!m.optional) return;
-        var available = runs.some(function (r) { return U.metricValue(r, m, "mean") !== null; });
+        var available = m.streamed ? tasks.streamed : m.batched ? tasks.batched
+          : !m.optional || runs.some(function (r) { return U.metricValue(r, m, "mean") !== null; });
         var option = metricSelect.querySelector('option[value="' + m.key + '"]');
         if (option) { option.hidden = !available; option.disabled = !available; }
-        if (!available && state.metric === m.key) { state.metric = METRICS[0].key; changed = true; }
+        if (available) offered.push(m.key);
       });
-      if (changed) { metricSelect.value = state.metric; syncStatSelect(); }
+      if (offered.indexOf(state.metric) < 0 && offered.length) {
+        state.metric = offered[0];
+        metricSelect.value = state.metric;
+        syncStatSelect();
+      }
     }
 
     function metricTitle() {
@@ -180,7 +197,7 @@
           var runs = pointsOf(exp, scenario, (exp.runs || []).filter(function (r) { return r.scenario === scenario; })
             .sort(U.byLoad));
           list.push({
-            id: s.id, name: name, scenario: scenario, runs: runs,
+            id: s.id, name: name, scenario: scenario, runs: runs, streamed: U.expStreamed(exp), batched: U.expBatched(exp),
             color: PALETTE[(compare ? ei : si) % PALETTE.length],
             dash: compare ? U.DASHES[si % U.DASHES.length] : [],
             pointStyle: compare ? U.POINT_STYLES[si % U.POINT_STYLES.length] : "circle",
@@ -198,7 +215,7 @@
           var x = xOf(run), y = yOf(run);
           if (!isNum(x) || !isNum(y)) return;
           points.push({
-            x: x, y: y, concurrency: run.concurrency, request_rate: C.runRate(run), scenario: series.scenario, experiment: series.name,
+            x: x, y: y, concurrency: run.concurrency, request_rate: C.runRate(run), batch_size: C.runBatch(run), scenario: series.scenario, experiment: series.name,
             expId: series.id, key: run.key, partial: !!run.partial,
             n: run.n || 1, yLow: run.low ? yOf(run.low) : null, yHigh: run.high ? yOf(run.high) : null,
           });
@@ -222,15 +239,23 @@
       var shownRuns = [];
       list.forEach(function (s) { shownRuns = shownRuns.concat(s.runs); });
       var openLoop = shownRuns.length > 0 && shownRuns.every(function (r) { return C.runRate(r) !== null; });
-      var conc = openLoop ? U.loadOf : function (run) { return run.concurrency; };
+      // Batched tasks: the load is the batch size (every shown run batched), or each run's own (mixed with others).
+      var batched = shownRuns.filter(function (r) { return C.runBatch(r) !== null; }).length;
+      var allBatched = batched > 0 && batched === shownRuns.length;
+      var conc = openLoop || batched ? U.loadOf : function (run) { return run.concurrency; };
       var concurrencies = shownRuns.map(conc);
-      var loadName = openLoop ? "request rate" : "concurrency";
-      var loadAxisTitle = openLoop ? "request rate (req/s)" : "concurrency";
-      syncMetricOptions(shownRuns);
+      var loadName = allBatched ? "batch size" : openLoop ? "request rate" : batched ? "concurrency / batch size" : "concurrency";
+      var loadAxisTitle = openLoop && !batched ? "request rate (req/s)" : loadName;
+      var tasks = U.taskUnion(view.selectedExperiments());
+      syncMetricOptions(shownRuns, tasks);
+      showPanel("ttft", tasks.streamed);
+      showPanel("tpot", tasks.streamed);
+      showPanel("inputs", tasks.batched);
 
       setText(curveTitles.ttft, "TTFT " + p + " vs output tokens/s");
       setText(curveTitles.tpot, "TPOT " + p + " vs output tokens/s");
       setText(curveTitles.e2e, "E2E latency " + p + " vs requests/s");
+      setText(curveTitles.inputs, "E2E latency " + p + " vs inputs/s");
       var m = metricDef(state.metric);
       setText(curveTitles.errors, "Error rate vs " + loadName);
       setText(curveTitles.metric, metricTitle() + " vs " + loadName);
@@ -240,17 +265,28 @@
       if (charts.ttft) charts.ttft.options.scales.y.title.text = "TTFT " + p + " (ms)";
       if (charts.tpot) charts.tpot.options.scales.y.title.text = "TPOT " + p + " (ms)";
       if (charts.e2e) charts.e2e.options.scales.y.title.text = "E2E " + p + " (ms)";
+      if (charts.inputs) charts.inputs.options.scales.y.title.text = "E2E " + p + " (ms)";
       if (charts.errors) charts.errors.options.scales.x = concurrencyAxis(concurrencies, loadAxisTitle);
       if (charts.metric) {
         charts.metric.options.scales.x = concurrencyAxis(concurrencies, loadAxisTitle);
         charts.metric.options.scales.y.title.text = metricTitle() + " (" + m.unit + ")";
       }
-      setDatasets(charts.ttft, curveDatasets(list, otps, ms("ttft")));
-      setDatasets(charts.tpot, curveDatasets(list, otps, ms("tpot")));
+      // Each task's curves only where they mean something (no empty legend entries when tasks are compared).
+      var streamedList = list.filter(function (s) { return s.streamed; });
+      var batchedList = list.filter(function (s) { return s.batched; });
+      setDatasets(charts.ttft, curveDatasets(streamedList, otps, ms("ttft")));
+      setDatasets(charts.tpot, curveDatasets(streamedList, otps, ms("tpot")));
       setDatasets(charts.e2e, curveDatasets(list, rps, ms("e2e_latency")));
+      setDatasets(charts.inputs, curveDatasets(batchedList, function (run) { return aggOf(run, "inputs_per_second"); },
+        ms("e2e_latency")));
       setDatasets(charts.errors, curveDatasets(list, conc, function (run) { var v = aggOf(run, "error_rate"); return v === null ? null : v * 100; }));
       setDatasets(charts.metric, curveDatasets(list, conc, function (run) { return U.metricValue(run, m, state.stat); }));
       goodputCurves(list, shownRuns, conc, concurrencies, loadName, loadAxisTitle);
+    }
+
+    function showPanel(id, shown) {
+      var figure = canvases[id] && canvases[id].closest("figure");
+      if (figure) figure.hidden = !shown;
     }
 
     // Each series' goodput (solid; its attainment in the tooltip) and its throughput (dotted) against the load;

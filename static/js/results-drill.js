@@ -45,6 +45,7 @@
       server: drillPanel("server", "The server during the run (its /metrics)"),
     };
     var serverFigure = drillCanvases.server.parentNode.parentNode;
+    function figureOf(canvas) { return canvas.parentNode.parentNode; }
     serverFigure.hidden = true;
     drill.append(drillHead, drillFacts, drillMessage, drillGrid);
 
@@ -77,7 +78,8 @@
                 var r = item.raw || {};
                 var lines = [];
                 if (r.error_code !== null && r.error_code !== undefined) lines.push("error " + r.error_code);
-                lines.push("TTFT: " + fmtExact(r.ttft, "ms"), "TPOT: " + fmtExact(r.tpot, "ms"), "E2E: " + fmtExact(r.e2e, "ms"));
+                if (isNum(r.ttft) || isNum(r.tpot)) lines.push("TTFT: " + fmtExact(r.ttft, "ms"), "TPOT: " + fmtExact(r.tpot, "ms"));
+                lines.push("E2E: " + fmtExact(r.e2e, "ms"));
                 if (isNum(r.output_tokens)) lines.push("output tokens: " + r.output_tokens);
                 return lines;
               },
@@ -146,6 +148,15 @@
       var s = found.exp.summary || {};
       var run = found.run;
       var agg = run.aggregated || {};
+      // Batched tasks (embeddings, rerank) do not stream: no TTFT or TPOT to show, E2E over time instead.
+      var streamed = U.expStreamed(found.exp);
+      figureOf(drillCanvases.ttft).hidden = !streamed;
+      figureOf(drillCanvases.tpot).hidden = !streamed;
+      Array.prototype.forEach.call(drillMetricSelect.options, function (o) {
+        o.hidden = o.disabled = !streamed && o.value !== "e2e_latency";
+      });
+      if (!streamed && state.drillMetric !== "e2e_latency") state.drillMetric = "e2e_latency";
+      drillMetricSelect.value = state.drillMetric;
       drill.hidden = false;
       drill.removeAttribute("data-loaded");
       drillTitle.textContent = run.scenario + " · " + C.runLoadText(run) + (C.runRate(run) !== null ? " (≤" + run.concurrency + " in flight)" : "");
@@ -162,11 +173,13 @@
       var codeText = Object.keys(codes).map(function (c) { return c + ": " + codes[c]; }).join(", ");
       if (codeText) fact("Error codes", codeText);
       fact("Duration", isNum(agg.run_duration) ? fmtExact(agg.run_duration, "s") : "—");
-      fact("Output tokens/s", fmtRate(agg.output_tokens_per_second));
+      if (C.runBatch(run) !== null) fact("Batch size", String(C.runBatch(run)));
+      if (streamed) fact("Output tokens/s", fmtRate(agg.output_tokens_per_second));
       fact("Requests/s", fmtRate(agg.requests_per_second));
+      if (C.runBatch(run) !== null && isNum(agg.inputs_per_second)) fact("Inputs/s", fmtRate(agg.inputs_per_second) + (isNum(agg.total_inputs) ? " (" + agg.total_inputs + " inputs)" : ""));
       if (C.runRate(run) !== null) fact("Arrival rate", fmtExact(C.runRate(run), "req/s") + " · ≤" + run.concurrency + " in flight");
       if (U.hasStat(run, "schedule_lag")) fact("Schedule lag p50 / p99", fmtMs(statOf(run, "schedule_lag", "p50")) + " / " + fmtMs(statOf(run, "schedule_lag", "p99")) + " ms");
-      fact("TTFT p50 / p99", fmtMs(statOf(run, "ttft", "p50")) + " / " + fmtMs(statOf(run, "ttft", "p99")) + " ms");
+      if (streamed) fact("TTFT p50 / p99", fmtMs(statOf(run, "ttft", "p50")) + " / " + fmtMs(statOf(run, "ttft", "p99")) + " ms");
       fact("E2E p50 / p99", fmtMs(statOf(run, "e2e_latency", "p50")) + " / " + fmtMs(statOf(run, "e2e_latency", "p99")) + " ms");
       if (agg.tokens_estimated) fact("Tokens", "estimated");
       if (isNum(agg.token_count_mismatch)) {
@@ -176,8 +189,8 @@
       if (server && typeof server === "object") {
         fact("Server running mean / max", fmtRate(server.running_mean) + " / " + fmtRate(server.running_max));
         fact("Server waiting max · KV max", fmtRate(server.waiting_max) + " · " + (isNum(server.kv_cache_usage_max) ? fmtRate(server.kv_cache_usage_max) + " %" : "—"));
-        fact("Server generated tok/s mean", fmtRate(server.generation_tokens_per_second_mean));
-        if (isNum(server.generated_tokens)) {
+        if (streamed) fact("Server generated tok/s mean", fmtRate(server.generation_tokens_per_second_mean));
+        if (streamed && isNum(server.generated_tokens)) {
           fact("Server vs client tokens", fmtRate(server.generated_tokens) + " vs " + fmtRate(server.client_output_tokens) +
             (isNum(server.token_difference) ? " (" + (server.token_difference >= 0 ? "+" : "") + (server.token_difference * 100).toFixed(1) + " %)" : "") +
             (agg.server_token_mismatch ? " — mismatch" : ""));

@@ -17,28 +17,32 @@
   var COLUMNS = [
     { key: "experiment", label: "Experiment", text: true, get: function (r) { return r.$name; } },
     { key: "scenario", label: "Scenario", text: true, get: function (r) { return r.scenario; } },
-    { key: "concurrency", label: "Concurrency", get: function (r) { return r.concurrency; }, fmt: String },
+    // Batched tasks (embeddings, rerank) sweep the batch size: the concurrency column hides when every row is batched.
+    { key: "concurrency", label: "Concurrency", unbatched: true, get: function (r) { return r.concurrency; }, fmt: String },
+    { key: "batch_size", label: "Batch size", optional: true, get: function (r) { return C.runBatch(r); }, fmt: String },
     // Open-loop runs only: shown when some shown run has an arrival rate.
     { key: "request_rate", label: "Rate", unit: "req/s", showUnit: true, optional: true, get: function (r) { return C.runRate(r); },
       fmt: C.fmtRequestRate, exact: function (v) { return fmtExact(v, "req/s"); } },
     { key: "requests", label: "Requests", get: function (r) { var v = aggOf(r, "num_requests"); return v === null ? aggOf(r, "num_completed") : v; }, fmt: String },
     { key: "errors", label: "Errors", get: function (r) { return aggOf(r, "num_errors"); }, fmt: String },
     { key: "error_rate", label: "Error rate", unit: "%", showUnit: true, get: function (r) { return aggOf(r, "error_rate"); }, fmt: fmtPercent, exact: function (v) { return fmtExact(v * 100, "%"); } },
-    latencyColumn("ttft_p50", "TTFT p50", "ttft", "p50"),
-    latencyColumn("ttft_p90", "TTFT p90", "ttft", "p90"),
-    latencyColumn("ttft_p99", "TTFT p99", "ttft", "p99"),
-    latencyColumn("tpot_p50", "TPOT p50", "tpot", "p50"),
-    latencyColumn("tpot_p99", "TPOT p99", "tpot", "p99"),
-    latencyColumn("itl_p50", "ITL p50", "itl", "p50"),
+    latencyColumn("ttft_p50", "TTFT p50", "ttft", "p50", true),
+    latencyColumn("ttft_p90", "TTFT p90", "ttft", "p90", true),
+    latencyColumn("ttft_p99", "TTFT p99", "ttft", "p99", true),
+    latencyColumn("tpot_p50", "TPOT p50", "tpot", "p50", true),
+    latencyColumn("tpot_p99", "TPOT p99", "tpot", "p99", true),
+    latencyColumn("itl_p50", "ITL p50", "itl", "p50", true),
     latencyColumn("e2e_p50", "E2E p50", "e2e_latency", "p50"),
     latencyColumn("e2e_p99", "E2E p99", "e2e_latency", "p99"),
-    { key: "output_tps", label: "Output tok/s", get: function (r) { return aggOf(r, "output_tokens_per_second"); }, fmt: fmtRate, exact: function (v) { return fmtExact(v, "tok/s"); } },
+    { key: "output_tps", label: "Output tok/s", streamed: true, get: function (r) { return aggOf(r, "output_tokens_per_second"); }, fmt: fmtRate, exact: function (v) { return fmtExact(v, "tok/s"); } },
     { key: "rps", label: "Req/s", get: function (r) { return aggOf(r, "requests_per_second"); }, fmt: fmtRate, exact: function (v) { return fmtExact(v, "req/s"); } },
+    { key: "inputs_per_second", label: "Inputs/s", batched: true, get: function (r) { return aggOf(r, "inputs_per_second"); },
+      fmt: fmtRate, exact: function (v) { return fmtExact(v, "inputs/s"); } },
   ];
 
-  function latencyColumn(key, label, metric, stat) {
+  function latencyColumn(key, label, metric, stat, streamed) {
     return {
-      key: key, label: label, unit: "ms",
+      key: key, label: label, unit: "ms", streamed: !!streamed,
       get: function (r) { return statOf(r, metric, stat); },
       fmt: fmtMs,
       exact: function (v) { return fmtExact(v * 1000, "ms"); },
@@ -60,9 +64,17 @@
     var tableEmpty = el("p", { className: "empty", id: "rv-table-empty", hidden: true }, "No run to show.");
     tablePanel.append(tableHead, tableScroll, tableEmpty);
 
-    // The columns to show for these rows: optional ones (the rate) only when some row has a value.
+    // The columns to show for these rows: optional ones (the rate, the batch size) only when some row has a value,
+    // inputs/s only when some row is batched, streamed ones (TTFT, TPOT, ITL, output tok/s) only when a shown experiment streams, the concurrency
+    // unless every row is batched.
     function shownColumns(rows) {
+      var streamed = U.taskUnion(view.selectedExperiments()).streamed;
+      var allBatched = rows.length > 0 && rows.every(function (r) { return C.runBatch(r) !== null; });
+      var anyBatched = rows.some(function (r) { return C.runBatch(r) !== null; });
       return COLUMNS.filter(function (col) {
+        if (col.streamed && !streamed) return false;
+        if (col.unbatched && allBatched) return false;
+        if (col.batched && !anyBatched) return false;
         if (!col.optional) return true;
         return rows.some(function (r) { var v = col.get(r); return v !== null && v !== undefined; });
       });

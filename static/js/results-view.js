@@ -165,7 +165,7 @@
     }
 
     function eachChart(fn) {
-      [charts.ttft, charts.tpot, charts.e2e, charts.errors, charts.metric, charts.goodput, charts.drillScatter,
+      [charts.ttft, charts.tpot, charts.e2e, charts.inputs, charts.errors, charts.metric, charts.goodput, charts.drillScatter,
         charts.drillHist.ttft, charts.drillHist.tpot, charts.drillHist.e2e, charts.drillServer].forEach(function (c) { if (c) fn(c); });
     }
 
