@@ -71,7 +71,10 @@ def point_intervals(runs: list) -> list[dict]:
     points: dict[tuple, list] = {}
     for run in runs:
         agg = run.aggregated
-        points.setdefault((agg.get("scenario"), agg.get("concurrency"), agg.get("request_rate")), []).append(run)
-    return [{"scenario": scenario, "concurrency": concurrency, "request_rate": rate, "n": len(group),
-             "run_keys": [run.key for run in group], **point_interval([run.aggregated for run in group])}
-            for (scenario, concurrency, rate), group in points.items()]
+        # A load point is its concurrency, arrival rate and (embeddings, rerank) batch size: repeats share all three.
+        point = (agg.get("scenario"), agg.get("concurrency"), agg.get("request_rate"), agg.get("batch_size"))
+        points.setdefault(point, []).append(run)
+    return [{"scenario": scenario, "concurrency": concurrency, "request_rate": rate, "batch_size": batch_size,
+             "n": len(group), "run_keys": [run.key for run in group],
+             **point_interval([run.aggregated for run in group])}
+            for (scenario, concurrency, rate, batch_size), group in points.items()]

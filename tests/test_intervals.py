@@ -5,10 +5,11 @@ import math
 import pytest
 
 from genai_bench.config import BenchmarkConfig
-from genai_bench.intervals import confidence_interval, t_critical
+from genai_bench.intervals import confidence_interval, point_intervals, t_critical
 from genai_bench.results import load_experiment
 from genai_bench.scenarios import parse_scenario
 from genai_bench.session import BenchmarkSession
+from tests.support.servers import run_benchmark
 
 
 def test_interval_by_hand_for_three_values():
@@ -51,3 +52,10 @@ def test_a_single_run_has_a_mean_and_no_interval(finished_experiment):
     point = load_experiment(finished_experiment).to_dict()["intervals"][0]
     assert point["n"] == 1 and point["mean"]["requests_per_second"] > 0
     assert point["low"] is None and point["high"] is None
+
+
+def test_batch_sizes_are_separate_points_not_repeats(tmp_path):
+    folder = run_benchmark(tmp_path, task="text-to-embeddings", traffic_scenarios=[parse_scenario("E(16)")],
+                           concurrencies=[1], batch_sizes=[1, 4], requests=3)
+    points = point_intervals(load_experiment(folder).runs)
+    assert sorted((p["batch_size"], p["n"]) for p in points) == [(1, 1), (4, 1)]
