@@ -60,7 +60,8 @@ def test_rerank_sends_a_query_and_batch_size_documents(tmp_path, start_simulator
     table = summary_table([session_stats(run)])
     assert "batch size" in table.splitlines()[0] and "TTFT" not in table
     csv_header, csv_line = report_csv([experiment]).splitlines()[:2]
-    assert csv_header.endswith("task,batch_size,total_inputs,inputs_per_second")
+    assert csv_header.endswith("task,batch_size,total_inputs,inputs_per_second,mean_request_bytes,"
+                               "mean_image_bytes,mean_num_images,request_bytes_per_second")
     assert ",text-to-rerank,4,20," in csv_line
 
 
