@@ -59,17 +59,11 @@
   function pointsOf(exp, scenario, runs) {
     var groups = (exp.intervals || []).filter(function (g) { return g.scenario === scenario; });
     if (!groups.some(function (g) { return g.n > 1; })) return runs;
-    // A group must hold repeats of one load point: runs of different batch sizes (batched tasks) are not repeats.
-    var batchOf = {};
-    runs.forEach(function (r) { batchOf[r.key] = C.runBatch(r); });
-    if (groups.some(function (g) {
-      return g.run_keys.some(function (k) { return batchOf[k] !== batchOf[g.run_keys[0]]; });
-    })) return runs;
     return groups.map(function (g) {
       var first = runs.filter(function (r) { return r.key === g.run_keys[0]; })[0] || {};
       return {
         key: g.run_keys[0], scenario: scenario, concurrency: g.concurrency, partial: !!first.partial, n: g.n,
-        aggregated: Object.assign({}, g.mean, { request_rate: g.request_rate }),
+        aggregated: Object.assign({}, g.mean, { request_rate: g.request_rate, batch_size: g.batch_size }),
         low: g.low ? { aggregated: g.low } : null, high: g.high ? { aggregated: g.high } : null,
       };
     }).sort(U.byLoad);
