@@ -173,7 +173,9 @@ class DashboardListener:
         """Subscribe the dashboard to every hook."""
         hooks.status.add_listener(self.on_status)
         hooks.run_started.add_listener(self.on_run_started)
-        hooks.request_finished.add_listener(self.on_request_finished)
+        if type(self.dashboard).handle_single_request is not NoOpDashboard.handle_single_request:
+            # Per request, on the hot path: only for dashboards that do something with it (not the terminal).
+            hooks.request_finished.add_listener(self.on_request_finished)
         hooks.live_tick.add_listener(self.on_live_tick)
         hooks.run_finished.add_listener(self.on_run_finished)
         hooks.log.add_listener(self.dashboard.add_log_message)
