@@ -67,6 +67,7 @@ class Courier:
         self.failing = False  # inside a failure burst: the first failure was logged, the next ones are not
         self.dropping = False
         self.delivered = 0
+        self.handled = 0  # messages delivered or given up on
         self.greenlet = gevent.spawn(self._loop)
         self.greenlet.link_exception(lambda g: log.error("notifier %s stopped: %r", self.name, g.exception))
 
@@ -87,6 +88,7 @@ class Courier:
     def _loop(self) -> None:
         while (message := self.queue.get()) is not None:
             self._deliver(message)
+            self.handled += 1
 
     def _deliver(self, message: dict) -> None:
         error: Exception | None = None

@@ -171,3 +171,61 @@ def test_server_rules_read_the_scrapes_and_stop_asks_once():
         ("error_rate>5%", "firing", 5.0)]
     assert changes[0].run_label == run.label and changes[0].shown_value == "92%"
     assert [c.rule for c in stops] == ["server.kv_cache_usage>=90%"]  # the first firing rule stops; once
+
+
+# ---------------------------------------------------------------- against the simulator, end to end
+
+@pytest.mark.slow
+def test_an_alert_fires_and_resolves_against_the_simulator_on_events_the_webhook_and_the_files(
+        tmp_path, start_simulator, webhook):
+    import json
+
+    import gevent
+
+    from genai_bench.config import BenchmarkConfig
+    from genai_bench.session import BenchmarkSession
+    from tests.support.servers import http_json
+    from tests.support.sse import SSEReader
+
+    # 1 ms of prefill per prompt token: D(300,2) gets its first token after ~300 ms, D(2,2) after ~4 ms.
+    simulator = start_simulator(ttft_ms=2.0, prefill_ms_per_token=1.0, itl_ms=1.0, seed=1)
+    receiver = webhook()
+    config = BenchmarkConfig(
+        api_base=simulator.url, traffic_scenarios=[parse_scenario("D(300,2)"), parse_scenario("D(2,2)")],
+        concurrencies=[2], max_requests_per_run=12, max_time_per_run=1.0, experiment_base_dir=str(tmp_path),
+        experiment_folder_name="exp", enable_streaming=True, streaming_port=0,
+        alerts=AlertSettings.of(["ttft.p50>150ms"], [receiver.url]))
+    session = BenchmarkSession(config)
+    session.start()
+    reader = SSEReader(f"{session.dashboard_url}events?types=alert,benchmark_completed"
+                       f"&last_event_id={session.bus.last_id}", timeout=30)
+    running = gevent.spawn(session.run, handle_signals=False)
+    try:
+        envelopes = [frame["data"] for frame in reader.events(3)]
+        _, state = http_json(session.dashboard_url + "api/state")
+    finally:
+        reader.close()
+        running.get(timeout=60)
+        session.close()
+    assert [e["event_type"] for e in envelopes] == ["alert", "alert", "benchmark_completed"]
+    firing, resolved = (e["data"] for e in envelopes[:2])
+    first_run, second_run = (p.stem for p in session.writer.run_files)
+    assert (firing["state"], firing["rule"], firing["metric"], firing["run_key"]) == (
+        "firing", "ttft.p50>150ms", "ttft.p50", first_run)
+    assert firing["value"] > 0.15 and firing["threshold"] == 0.15 and envelopes[0]["timestamp"] == firing["t"]
+    assert (resolved["state"], resolved["run_key"], resolved["since"]) == ("resolved", second_run, firing["t"])
+    assert resolved["value"] < 0.15
+    assert [a["state"] for a in state["alerts"]] == ["firing", "resolved"]
+    # The webhook: both alerts, then the end's notice, each with its text.
+    texts = [m["text"] for m in receiver.messages]
+    assert texts[:2] == [firing["text"], resolved["text"]] and texts[0].startswith("Alert firing: ttft.p50>150ms")
+    assert texts[2].startswith("genai-bench benchmark of genai-bench-sim completed: 2 runs, 24 requests")
+    # The run files keep their run's alerts, the metadata all of them, events.ndjson every event.
+    folder = tmp_path / "exp"
+    assert json.loads((folder / f"{first_run}.json").read_text())["alerts"] == [firing]
+    assert json.loads((folder / f"{second_run}.json").read_text())["alerts"] == [resolved]
+    metadata = json.loads((folder / "experiment_metadata.json").read_text())
+    assert metadata["alerts"] == [firing, resolved] and metadata["stopped_by_alert"] is None
+    assert metadata["alert_rules"]["rules"][0]["threshold"] == 0.15
+    logged = [json.loads(line) for line in (folder / "events.ndjson").read_text().splitlines()]
+    assert [e["data"] for e in logged if e["event_type"] == "alert"] == [firing, resolved]
