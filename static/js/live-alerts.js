@@ -43,6 +43,7 @@
       ctx.lineWidth = 1.5;
       ctx.font = "10px system-ui, sans-serif";
       ctx.textBaseline = "bottom";
+      var labelEnd = -Infinity;   // labels that would overlap the previous one are left out (the line stays)
       marks.forEach(function (mark) {
         var px = x.getPixelForValue(mark.x);
         if (!isNum(px) || px < area.left || px > area.right) return;
@@ -58,7 +59,11 @@
         ctx.lineTo(px + 5, area.bottom - 4);
         ctx.lineTo(px, area.bottom - 8);
         ctx.fill();
-        if (mark.firing) ctx.fillText(mark.rule, Math.min(px + 7, area.right - ctx.measureText(mark.rule).width), area.bottom - 2);
+        if (!mark.firing) return;
+        var width = ctx.measureText(mark.rule).width, left = Math.min(px + 7, area.right - width);
+        if (left < labelEnd + 6) return;
+        ctx.fillText(mark.rule, left, area.bottom - 2);
+        labelEnd = left + width;
       });
       ctx.restore();
       chart.$alertMarksDrawn = (chart.$alertMarksDrawn || 0) + 1;   // for the tests: the plugin ran with marks
