@@ -14,7 +14,7 @@ RUN = ("--traffic-scenario", "D(4000,2)", "--traffic-scenario", "D(10,2)", "--nu
 
 
 def test_the_banner_shows_a_firing_rule_and_the_charts_mark_it(page, start_benchmark):
-    bench = start_benchmark(*RUN)
+    bench = start_benchmark(*RUN, "--keep-serving")
     page.goto(bench.url)
     banner = page.locator("#alerts-banner")
     banner.wait_for(state="visible", timeout=20_000)
@@ -30,6 +30,9 @@ def test_the_banner_shows_a_firing_rule_and_the_charts_mark_it(page, start_bench
     assert states == ["firing", "resolved"]
     log = page.text_content("#log-list")
     assert "Alert firing: ttft.p50>150ms" in log and "Alert resolved: ttft.p50>150ms" in log
+    # Once it finished, the results view says which rules fired (from the metadata's alerts).
+    page.locator("#rv-alerts").wait_for(state="visible", timeout=30_000)
+    assert page.text_content("#rv-alerts").startswith("Alerts fired: ttft.p50>150ms · ")
 
 
 def test_a_page_opened_while_a_rule_fires_shows_it_from_the_state(page, start_benchmark):
