@@ -5,8 +5,8 @@ import io
 import json
 import re
 
-from genai_bench.metrics import AGGREGATED_METRICS, STAT_NAMES, TIME_METRICS, RunStatistics
-from genai_bench.report import render_report, report_csv, report_html, report_json, summary_table, write_report
+from genai_bench.metrics import AGGREGATED_METRICS, STAT_NAMES, RunStatistics
+from genai_bench.report import csv_unit, render_report, report_csv, report_html, report_json, summary_table, write_report
 from genai_bench.results import load_experiment
 from tests.support.servers import run_benchmark
 
@@ -16,14 +16,14 @@ def test_csv_parses_to_the_run_json_values(finished_experiment):
     rows = list(csv.DictReader(io.StringIO(report_csv([experiment]))))
     assert len(rows) == 2
     for row in rows:
-        run_file = next(finished_experiment.glob(f"*_num_concurrency_{row['concurrency']}_*.json"))
+        run_file = next(finished_experiment.glob(f"*_num_concurrency_{row['num_concurrency']}_*.json"))
         aggregated = json.loads(run_file.read_text())["aggregated_metrics"]
         assert int(row["num_requests"]) == aggregated["num_requests"]
-        assert float(row["output_tokens_per_second"]) == aggregated["output_tokens_per_second"]
+        assert float(row["mean_output_throughput_tokens_per_s"]) == aggregated["mean_output_throughput_tokens_per_s"]
         for metric in AGGREGATED_METRICS:
             for stat in STAT_NAMES:
-                column = f"{metric}_{stat}{'_s' if metric in TIME_METRICS else ''}"
-                if aggregated["stats"][metric] is None:  # e.g. schedule metrics of a closed-loop run
+                column = f"{metric}_{stat}{csv_unit(metric)}"
+                if aggregated["stats"].get(metric) is None:  # e.g. schedule metrics of a closed-loop run (not written)
                     assert row[column] == "", column
                 else:
                     assert float(row[column]) == aggregated["stats"][metric][stat], column
