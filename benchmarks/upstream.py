@@ -350,7 +350,6 @@ def to_ms(value: float | None, unit: str) -> float | None:
 
 
 def read_ours(folder: Path, concurrency: int) -> dict:
-    data = load_run_file(folder, concurrency)
     return read_upstream(folder, concurrency)  # our run files carry upstream's keys (docs/formats.md)
 
 
