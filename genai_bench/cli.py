@@ -1,4 +1,4 @@
-"""The `genai-bench` command line: benchmark, simulate, serve, report."""
+"""The `genai-bench` command line: benchmark, simulate, serve, report, excel, plot."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any, Callable
 import click
 
 from genai_bench.config import ConfigError, port_problem, redact_url
+from genai_bench.export.excel import excel_command
+from genai_bench.export.plot import plot_command
 from genai_bench.options import ALLOWED_HOSTS_OPTION, benchmark_options, build_config, split_values
 from genai_bench.processes import freeze_long_lived_objects
 from genai_bench.prompt_datasets import DatasetError
@@ -262,6 +264,10 @@ def report(folder: str, fmt: str, output: str | None) -> None:
     note = " (partial: " + "; ".join(experiment.partial_reasons) + ")" if experiment.partial_reasons else ""
     click.echo(f"Wrote {path}{note}")
 
+
+# Exports for other tools (genai_bench/export): an Excel workbook and image files of the results view's curves.
+main.add_command(excel_command)
+main.add_command(plot_command)
 
 if __name__ == "__main__":
     main()
