@@ -248,8 +248,9 @@ def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str |
 
 @main.command()
 @click.option("--experiment-folder", "folder", required=True, help="The experiment folder to report on.")
-@click.option("--format", "fmt", default="html", type=click.Choice(["html", "csv", "json"]), show_default=True,
-              help="html: one self-contained file; csv: one row per run; json: summary.")
+@click.option("--format", "fmt", default="html", type=click.Choice(["html", "csv", "json", "parquet"]),
+              show_default=True, help="html: one self-contained file; csv: one row per run (units in the column "
+              "names); json: summary; parquet: the csv's table (extra `parquet`).")
 @click.option("--output", default=None, help="Where to write it (default: report.<format> inside the folder).")
 def report(folder: str, fmt: str, output: str | None) -> None:
     """Write an HTML, CSV or JSON report of an experiment folder."""

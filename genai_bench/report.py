@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from genai_bench.assets import asset_folder
+from genai_bench.config import ConfigError
 from genai_bench.metrics import AGGREGATED_METRICS, RATE_METRICS, STAT_NAMES, TIME_METRICS, TIME_UNIT_SCALE, RunStatistics
 from genai_bench.results import Experiment, RunDocument
 from genai_bench.slo import SLO_METRICS
@@ -183,9 +184,29 @@ def render_report(experiments: list[Experiment], fmt: str) -> str:
     return json.dumps(report_json(experiments), indent=2)
 
 
+def report_table(experiments: list[Experiment]) -> dict[str, list]:
+    """The CSV's columns as typed lists (empty cells as None), for columnar formats."""
+    rows = [csv_row(e.id, run, e.metadata.get("task") or "text-to-text") for e in experiments for run in e.runs]
+    return {name: [None if value == "" else value for value in column]
+            for name, column in zip(csv_columns(), zip(*rows) if rows else [()] * len(csv_columns()))}
+
+
+def write_parquet(experiments: list[Experiment], path: Path) -> None:
+    """The CSV's rows and columns as a Parquet file (pyarrow, extra `parquet`)."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise ConfigError("report --format parquet needs pyarrow: pip install 'genai-bench[parquet]'") from None
+    pyarrow.parquet.write_table(pyarrow.table(report_table(experiments)), path)
+
+
 def write_report(experiment: Experiment, fmt: str, output: Path | None = None) -> Path:
-    """Write the report; by default report.<fmt> inside the experiment folder."""
+    """Write the report (REPORT_FORMATS or parquet); by default report.<fmt> inside the experiment folder."""
     path = Path(output) if output else experiment.folder / f"report.{fmt}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report([experiment], fmt), encoding="utf-8")
+    if fmt == "parquet":
+        write_parquet([experiment], path)
+    else:
+        path.write_text(render_report([experiment], fmt), encoding="utf-8")
     return path
