@@ -16,6 +16,7 @@ from genai_bench.config import BenchmarkConfig
 from genai_bench.metrics import RunStatistics
 from genai_bench.protocol import ERROR_ABORTED, RequestRecord
 from genai_bench.report import summary_table
+from genai_bench.results.formats import normalize_aggregated
 from genai_bench.scenarios import parse_scenario
 from genai_bench.session import BenchmarkSession
 from genai_bench.user import LeasedBudget
@@ -113,7 +114,8 @@ def test_workers_record_exactly_the_limit_in_the_local_shape_and_leave_no_proces
             assert set(request) == set(local_run["individual_request_metrics"][0])
             assert request["start_time"] < request["first_token_time"] < request["end_time"]
             assert request["ttft"] > 0.040 and request["num_output_tokens"] == 10
-        runs.append(RunStatistics(**{f.name: aggregated[f.name] for f in dataclasses.fields(RunStatistics)}))
+        read_back = normalize_aggregated(aggregated)  # as the reader gives it (batch_size null for unbatched runs)
+        runs.append(RunStatistics(**{f.name: read_back[f.name] for f in dataclasses.fields(RunStatistics)}))
 
     local_shapes, shapes = event_shapes(finished_experiment), event_shapes(folder)
     assert set(local_shapes) - {"log"} <= set(shapes) <= set(local_shapes) | {"log"}
