@@ -59,8 +59,9 @@ def draw_curve(plt, curve: Curve, series: list[Series], path: Path) -> bool:
             has_interval = any(e for side in errors for e in side)
             axes.errorbar(xs, ys, yerr=errors if has_interval else None, color=color, marker="o", markersize=4,
                           linewidth=1.6, capsize=3, label=one.label)
-            for x, y, text in zip(xs, ys, labels):  # each point's load, as the view labels them
-                axes.annotate(text, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8, color=color)
+            if not curve.name.endswith("_vs_load"):  # each point's load, as the view labels them (unless it is x)
+                for x, y, text in zip(xs, ys, labels):
+                    axes.annotate(text, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8, color=color)
         if curve.name.endswith("_vs_load"):
             load_ticks(axes, sorted({x for _, _, (xs, _, _, _) in drawn for x in xs}))
         axes.set_title(curve.title)

@@ -74,3 +74,17 @@ def test_missing_matplotlib_is_a_one_line_error(tmp_path, finished_experiment, m
                                        str(tmp_path / "figures")])
     assert result.exit_code == 2 and result.output.count("\n") == 1
     assert "pip install 'genai-bench[plot]'" in result.output and not (tmp_path / "figures").exists()
+
+
+def test_repeats_become_one_point_per_load_with_its_interval(tmp_path):
+    from tests.support.servers import run_benchmark
+
+    experiment = load_experiment(run_benchmark(tmp_path, concurrencies=(1, 2), requests=4, repeats=2))
+    [series] = build_series([experiment])
+    assert [(p.load, p.n) for p in series.points] == [(1, 2), (2, 2)]
+    e2e = {c.name: c for c in curves("p50", "s", "concurrency")}["e2e_latency_vs_requests_per_s"]
+    for point in series.points:
+        runs = [r for r in experiment.runs if r.concurrency == point.load]
+        assert e2e.y(point.mean) == pytest.approx(sum(r.aggregated["stats"]["e2e_latency"]["p50"] for r in runs) / 2)
+        assert e2e.y(point.low) <= e2e.y(point.mean) <= e2e.y(point.high)
+    assert CliRunner().invoke(main, ["plot", "--experiment-folder", str(experiment.folder)]).exit_code == 0
