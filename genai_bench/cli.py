@@ -253,7 +253,7 @@ def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str |
               "names); json: summary; parquet: the csv's table (extra `parquet`).")
 @click.option("--output", default=None, help="Where to write it (default: report.<format> inside the folder).")
 def report(folder: str, fmt: str, output: str | None) -> None:
-    """Write an HTML, CSV or JSON report of an experiment folder."""
+    """Write an HTML, CSV, JSON or Parquet report of an experiment folder."""
     from genai_bench.report import write_report
 
     experiment = load_folders((folder,))[0]

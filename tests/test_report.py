@@ -102,3 +102,17 @@ def test_csv_and_parquet_read_with_pandas_as_the_same_typed_table(finished_exper
     # Every latency column says its unit, every rate column its rate.
     assert all(c.endswith("_s") for c in from_csv.columns if c.startswith(("ttft_", "tpot_", "e2e_latency_")))
     assert all(c.endswith("_tokens_per_s") for c in from_csv.columns if c.startswith("output_throughput_"))
+
+
+def test_parquet_without_pyarrow_is_a_one_line_error(finished_experiment, tmp_path, monkeypatch):
+    import sys
+
+    from click.testing import CliRunner
+
+    from genai_bench.cli import main
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as when the extra is not installed: importing it fails
+    result = CliRunner().invoke(main, ["report", "--experiment-folder", str(finished_experiment), "--format",
+                                       "parquet", "--output", str(tmp_path / "r.parquet")])
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "pip install 'genai-bench[parquet]'" in result.output
