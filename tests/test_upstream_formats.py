@@ -44,10 +44,11 @@ def upstream(tmp_path_factory):
     return cli, module.upstream_env(work)
 
 
-def run_upstream(upstream, *args: str) -> subprocess.CompletedProcess:
+def run_upstream(upstream, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     cli, env = upstream
+    # Upstream writes genai_bench.log into its working directory: keep it out of the checkout.
     done = subprocess.run([cli, *args], env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=300,
-                          check=False)
+                          check=False, cwd=cwd)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 
@@ -57,7 +58,7 @@ def test_upstream_excel_and_plot_read_our_folder(tmp_path, upstream, time_unit):
     folder = run_benchmark(tmp_path, f"ours_{time_unit}", concurrencies=(1, 2), requests=6,
                            metrics_time_unit=time_unit)
     done = run_upstream(upstream, "excel", "--experiment-folder", str(folder), "--excel-name", "upstream",
-                        "--metric-percentile", "p50", "--metrics-time-unit", "ms")
+                        "--metric-percentile", "p50", "--metrics-time-unit", "ms", cwd=tmp_path)
     workbook = load_workbook(folder / "upstream.xlsx")
     assert len(workbook.sheetnames) >= 2, done.stdout
     # Upstream's appendix sheet holds each run's aggregated fields: our throughput, as upstream read it.
@@ -69,7 +70,7 @@ def test_upstream_excel_and_plot_read_our_folder(tmp_path, upstream, time_unit):
             assert any(n == pytest.approx(aggregated[key], rel=1e-9) for n in numbers), (path.name, key)
 
     done = run_upstream(upstream, "plot", "--experiments-folder", str(folder), "--group-key", "traffic_scenario",
-                        "--metrics-time-unit", time_unit)
+                        "--metrics-time-unit", time_unit, cwd=tmp_path)
     combined = folder / "traffic_scenario_combined_plots_2x4.png"
     assert combined.exists(), done.stdout[-3000:] + done.stderr[-3000:]
     assert combined.read_bytes().startswith(PNG_MAGIC) and combined.stat().st_size > 10_000
