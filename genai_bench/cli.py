@@ -1,4 +1,4 @@
-"""The `genai-bench` command line: benchmark, simulate, serve, report."""
+"""The `genai-bench` command line: benchmark, simulate, serve, report, excel, plot."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any, Callable
 import click
 
 from genai_bench.config import ConfigError, port_problem, redact_url
+from genai_bench.export.excel import excel_command
+from genai_bench.export.plot import plot_command
 from genai_bench.options import ALLOWED_HOSTS_OPTION, benchmark_options, build_config, split_values
 from genai_bench.processes import freeze_long_lived_objects
 from genai_bench.prompt_datasets import DatasetError
@@ -250,11 +252,12 @@ def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str |
 
 @main.command()
 @click.option("--experiment-folder", "folder", required=True, help="The experiment folder to report on.")
-@click.option("--format", "fmt", default="html", type=click.Choice(["html", "csv", "json"]), show_default=True,
-              help="html: one self-contained file; csv: one row per run; json: summary.")
+@click.option("--format", "fmt", default="html", type=click.Choice(["html", "csv", "json", "parquet"]),
+              show_default=True, help="html: one self-contained file; csv: one row per run (units in the column "
+              "names); json: summary; parquet: the csv's table (extra `parquet`).")
 @click.option("--output", default=None, help="Where to write it (default: report.<format> inside the folder).")
 def report(folder: str, fmt: str, output: str | None) -> None:
-    """Write an HTML, CSV or JSON report of an experiment folder."""
+    """Write an HTML, CSV, JSON or Parquet report of an experiment folder."""
     from genai_bench.report import write_report
 
     experiment = load_folders((folder,))[0]
@@ -266,6 +269,10 @@ def report(folder: str, fmt: str, output: str | None) -> None:
     note = " (partial: " + "; ".join(experiment.partial_reasons) + ")" if experiment.partial_reasons else ""
     click.echo(f"Wrote {path}{note}")
 
+
+# Exports for other tools (genai_bench/export): an Excel workbook and image files of the results view's curves.
+main.add_command(excel_command)
+main.add_command(plot_command)
 
 if __name__ == "__main__":
     main()

@@ -134,13 +134,13 @@ class TerminalDashboard(NoOpDashboard):
         batch = data.get("batch_size")
         # Batched runs (embeddings, rerank) have no tokens to time: their E2E and inputs/s say how they went.
         metric, rate = (("E2E", f"{data.get('inputs_per_second', 0.0):.1f} inputs/s") if batch is not None else
-                        ("TTFT", f"{data['output_tokens_per_second']:.1f} output tok/s"))
+                        ("TTFT", f"{data['mean_output_throughput_tokens_per_s']:.1f} output tok/s"))
         p50 = (data["stats"].get("e2e_latency" if batch is not None else "ttft") or {}).get("p50")
         p50_text = "-" if p50 is None else f"{p50 * 1000:.1f} ms"
         load = (f"batch size {batch}" if batch is not None else
-                f"at {data['request_rate']:g} req/s" if data.get("request_rate") else f"concurrency {data['concurrency']}")
+                f"at {data['request_rate']:g} req/s" if data.get("request_rate") else f"concurrency {data['num_concurrency']}")
         line = (f"[run {data.get('run_index', '?')}/{data.get('total_runs', '?')}] {data['scenario']} {load}: "
-                f"{data['num_completed']} ok, {data['num_errors']} errors, {metric} p50 {p50_text}, "
+                f"{data['num_completed_requests']} ok, {data['num_error_requests']} errors, {metric} p50 {p50_text}, "
                 f"{rate}, {data['requests_per_second']:.2f} req/s")
         self._write(line, newline=True)
 

@@ -269,8 +269,8 @@ def scatter_point(run_completed_data: dict) -> dict:
     e2e = stats.get("e2e_latency") or {}
     return {
         "run_key": run_completed_data.get("run_key"), "scenario": run_completed_data["scenario"],
-        "concurrency": run_completed_data["concurrency"], "request_rate": run_completed_data.get("request_rate"),
-        "output_tokens_per_second": run_completed_data["output_tokens_per_second"],
+        "concurrency": run_completed_data["num_concurrency"], "request_rate": run_completed_data.get("request_rate"),
+        "output_tokens_per_second": run_completed_data["mean_output_throughput_tokens_per_s"],
         "requests_per_second": run_completed_data["requests_per_second"],
         "ttft_p50": ttft.get("p50"), "ttft_p99": ttft.get("p99"), "e2e_latency_p50": e2e.get("p50"),
         "error_rate": run_completed_data["error_rate"],

@@ -27,6 +27,7 @@ from genai_bench.notifiers import alert_message, end_message, notifications_of, 
 from genai_bench.publisher import LivePublisher
 from genai_bench.results import (EVENTS_FILE, EventLogWriter, ExperimentLibrary, ExperimentNotFound, ExperimentWriter,
                                  default_folder_name, load_experiment)
+from genai_bench.results.formats import seconds_value
 from genai_bench.planner import RunPlanner, SweepPlan
 from genai_bench.runner import RunResult, SweepRunner
 from genai_bench.search import CapacitySearch, Objective, objective_of
@@ -318,13 +319,13 @@ class BenchmarkSession:
         interrupted = self.runner is not None and self.runner.stopped
         return {
             "cmd": " ".join(config.redacted_command()),
-            "version": __version__,
+            "benchmark_version": __version__,
             "api_backend": config.api_backend,
             "api_base": redact_url(self.target.api_base) if self.target else config.shown_api_base,
             "embedded_simulator": config.api_base is None,
             "model": config.model_label,
             "api_model_name": config.sent_model,
-            "model_tokenizer": self.tokenizer.name,
+            "server_model_tokenizer": self.tokenizer.name,
             "task": config.task,
             "task_metrics": list(config.task_spec.metrics),  # what the views show for this task's runs
             "endpoint": config.endpoint if not config.task_spec.batched else None,
@@ -338,7 +339,7 @@ class BenchmarkSession:
             "arrival": config.arrival if config.request_rates else None,
             "burstiness": config.burstiness,
             "ramp_up_seconds": config.ramp_up_seconds,
-            "max_time_per_run": config.max_time_per_run,
+            "max_time_per_run_s": seconds_value(config.max_time_seconds),
             "max_requests_per_run": config.max_requests_per_run,
             "warmup_ratio": config.warmup_ratio,
             "cooldown_ratio": config.cooldown_ratio,
@@ -350,7 +351,9 @@ class BenchmarkSession:
             "server_engine": config.server_engine,
             "server_version": config.server_version,
             "server_gpu_type": config.server_gpu_type,
-            "server_gpu_count": config.server_gpu_count,
+            # A string, like upstream's ("8"), which its reader requires.
+            "server_gpu_count": None if config.server_gpu_count is None else str(config.server_gpu_count),
+            "experiment_folder_name": self.writer.folder.name,
             "start_time": self.started_at,
             "end_time": end_time,
             "partial": interrupted or self.failed or end_time is None,

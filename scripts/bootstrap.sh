@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up genai-bench on a fresh machine: a virtualenv in .venv with the package installed (pip install .).
-# With --test it also installs the test tools, the datasets and images extras and Debian's chromium for the browser tests.
+# With --test it also installs the test tools, the datasets, images, excel, plot and parquet extras and Debian's
+# chromium for the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [ "$want_tests" = 1 ]; then
-  .venv/bin/python -m pip install --quiet ".[test,datasets,images]"
+  .venv/bin/python -m pip install --quiet ".[test,datasets,images,excel,plot,parquet]"
 else
   .venv/bin/python -m pip install --quiet .
 fi

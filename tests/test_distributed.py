@@ -16,6 +16,7 @@ from genai_bench.config import BenchmarkConfig
 from genai_bench.metrics import RunStatistics
 from genai_bench.protocol import ERROR_ABORTED, RequestRecord
 from genai_bench.report import summary_table
+from genai_bench.results.formats import normalize_aggregated
 from genai_bench.scenarios import parse_scenario
 from genai_bench.session import BenchmarkSession
 from genai_bench.user import LeasedBudget
@@ -107,13 +108,14 @@ def test_workers_record_exactly_the_limit_in_the_local_shape_and_leave_no_proces
         aggregated, requests = run["aggregated_metrics"], run["individual_request_metrics"]
         assert set(run) == set(local_run)
         assert set(aggregated) == set(local_run["aggregated_metrics"])
-        assert aggregated["num_requests"] == aggregated["num_completed"] == len(requests) == 23
+        assert aggregated["num_requests"] == aggregated["num_completed_requests"] == len(requests) == 23
         assert [w["worker"] for w in aggregated["client"]["workers"]] == [0, 1]
         for request in requests:
             assert set(request) == set(local_run["individual_request_metrics"][0])
             assert request["start_time"] < request["first_token_time"] < request["end_time"]
             assert request["ttft"] > 0.040 and request["num_output_tokens"] == 10
-        runs.append(RunStatistics(**{f.name: aggregated[f.name] for f in dataclasses.fields(RunStatistics)}))
+        read_back = normalize_aggregated(aggregated)  # as the reader gives it (batch_size null for unbatched runs)
+        runs.append(RunStatistics(**{f.name: read_back[f.name] for f in dataclasses.fields(RunStatistics)}))
 
     local_shapes, shapes = event_shapes(finished_experiment), event_shapes(folder)
     assert set(local_shapes) - {"log"} <= set(shapes) <= set(local_shapes) | {"log"}
@@ -201,7 +203,7 @@ def test_ctrl_c_keeps_what_the_workers_measured_and_ends_them(tmp_path, cli, sta
     run = json.loads((tmp_path / "experiments" / "exp" / metadata["run_files"][0]).read_text())
     aggregated = run["aggregated_metrics"]
     assert metadata["partial"] is True and aggregated["partial"] is True
-    assert aggregated["num_completed"] > 0 and aggregated["num_requests"] == len(run["individual_request_metrics"])
+    assert aggregated["num_completed_requests"] > 0 and aggregated["num_requests"] == len(run["individual_request_metrics"])
 
 
 def test_workers_exit_when_the_master_dies(tmp_path, cli, start_simulator):
@@ -237,7 +239,7 @@ def test_a_worker_dying_mid_run_is_reported_and_the_sweep_goes_on(tmp_path, star
     gevent.spawn_later(0.7, doomed.send_signal, signal.SIGKILL)
     outcome = session.run(handle_signals=False)
     first, second = outcome.results
-    assert first.statistics.num_completed > 0 and second.statistics.num_completed > 0
+    assert first.statistics.num_completed_requests > 0 and second.statistics.num_completed_requests > 0
     assert all(m.record.ok for m in second.requests)  # the survivor carries the next run alone
     events = [json.loads(line) for line in (tmp_path / "exp" / "events.ndjson").read_text().splitlines()]
     errors = [e["data"]["message"] for e in events if e["event_type"] == "log" and e["data"].get("level") == "error"]

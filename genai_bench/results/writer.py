@@ -10,6 +10,8 @@ from pathlib import Path
 import gevent
 import orjson
 
+from genai_bench.results.formats import run_file_aggregated
+
 METADATA_FILE = "experiment_metadata.json"
 EVENTS_FILE = "events.ndjson"
 
@@ -68,7 +70,7 @@ class ExperimentWriter:
         """Write the run file of a finished run (a runner.RunResult), named by its run key like upstream's."""
         name = result.run.key + ".json"
         document = {
-            "aggregated_metrics": result.statistics.to_dict(self.time_unit),
+            "aggregated_metrics": run_file_aggregated(result.statistics.to_dict(self.time_unit)),
             "individual_request_metrics": [m.to_dict(self.clock_offset, self.time_unit) for m in result.requests],
             "_time_unit": self.time_unit,
         }

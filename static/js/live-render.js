@@ -205,7 +205,7 @@
       setKpi("kpi-input-tps", fmtRate(live.input_tokens_per_second));
       taskView(model);
       // Reasoning models only: the answer's own TTFT and the tokens spent thinking.
-      var answer = stat(stats, "ttft_answer", "p50"), thinking = stat(stats, "reasoning_tokens", "mean");
+      var answer = stat(stats, "ttft_answer", "p50"), thinking = stat(stats, "num_reasoning_tokens", "mean");
       $("kpi-ttft-answer-p50").hidden = !isNum(answer);
       $("kpi-reasoning-tokens").hidden = !isNum(thinking);
       setKpi("kpi-ttft-answer-p50", fmtMs(answer));
@@ -366,17 +366,17 @@
       model.runs.forEach(function (r) {
         var stats = r.stats || {};
         var tr = el("tr", { className: r.partial ? "partial" : null });
-        var requests = isNum(r.num_requests) ? r.num_requests : r.num_completed;
+        var requests = isNum(r.num_requests) ? r.num_requests : r.num_completed_requests;
         cell(tr, String(r.scenario === undefined ? "—" : r.scenario), "scenario");
-        cell(tr, isNum(r.concurrency) ? String(r.concurrency) : String(r.concurrency || "—"), "num");
+        cell(tr, isNum(r.num_concurrency) ? String(r.num_concurrency) : "—", "num");
         if (showRate) cell(tr, C.fmtRequestRate(C.runRate(r)), "num");
         cell(tr, isNum(requests) ? String(requests) : "—", "num");
-        cell(tr, isNum(r.num_errors) ? String(r.num_errors) : "—", "num" + (r.num_errors > 0 ? " has-errors" : ""));
+        cell(tr, isNum(r.num_error_requests) ? String(r.num_error_requests) : "—", "num" + (r.num_error_requests > 0 ? " has-errors" : ""));
         cell(tr, fmtMs(stat(stats, "ttft", "p50")), "num");
         cell(tr, fmtMs(stat(stats, "ttft", "p99")), "num");
         cell(tr, fmtMs(stat(stats, "tpot", "p50")), "num");
         cell(tr, fmtMs(stat(stats, "e2e_latency", "p50")), "num");
-        cell(tr, fmtRate(r.output_tokens_per_second), "num");
+        cell(tr, fmtRate(r.mean_output_throughput_tokens_per_s), "num");
         cell(tr, fmtRate(r.requests_per_second), "num");
         rows.appendChild(tr);
       });
