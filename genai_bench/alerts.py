@@ -61,8 +61,9 @@ def _catalog() -> dict[str, Metric]:
     metrics: list[Metric] = []
     for name in ("ttft", "tpot", "e2e_latency", "output_latency", "ttft_answer"):
         metrics += [Metric(f"{name}.{stat}", DURATION, ("stats", name, stat)) for stat in LIVE_STATS]
-    for name in ("input_throughput", "output_throughput", "reasoning_tokens"):
+    for name in ("input_throughput", "output_throughput"):
         metrics += [Metric(f"{name}.{stat}", NUMBER, ("stats", name, stat)) for stat in LIVE_STATS]
+    metrics += [Metric(f"reasoning_tokens.{stat}", NUMBER, ("stats", "num_reasoning_tokens", stat)) for stat in LIVE_STATS]
     metrics.append(Metric("error_rate", SHARE, ("error_rate",)))
     metrics += [Metric(name, NUMBER, (name,)) for name in (
         "errors", "completed", "in_flight", "requests_per_second", "output_tokens_per_second",

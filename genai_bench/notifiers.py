@@ -186,8 +186,9 @@ def run_summary(results: list) -> str:
         return "no run finished"
     stats = [result.statistics for result in results]
     requests = sum(s.num_requests for s in stats)
-    errors = sum(s.num_errors for s in stats)
-    best = max(stats, key=lambda s: s.output_tokens_per_second)
+    errors = sum(s.num_error_requests for s in stats)
+    best = max(stats, key=lambda s: s.mean_output_throughput_tokens_per_s)
     runs = f"{len(results)} run{'s' if len(results) != 1 else ''}"
-    return (f"{runs}, {requests} requests, {errors} errors; best {best.output_tokens_per_second:.1f} output tok/s "
-            f"({best.scenario} @ concurrency {best.concurrency})")
+    best_rate = best.mean_output_throughput_tokens_per_s
+    return (f"{runs}, {requests} requests, {errors} errors; best {best_rate:.1f} output tok/s "
+            f"({best.scenario} @ concurrency {best.num_concurrency})")
