@@ -249,7 +249,7 @@ def test_every_message_has_its_own_name_and_survives_the_wire():
     from genai_bench.distributed import messages
 
     kinds = [k for k in vars(messages).values() if isinstance(k, type) and "name" in vars(k)]
-    assert len({kind.name for kind in kinds}) == len(kinds) == 10
+    assert len({kind.name for kind in kinds}) == len(kinds) == 15
     assert all(kind.name.startswith("genai_bench:") for kind in kinds)
     sample = messages.Done(run=3, records=[[1.0, 2.0]], issued=5, aborted=1, client={"saturated": False})
     assert messages.Done.from_dict(json.loads(json.dumps(sample.to_dict()))) == sample
