@@ -173,6 +173,8 @@ class BenchmarkSession:
         else:
             self.workload.prepare(self.config.traffic_scenarios)  # corpus tokens, prefixes, dataset counts
         self._create_folder()  # last: a setting refused above leaves no folder behind
+        for line in self.cluster.roster.joined if self.cluster else ():  # in the event log, now that it has a folder
+            self.hooks.log.fire(message=line, level="info")
         return self.target
 
     def _start_cluster(self, target: Target):

@@ -92,6 +92,7 @@ class Roster:
         self.accepting = remote  # remote workers may join until the first run
         self.setup_error: str | None = None
         self.joins = 0  # remote workers numbered so far (one that leaves early does not give back its number)
+        self.joined: list[str] = []  # one line per remote worker joined, for the log once the benchmark starts
 
     def member(self, node_id: str) -> Member | None:
         """The worker with this Locust node id."""
@@ -160,4 +161,4 @@ class Roster:
         line = (f"{member.label} joined: wall clock {round(offset.wall_offset * 1000, 1) + 0.0:+.1f} ms from the master's "
                 f"(measured within {offset.round_trip * 500:.2f} ms)")
         self.announce(line)
-        self.log_message(line, "info")
+        self.joined.append(line)
