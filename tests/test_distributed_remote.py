@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 
@@ -171,3 +172,20 @@ def test_a_worker_in_another_network_namespace_joins_over_a_veth_pair(tmp_path, 
     workers = experiment.metadata["cluster"]["workers"]
     assert len(workers) == 2 and all(w["uncertainty"] < 0.05 for w in workers)
     assert experiment.metadata["cluster"]["master"] == f"{address}:{port}"
+
+
+def test_a_dataset_folder_is_read_by_each_worker_and_one_missing_there_stops_the_master_in_one_line(
+        tmp_path, cli, child_processes):
+    datasets = pytest.importorskip("datasets")
+    folder = tmp_path / "saved"
+    datasets.Dataset.from_dict({"prompt": [f"Question {i}?" for i in range(20)]}).save_to_disk(str(folder))
+    master, port = start_master(cli, "--expect-workers", "1", "--dataset-path", str(folder))
+    master.wait_for(rf"^Note: the dataset {folder} is read by each worker", timeout=10)
+    shutil.rmtree(folder)  # as on a worker host that lacks it
+    worker = child_processes(genai_bench_command("worker", "--master-port", port))
+    assert worker.wait_exit(timeout=60) == 2
+    assert master.wait_exit(timeout=60) == 2
+    errors = [line for line in master.lines if line.startswith("Error:")]
+    assert len(errors) == 1 and errors[0].startswith("Error: worker 0 (") and \
+        "cannot run this benchmark: " in errors[0] and str(folder) in errors[0], master.output
+    assert "cannot run the benchmark here: " in worker.output and "Traceback" not in master.output + worker.output
