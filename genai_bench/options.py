@@ -96,8 +96,8 @@ BENCHMARK_OPTIONS += MULTI_TURN_OPTIONS
 WORKLOAD_OPTIONS = [
     click.option("--dataset-path", default=None,
                  help="Prompts from a ShareGPT/JSON/JSON-lines/CSV/text file, a Hugging Face save_to_disk folder or a "
-                      "cached hub id (offline). --distributed sends a file up to 32 MiB to the workers; a folder, hub id or "
-                      "larger file must be readable on each worker's machine too."),
+                      "cached hub id (offline). --distributed sends a file up to 32 MiB to the workers; a folder, hub "
+                      "id or larger file must be readable on each worker's machine too."),
     click.option("--dataset-config", default=None, help="A JSON file describing the dataset (upstream's keys: source, "
                                                          "prompt_column, output_column, filters)."),
     click.option("--dataset-prompt-column", default="prompt", show_default=True, help="The prompt's column (JSON, CSV)."),
@@ -287,7 +287,8 @@ def cluster_fields(options: dict[str, Any]) -> dict[str, Any]:
     if cluster.distributed and options["num_workers"]:
         raise ConfigError("--num-workers starts local worker processes and --distributed waits for remote ones; "
                           "give one")
-    return {"cluster": cluster, "num_workers": cluster.expect_workers if cluster.distributed else options["num_workers"]}
+    workers = cluster.expect_workers if cluster.distributed else options["num_workers"]
+    return {"cluster": cluster, "num_workers": workers}
 
 
 def request_rates(options: dict[str, Any]) -> list[float]:

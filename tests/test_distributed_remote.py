@@ -134,6 +134,8 @@ def network_namespace():
     """A namespace joined to this one by a veth pair (10.x.y.1 here, 10.x.y.2 there); deleted at teardown."""
     if os.geteuid() != 0:
         pytest.skip("network namespaces need root (CAP_NET_ADMIN)")
+    if shutil.which("ip") is None:
+        pytest.skip("no `ip` command (Debian's iproute2)")
     tag = os.getpid() % 60000
     name, here, there = f"gbns{tag}", f"gbv{tag}a", f"gbv{tag}b"
     subnet = f"10.{200 + tag % 50}.{tag // 50 % 250}"

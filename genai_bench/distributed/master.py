@@ -157,7 +157,8 @@ class LocustCluster(Engine):
             raise RuntimeError("no Locust worker is left: every worker has exited or been lost")
 
     def close(self) -> None:
-        """Tell the workers to quit (Locust's quit), wait for local ones to exit (bounded), then make sure they are gone."""
+        """Tell the workers to quit (Locust's quit), wait for local ones to exit (bounded), then make sure they are
+        gone."""
         if self.closing:
             return
         self.closing = True

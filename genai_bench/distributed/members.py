@@ -11,6 +11,7 @@ from time import perf_counter
 
 from locust.runners import STATE_INIT, STATE_MISSING, MasterRunner
 
+from genai_bench import __version__
 from genai_bench.config import ConfigError
 from genai_bench.distributed.clock import SAME_CLOCK, ClockOffset, ClockSync
 from genai_bench.distributed.messages import Hello, Pong, Ready, Refuse, Setup, send
@@ -133,6 +134,10 @@ class Roster:
             wanted = "starts its own workers" if not self.remote else f"has its {self.expected} worker(s) already"
             send(self.runner, Refuse(f"this benchmark {wanted}"), client_id=node)
             return
+        if hello.version != __version__:
+            send(self.runner, Refuse(f"this worker runs genai-bench {hello.version or '?'} and the master "
+                                     f"{__version__}; install the same version on both"), client_id=node)
+            return
         member = Member(self.joins, node_id=node, host=hello.host, pid=hello.pid, clock=ClockSync())
         self.joins += 1
         self.members.append(member)
@@ -158,7 +163,8 @@ class Roster:
             send(self.runner, member.clock.ping(perf_counter(), time.time()), client_id=node)
             return
         offset = member.offset
-        line = (f"{member.label} joined: wall clock {round(offset.wall_offset * 1000, 1) + 0.0:+.1f} ms from the master's "
+        skew_ms = round(offset.wall_offset * 1000, 1) + 0.0  # + 0.0: no "-0.0"
+        line = (f"{member.label} joined: wall clock {skew_ms:+.1f} ms from the master's "
                 f"(measured within {offset.round_trip * 500:.2f} ms)")
         self.announce(line)
         self.joined.append(line)

@@ -59,6 +59,7 @@ class Hello(Message, name="hello"):
     pid: int
     host: str = ""
     remote: bool = False  # set up over this channel (setup/ready), its clock measured (ping/pong)
+    version: str = ""  # genai-bench's: master and remote workers must speak the same messages
 
 
 class Setup(Message, name="setup"):

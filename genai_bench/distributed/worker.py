@@ -24,6 +24,7 @@ from locust.env import Environment
 from locust.rpc import Message as LocustMessage
 from locust.runners import CONNECT_RETRY_COUNT, CONNECT_TIMEOUT, WorkerRunner
 
+from genai_bench import __version__
 from genai_bench.arrivals import ArrivalSchedule, ArrivalShape
 from genai_bench.client import Target
 from genai_bench.conversations import Conversations, MultiTurn
@@ -138,7 +139,7 @@ class WorkerNode:
                              Finish: self._on_finish, Setup: self._on_setup, Refuse: self._on_refuse,
                              Ping: self._on_ping})
         self.runner.greenlet.spawn(self._flusher)
-        send(self.runner, Hello(self.index, os.getpid(), socket.gethostname(), remote=not self.configured))
+        send(self.runner, Hello(self.index, os.getpid(), socket.gethostname(), not self.configured, __version__))
         return self.runner
 
     # set-up of a remote worker, by the master
