@@ -74,6 +74,7 @@ def test_two_remote_workers_record_exactly_the_limit_in_the_local_shape_on_the_m
     offsets = sorted(w["wall_clock_offset"] for w in cluster["workers"])
     assert offsets[0] == pytest.approx(0.0, abs=0.05) and offsets[1] == pytest.approx(SKEW, abs=0.05)
     assert all(0 < w["uncertainty"] < 0.05 for w in cluster["workers"])
+    assert all(abs(w["clock_drift"]) < 0.01 for w in cluster["workers"])  # re-measured before each run: one host
     assert master.output.count(" joined: wall clock ") == 2
 
 
@@ -104,11 +105,11 @@ def test_a_worker_killed_mid_run_is_reported_and_its_requests_counted_lost(tmp_p
 
 
 def test_the_master_gives_up_in_one_line_when_too_few_workers_join(tmp_path, cli, child_processes):
-    master, port = start_master(cli, "--expect-workers", "2", "--expect-workers-max-wait", "3")
+    master, port = start_master(cli, "--expect-workers", "2", "--expect-workers-max-wait", "20")
     worker = start_worker(child_processes, port)
     assert master.wait_exit(timeout=30) == 2
     errors = [line for line in master.lines if line.startswith("Error:")]
-    assert errors == [f"Error: --expect-workers 2: only 1 worker(s) joined the master at 127.0.0.1:{port} within 3 s "
+    assert errors == [f"Error: --expect-workers 2: only 1 worker(s) joined the master at 127.0.0.1:{port} within 20 s "
                       "(--expect-workers-max-wait)"], master.output
     assert "Traceback" not in master.output
     assert worker.wait_exit(timeout=30) == 0  # told to quit by the master

@@ -293,6 +293,7 @@ class ClusterRun(RunDriver):
         """Announce the run to every worker, then let Locust's master dispatch the users (in the background)."""
         cluster = self.cluster
         cluster.wait_ready()
+        cluster.roster.resync()
         self.nodes = {node: NodeState() for node in cluster.live_nodes()}
         cluster.current = self
         users_per_worker = math.ceil(concurrency / max(len(self.nodes), 1))

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
 
+import gevent
 from locust.runners import STATE_INIT, STATE_MISSING, MasterRunner
 
 from genai_bench import __version__
@@ -19,6 +20,8 @@ from genai_bench.distributed.messages import Hello, Pong, Ready, Refuse, Setup, 
 # Locust counts a worker's heartbeat down by one a second from 3 and marks it missing below 0; a remote worker
 # silent this far below (about 6 s without a heartbeat) is lost. A busy worker still beats once a second.
 LOST_HEARTBEAT = -3
+# Longest a run's start waits for the remote workers' clocks to be measured again.
+RESYNC_TIMEOUT = 2.0
 
 
 @dataclass
@@ -32,6 +35,7 @@ class Member:
     pid: int | None = None
     ready: bool = False  # configured (a local worker is, before it connects)
     clock: ClockSync | None = None  # a remote worker's estimate; None: the master's host, the same clock
+    joined: ClockOffset | None = None  # the estimate when it joined (the current one is re-measured before each run)
     lost: bool = False
     lost_requests: int = 0  # issued by this worker and never recorded, over every run
     lost_in: list[str] = field(default_factory=list)  # the runs it was lost in
@@ -72,8 +76,9 @@ class Member:
 
     def describe(self) -> dict:
         """The metadata's entry for this worker."""
+        drift = 0.0 if self.joined is None else self.offset.offset - self.joined.offset
         return {"index": self.index, "host": self.host, "pid": self.pid, "remote": self.clock is not None,
-                **self.offset.to_dict(), "lost": self.lost, "lost_requests": self.lost_requests,
+                **self.offset.to_dict(), "clock_drift": drift, "lost": self.lost, "lost_requests": self.lost_requests,
                 "lost_in": list(self.lost_in)}
 
 
@@ -105,6 +110,21 @@ class Roster:
         if self.remote and self.accepting and len(live) < self.expected:
             return False
         return all(m.is_ready(self.runner) for m in live)
+
+    def resync(self, timeout: float = RESYNC_TIMEOUT) -> None:
+        """Before a run: measure each live remote worker's clock again (monotonic clocks drift by a few parts per
+        million); a worker that does not answer in time keeps its last estimate."""
+        members = [m for m in self.members if m.clock is not None and m.clock.done.is_set() and not m.lost]
+        previous = {m.index: m.clock for m in members}
+        for member in members:
+            member.clock = ClockSync()
+            send(self.runner, member.clock.ping(perf_counter(), time.time()), client_id=member.node_id)
+        with gevent.Timeout(timeout, False):
+            for member in members:
+                member.clock.done.wait()
+        for member in members:
+            if not member.clock.done.is_set():
+                member.clock = previous[member.index]
 
     def check_joining(self) -> None:
         """A worker that cannot join fails the start; a remote one that vanished leaves its place to another."""
@@ -162,7 +182,9 @@ class Roster:
         if not member.clock.done.is_set():
             send(self.runner, member.clock.ping(perf_counter(), time.time()), client_id=node)
             return
-        offset = member.offset
+        if member.joined is not None:
+            return  # a re-measure before a run
+        offset = member.joined = member.offset
         skew_ms = round(offset.wall_offset * 1000, 1) + 0.0  # + 0.0: no "-0.0"
         line = (f"{member.label} joined: wall clock {skew_ms:+.1f} ms from the master's "
                 f"(measured within {offset.round_trip * 500:.2f} ms)")
