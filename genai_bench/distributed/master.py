@@ -236,7 +236,12 @@ class LocustCluster(Engine):
             send(self.runner, Grant(want.run, 0, final=True), client_id=node)
 
     def _on_records(self, records: Records, node: str) -> None:
-        if (run := self._run_of(records.run)) is not None:
+        if (run := self._run_of(records.run)) is not None and node not in run.nodes and records.records:
+            # A worker counted lost (silent too long) that came back: what it issued stays counted as lost.
+            member = self.member(node)
+            self.log_message(f"{member.label if member else node} came back after it was counted lost; its "
+                             f"{len(records.records)} late record(s) stay out of the run", "warning")
+        elif run is not None:
             run.on_records(node, records.records, records.issued)
         else:
             log.warning("dropped %d records of an earlier run from worker %s", len(records.records), node)
