@@ -192,3 +192,24 @@ def test_a_dataset_folder_is_read_by_each_worker_and_one_missing_there_stops_the
     assert len(errors) == 1 and errors[0].startswith("Error: worker 0 (") and \
         "cannot run this benchmark: " in errors[0] and str(folder) in errors[0], master.output
     assert "cannot run the benchmark here: " in worker.output and "Traceback" not in master.output + worker.output
+
+
+def test_ctrl_c_on_the_only_worker_ends_the_run_at_once_and_the_next_in_one_line(tmp_path, cli, child_processes,
+                                                                                 start_simulator):
+    server = start_simulator(ttft_ms=100.0, itl_ms=10.0)
+    master, port = start_master(cli, "--api-base", server.url, "--expect-workers", "1", "--num-concurrency", "2,4",
+                                "--traffic-scenario", "D(20,10)", "--max-requests-per-run", "100000",
+                                "--max-time-per-run", "1")
+    worker = start_worker(child_processes, port)
+    master.wait_for(r"\[run 1/2\].*requests", timeout=30)
+    worker.proc.send_signal(signal.SIGINT)
+    assert worker.wait_exit(timeout=30) == 130 and "interrupted; leaving the master" in worker.output
+    master.wait_for(r"error: Locust worker 0 .*\(it left the master: its process was interrupted\); \d+ request",
+                    timeout=10)
+    assert master.wait_exit(timeout=30) == 2  # well before the run's minute is up
+    errors = [line for line in master.lines if line.startswith("Error:")]
+    assert errors == ["Error: no Locust worker is left: every worker has exited or been lost (see the errors above); "
+                      "the experiment folder keeps what was measured, marked partial"], master.output
+    experiment = load_experiment(tmp_path / "experiments" / "exp")
+    assert "the benchmark was interrupted before it finished" in experiment.partial_reasons
+    assert len(experiment.runs) == 1 and experiment.runs[0].requests()["total"] > 0

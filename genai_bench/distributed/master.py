@@ -154,7 +154,9 @@ class LocustCluster(Engine):
             while not self.roster.all_ready():
                 gevent.sleep(0.01)
         if not any(m.node_id in self.runner.clients for m in self.members if not m.lost):
-            raise RuntimeError("no Locust worker is left: every worker has exited or been lost")
+            # One line, not a traceback; what was measured is written (marked partial) on the way out.
+            raise ConfigError("no Locust worker is left: every worker has exited or been lost (see the errors "
+                              "above); the experiment folder keeps what was measured, marked partial")
 
     def close(self) -> None:
         """Tell the workers to quit (Locust's quit), wait for local ones to exit (bounded), then make sure they are
@@ -449,7 +451,7 @@ class ClusterRun(RunDriver):
         spent = self.limit is not None and self.remaining == 0 and received + self.unaccounted >= self.limit
         drained = self.closed and all(s.closed for s in self.nodes.values()) and \
             received >= sum(s.issued for s in self.nodes.values())
-        if spent or drained:
+        if spent or drained or not self.nodes:  # no worker left: nothing more will come
             self.exhausted.set()
 
     def _check_done(self) -> None:

@@ -69,7 +69,7 @@ class Member:
             return None
         client = runner.clients.get(self.node_id)
         if client is None:
-            return "it left the master"
+            return "it left the master: its process was interrupted"
         # Before it is set up a worker may be busy building its workload: silence then is not death.
         if self.process is None and self.ready and client.state == STATE_MISSING and client.heartbeat <= LOST_HEARTBEAT:
             return "no heartbeat for several seconds"

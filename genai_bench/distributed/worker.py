@@ -169,6 +169,12 @@ class WorkerNode:
         self.exit_code = 2
         gevent.spawn(self.leave)
 
+    def interrupt(self) -> None:
+        """Ctrl-C or SIGTERM: leave the master (exit code 130)."""
+        print("genai-bench worker: interrupted; leaving the master", file=sys.stderr, flush=True)
+        self.exit_code = 130
+        self.leave()
+
     def leave(self) -> None:
         """Quit, telling the master (Locust's quit message), so it stops counting on this worker at once."""
         try:
@@ -333,10 +339,12 @@ def run_worker(master_host: str, master_port: int, index: int = -1, parent_pid: 
         return 1
     for sig in (signal.SIGINT, signal.SIGTERM) if parent_pid is None else ():
         # Leave properly (Locust tells the master), so a run going on counts this worker lost at once.
-        gevent.signal_handler(sig, gevent.spawn, node.leave)
+        gevent.signal_handler(sig, gevent.spawn, node.interrupt)
     try:
         runner.greenlet.join()
     finally:
         if node.folder is not None:
             shutil.rmtree(node.folder, ignore_errors=True)
+    if not settings_on_stdin and node.exit_code == 0:
+        print("genai-bench worker: the master ended the benchmark (or stopped answering); exiting", flush=True)
     return node.exit_code
