@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -213,3 +214,37 @@ def test_ctrl_c_on_the_only_worker_ends_the_run_at_once_and_the_next_in_one_line
     experiment = load_experiment(tmp_path / "experiments" / "exp")
     assert "the benchmark was interrupted before it finished" in experiment.partial_reasons
     assert len(experiment.runs) == 1 and experiment.runs[0].requests()["total"] > 0
+
+
+def test_open_loop_over_remote_workers_keeps_one_schedule_across_skewed_clocks(tmp_path, child_processes,
+                                                                               start_simulator):
+    # 21 requests due 50 ms apart over two workers, one of whose clocks reads an hour ahead: the master hands each
+    # the first send time in its own clock, and moves their records back onto its own, so the whole run's send
+    # times interleave exactly as one process's would (up to the offset estimate's error, well under a millisecond).
+    from genai_bench.cluster import ClusterSettings
+    from genai_bench.config import BenchmarkConfig
+    from genai_bench.scenarios import parse_scenario
+    from genai_bench.session import BenchmarkSession
+
+    server = start_simulator(ttft_ms=5.0, itl_ms=1.0)
+    config = BenchmarkConfig(api_base=server.url, traffic_scenarios=[parse_scenario("D(20,10)")], request_rates=[20.0],
+                             arrival="constant", max_concurrency=4, max_requests_per_run=21, max_time_per_run=1.0,
+                             experiment_base_dir=str(tmp_path), experiment_folder_name="exp", seed=5, num_workers=2,
+                             cluster=ClusterSettings(distributed=True, expect_workers=2))
+    session = BenchmarkSession(config)
+
+    def start_workers(line: str) -> None:
+        if (match := re.match(WAITING, line)):
+            for extra in ((), ("--clock-skew-test", str(SKEW))):
+                child_processes(genai_bench_command("worker", "--master-port", match.group(3), *extra))
+
+    session.announce = start_workers
+    try:
+        result = session.run(handle_signals=False).results[0]
+    finally:
+        session.close()
+    assert len(result.requests) == 21 and all(m.record.ok for m in result.requests)
+    scheduled = sorted(m.record.scheduled_start for m in result.requests)
+    assert [b - a for a, b in zip(scheduled, scheduled[1:])] == pytest.approx([0.05] * 20, abs=0.002)
+    assert result.statistics.stats["schedule_lag"]["p50"] < 0.05
+    assert sorted(w["worker"] for w in result.statistics.client["workers"]) == [0, 1]
