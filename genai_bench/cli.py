@@ -75,11 +75,12 @@ def benchmark(**options: Any) -> None:
     configure_logging()
     options["streaming_token"] = token_setting(options["streaming_token"])
     config = build_config(options, ["genai-bench", *sys.argv[1:]])
-    for warning in config.warnings():
+    for warning in config.warnings() + config.cluster.warnings(config.api_base):
         click.echo(f"Warning: {warning}", err=True)
     if config.enable_streaming:
         warn_if_exposed(config.streaming_host, config.streaming_token, "watch this benchmark and read its results")
     session = BenchmarkSession(config, TerminalDashboard())
+    session.announce = click.echo  # --distributed: where the master waits, each worker as it joins
     try:
         target = session.start()
         if session.simulator is not None:
@@ -90,7 +91,7 @@ def benchmark(**options: Any) -> None:
             click.echo(f"Live dashboard: {session.dashboard_url}")
         if session.cluster is not None:
             workers = f"{config.num_workers} Locust worker process" + ("es" if config.num_workers > 1 else "")
-            click.echo(f"Users run in {workers} (master at 127.0.0.1:{session.cluster.port})")
+            click.echo(f"Users run in {workers} (master at {config.cluster.master_bind_host}:{session.cluster.port})")
         click.echo(f"Experiment folder: {session.folder}", nl=True)
         outcome = session.run()
         click.echo(summary_table([r.statistics for r in outcome.results]))
@@ -110,19 +111,30 @@ def benchmark(**options: Any) -> None:
         sys.exit(EXIT_INTERRUPTED)
 
 
-@main.command(hidden=True)
-@click.option("--master-host", default="127.0.0.1", show_default=True, help="The master's address.")
-@click.option("--master-port", required=True, type=int, help="The master's port.")
-@click.option("--index", default=0, type=int, show_default=True, help="This worker's number (seeds its sampling).")
-@click.option("--parent-pid", default=None, type=int, help="The master's pid: the worker exits when it is gone.")
-def worker(master_host: str, master_port: int, index: int, parent_pid: int | None) -> None:
-    """A Locust worker of `benchmark --num-workers`, started by the master; reads its settings from stdin."""
+@main.command()
+@click.option("--master-host", default="127.0.0.1", show_default=True,
+              help="The address of the host running `benchmark --distributed`.")
+@click.option("--master-port", required=True, type=int, help="Its --master-port.")
+@click.option("--index", default=-1, type=int, hidden=True, help="This worker's number (given by a local master).")
+@click.option("--parent-pid", default=None, type=int, hidden=True, help="The master's pid: exit when it is gone.")
+@click.option("--settings-on-stdin", is_flag=True, hidden=True, help="Read the settings from stdin (local workers).")
+@click.option("--clock-skew-test", default=0.0, type=float, hidden=True,
+              help="Tests only: act as if this host's clocks were this many seconds ahead of the master's.")
+def worker(master_host: str, master_port: int, index: int, parent_pid: int | None, settings_on_stdin: bool,
+           clock_skew_test: float) -> None:
+    """Join a `benchmark --distributed` master as one of its Locust workers, from any host (see docs/distributed.md).
+
+    The master sends the target, workload and settings; the worker runs its share of the users until the master
+    ends the benchmark.
+    """
     import os
 
     from genai_bench.distributed import run_worker
 
     configure_logging()
-    code = run_worker(master_host, master_port, index, parent_pid)
+    if not 0 < master_port <= 65535:
+        fail(f"--master-port must be the master's port (1 to 65535), got {master_port}")
+    code = run_worker(master_host, master_port, index, parent_pid, settings_on_stdin, clock_skew_test)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)  # no interpreter teardown: nothing is left to flush, and zmq's teardown could wait on a dead master

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from genai_bench.cluster import ClusterSettings
 from genai_bench.images import IMAGE_FORMATS, IMAGE_TASK, ImagesUnavailable, require_pillow
 from genai_bench.prompt_datasets import DatasetSpec
 from genai_bench.scenarios import (DATASET, TRACE_SCENARIO, Scenario, parse_scenario, prefix_tokens,
@@ -72,6 +73,7 @@ class BenchmarkConfig:
     spawn_rate: float | None = None
     num_workers: int = 0  # 0: users run in this process; N: N local Locust worker processes under a master here
     master_port: int = 0  # the Locust master's port on 127.0.0.1; 0 picks a free one
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)  # --distributed: num_workers remote workers
     request_timeout: float = 300.0
     seed: int | None = None
     server_engine: str | None = None
@@ -192,7 +194,7 @@ class BenchmarkConfig:
         # The api_base and task checks first: the task's own checks need a known task.
         all_checks = (checks[:2] + self._task_checks() + checks[2:] + self.workload_checks()
                       + self._multi_turn_checks() + self._arrival_checks() + server_metrics_checks(self)
-                      + self._image_checks())
+                      + self._image_checks() + self.cluster.checks(self.num_workers))
         for ok, message in all_checks + search_checks(self):
             if not ok:
                 raise ConfigError(message)
@@ -292,7 +294,7 @@ class BenchmarkConfig:
              "--trace replays single requests; drop --multi-turn/--turns"),
             (not self.trace or (self.prefix_len is None and self.prefix_ratio is None),
              "--trace shares prefixes through its hash_ids; drop --prefix-len/--prefix-ratio"),
-            (not self.trace or not self.num_workers, "--trace replays in one process; drop --num-workers"),
+            (not self.trace or not self.num_workers, "--trace replays in one process; drop --num-workers/--distributed"),
         ]
 
     def warnings(self) -> list[str]:

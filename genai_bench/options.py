@@ -10,6 +10,7 @@ import click
 import orjson
 
 from genai_bench.alerts import ACTIONS, NOTIFY, NOTIFY_AUTO, NOTIFY_CHOICES, AlertSettings
+from genai_bench.cluster import ClusterSettings
 from genai_bench.config import (BACKENDS, EMBEDDED_MODEL, ENDPOINTS, MAX_RATE, SEARCH_KINDS, SUPPORTED_TASKS,
                                 BenchmarkConfig, ConfigError)
 from genai_bench.images import IMAGE_FORMATS, IMAGE_TASK
@@ -66,7 +67,7 @@ BENCHMARK_OPTIONS = [
     click.option("--num-workers", default=0, type=int, show_default=True,
               help="Run the users in this many local Locust worker processes under a master here (0: in this process)."),
     click.option("--master-port", default=0, type=int, show_default=True,
-              help="Port of the Locust master on 127.0.0.1 for --num-workers (0 picks a free one)."),
+              help="Port of the Locust master for --num-workers or --distributed (0 picks a free one)."),
     click.option("--request-timeout", default=300.0, type=float, show_default=True, help="Seconds before a request counts as a timeout."),
     click.option("--seed", default=None, type=int, help="Seed for reproducible scenario and prompt sampling."),
     click.option("--server-engine", default=None, help="Label: serving engine (vLLM, SGLang...)."),
@@ -96,7 +97,8 @@ BENCHMARK_OPTIONS += MULTI_TURN_OPTIONS
 WORKLOAD_OPTIONS = [
     click.option("--dataset-path", default=None,
                  help="Prompts from a ShareGPT/JSON/JSON-lines/CSV/text file, a Hugging Face save_to_disk folder or a "
-                      "cached hub id (offline). With --num-workers it must be readable on the workers' machine too."),
+                      "cached hub id (offline). --distributed sends a file up to 32 MiB to the workers; a folder, hub "
+                      "id or larger file must be readable on each worker's machine too."),
     click.option("--dataset-config", default=None, help="A JSON file describing the dataset (upstream's keys: source, "
                                                          "prompt_column, output_column, filters)."),
     click.option("--dataset-prompt-column", default="prompt", show_default=True, help="The prompt's column (JSON, CSV)."),
@@ -192,6 +194,18 @@ ALERT_OPTIONS = [
                       "or interruption; none: alerts only."),
 ]
 BENCHMARK_OPTIONS += ALERT_OPTIONS
+# Workers on other hosts (issue 17): the master waits for `genai-bench worker` processes instead of starting them.
+CLUSTER_OPTIONS = [
+    click.option("--distributed", is_flag=True,
+                 help="Run no users here: wait for --expect-workers `genai-bench worker --master-host H --master-port "
+                      "P` processes (any host) and drive them (docs/distributed.md)."),
+    click.option("--expect-workers", default=0, type=int, help="--distributed: the workers to wait for."),
+    click.option("--master-bind-host", default="127.0.0.1", show_default=True,
+                 help="--distributed: the master's address; 0.0.0.0 (every interface) lets other hosts join."),
+    click.option("--expect-workers-max-wait", default=60.0, type=float, show_default=True,
+                 help="--distributed: seconds to wait for every worker before giving up."),
+]
+BENCHMARK_OPTIONS += CLUSTER_OPTIONS
 
 
 def benchmark_options(command: Callable) -> Callable:
@@ -271,7 +285,7 @@ PASSED_AS_IS += ("image_format",)
 def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig:
     """Turn parsed options into a validated BenchmarkConfig; `command` is recorded (redacted) in the metadata."""
     return BenchmarkConfig(
-        **{name: options[name] for name in PASSED_AS_IS},
+        **{**{name: options[name] for name in PASSED_AS_IS}, **cluster_fields(options)},
         api_key=options["api_key"] or "",
         traffic_scenarios=[parse_scenario(text) for text in split_scenarios(options["traffic_scenario"])],
         concurrencies=parse_positive("--num-concurrency", options["num_concurrency"], int, "positive integers"),
@@ -292,6 +306,16 @@ def alert_settings(options: dict[str, Any]) -> AlertSettings | None:
     if settings == AlertSettings():
         return None
     return settings.validate(bool(options["slo"]), split_values(options["server_metrics"]) or ("auto",))
+
+
+def cluster_fields(options: dict[str, Any]) -> dict[str, Any]:
+    """The --distributed settings, and num_workers: the workers the master waits for, or the local ones it starts."""
+    cluster = ClusterSettings.of(options)
+    if cluster.distributed and options["num_workers"]:
+        raise ConfigError("--num-workers starts local worker processes and --distributed waits for remote ones; "
+                          "give one")
+    workers = cluster.expect_workers if cluster.distributed else options["num_workers"]
+    return {"cluster": cluster, "num_workers": workers}
 
 
 def request_rates(options: dict[str, Any]) -> list[float]:

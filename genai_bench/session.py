@@ -146,7 +146,9 @@ class BenchmarkSession:
         self.target: Target | None = None
         self.runner: SweepRunner | None = None
         self.server_metrics: ServerMetrics | None = None  # the servers' /metrics scraper, once the target is known
-        self.cluster = None  # distributed.LocustCluster with --num-workers
+        self.cluster = None  # distributed.LocustCluster with --num-workers or --distributed
+        self.cluster_view: dict | None = None  # its metadata (kept once the cluster is closed)
+        self.announce: Callable[[str], None] = lambda line: None  # the CLI prints where the master waits, who joins
         self.failed = False  # the sweep raised: what was written is partial
 
     def _attach_alerts(self, settings: AlertSettings) -> None:
@@ -204,6 +206,8 @@ class BenchmarkSession:
         else:
             self.workload.prepare(self.config.traffic_scenarios)  # corpus tokens, prefixes, dataset counts
         self._create_folder()  # last: a setting refused above leaves no folder behind
+        for line in self.cluster.roster.joined if self.cluster else ():  # in the event log, now that it has a folder
+            self.hooks.log.fire(message=line, level="info")
         return self.target
 
     def _start_cluster(self, target: Target):
@@ -211,9 +215,12 @@ class BenchmarkSession:
 
         settings = WorkerSettings.of(target, self.config.model_tokenizer, self.config.seed, self.workload.spec,
                                      [s.text for s in self.config.traffic_scenarios], self.multi_turn)
+        cluster = self.config.cluster
         return LocustCluster(settings, self.config.num_workers, self.config.master_port,
                              log_message=lambda message, level: self.hooks.log.fire(message=message, level=level),
-                             arrival=ArrivalShape.of(self.config)).start()
+                             arrival=ArrivalShape.of(self.config), bind_host=cluster.master_bind_host,
+                             remote=cluster.distributed, join_timeout=cluster.expect_workers_max_wait,
+                             announce=self.announce).start()
 
     def _create_folder(self) -> None:
         # Before the first run, so an unwritable place is a one-line error rather than a traceback after it.
@@ -310,6 +317,7 @@ class BenchmarkSession:
 
     def _stop_cluster(self) -> None:
         if self.cluster is not None:
+            self.cluster_view = self.cluster.describe()
             self.cluster.close()
             self.cluster = None
 
@@ -347,6 +355,8 @@ class BenchmarkSession:
             "request_timeout": config.request_timeout,
             "seed": config.seed,
             "num_workers": config.num_workers,
+            # Workers (local or remote): host, clock offset against this host's, requests lost with a worker.
+            "cluster": self.cluster.describe() if self.cluster else self.cluster_view,
             "metrics_time_unit": config.metrics_time_unit,
             "server_engine": config.server_engine,
             "server_version": config.server_version,

@@ -23,6 +23,6 @@ if [ "$want_tests" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   as_root=""
   [ "$(id -u)" = 0 ] || as_root="sudo"
   $as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq chromium iproute2 >/dev/null
 fi
 echo "genai-bench is installed in .venv ($(.venv/bin/genai-bench --version))"

@@ -251,7 +251,7 @@ def test_every_message_has_its_own_name_and_survives_the_wire():
     from genai_bench.distributed import messages
 
     kinds = [k for k in vars(messages).values() if isinstance(k, type) and "name" in vars(k)]
-    assert len({kind.name for kind in kinds}) == len(kinds) == 10
+    assert len({kind.name for kind in kinds}) == len(kinds) == 15
     assert all(kind.name.startswith("genai_bench:") for kind in kinds)
     sample = messages.Done(run=3, records=[[1.0, 2.0]], issued=5, aborted=1, client={"saturated": False})
     assert messages.Done.from_dict(json.loads(json.dumps(sample.to_dict()))) == sample
@@ -268,3 +268,58 @@ def test_turns_on_workers_keep_session_ids_unique_and_the_budget_exact(start_sim
     assert {session_id.split("-")[0] for session_id in sessions} == {"w0", "w1"}
     assert all(turns == list(range(1, len(turns) + 1)) and len(turns) <= 3 for turns in sessions.values())
     assert set(result.statistics.stats_by_turn) == {"1", "2", "3"}
+
+
+def test_the_clock_offset_comes_from_the_shortest_round_trip():
+    """NTP-style: the worker's clock minus the midpoint of the master's send and receive; queueing only ever
+    lengthens a round trip, so the shortest one is the most accurate."""
+    from genai_bench.distributed.clock import ClockSync
+    from genai_bench.distributed.messages import Pong
+
+    sync = ClockSync(rounds=3)
+    skew, wall_skew = 1000.0, -2.5
+    # (sent, worker reading after the one-way delay out, received after the delay back): delays 5+15, 1+1, 30+2 ms
+    for sent, out, back in ((10.0, 0.005, 0.015), (11.0, 0.001, 0.001), (12.0, 0.030, 0.002)):
+        ping = sync.ping(sent, sent + 100)
+        pong = Pong(ping.seq, ping.sent, ping.sent_wall, sent + out + skew, sent + 100 + out + wall_skew)
+        assert sync.on_pong(pong, sent + out + back, sent + 100 + out + back)
+        assert not sync.on_pong(pong, sent + out + back, sent + 100 + out + back)  # a duplicate is ignored
+    assert sync.done.is_set()
+    best = sync.best
+    assert best.round_trip == pytest.approx(0.002)
+    assert best.offset == pytest.approx(skew) and best.wall_offset == pytest.approx(wall_skew)
+    assert best.to_dict()["uncertainty"] == pytest.approx(0.001)
+
+
+def test_a_shifted_record_keeps_its_durations():
+    record = RequestRecord("D(20,10)", 8, 20, 10, start=5001.5, first_token=5001.75, end=5002.0,
+                           chunk_times=array("d", [5001.75, 5002.0]), num_output_tokens=2, status_code=200,
+                           scheduled_start=5001.25, first_answer=5001.875)
+    record.shift(-5000.0)
+    assert (record.start, record.first_token, record.end, record.scheduled_start, record.first_answer) == \
+        (1.5, 1.75, 2.0, 1.25, 1.875)
+    assert list(record.chunk_times) == [1.75, 2.0]
+
+
+def test_small_dataset_and_tokenizer_files_travel_and_folders_are_read_by_path(tmp_path):
+    from genai_bench.distributed.payload import pack, unpack
+
+    dataset, tokenizer = tmp_path / "prompts.jsonl", tmp_path / "tok"
+    dataset.write_text('{"prompt": "hello"}\n')
+    tokenizer.mkdir()
+    (tokenizer / "tokenizer.json").write_text('{"version": "1.0"}')
+    settings = {"target": {}, "model_tokenizer": str(tokenizer), "seed": 1, "scenarios": [],
+                "workload": {"dataset": {"path": str(dataset), "type": "file", "image_column": None}}}
+    sent, files, notes = pack(settings)
+    assert set(files) == {"dataset", "tokenizer.json"} and notes == []
+    there = tmp_path / "worker"
+    there.mkdir()
+    received = unpack(sent, files, there)
+    assert received["workload"]["dataset"]["path"] == str(there / "prompts.jsonl")
+    assert (there / "prompts.jsonl").read_text() == '{"prompt": "hello"}\n'
+    assert received["model_tokenizer"] == str(there / "tokenizer.json")
+
+    hub = {**settings, "model_tokenizer": "org/model",
+           "workload": {"dataset": {"path": "org/data", "type": "huggingface", "image_column": None}}}
+    _, files, notes = pack(hub)
+    assert files == {} and len(notes) == 2 and "read by each worker" in notes[0] and "org/model" in notes[1]

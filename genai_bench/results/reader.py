@@ -85,6 +85,11 @@ class RunDocument:
         return bool(self.aggregated.get("partial"))
 
     @property
+    def lost_requests(self) -> int:
+        """Requests issued by workers that died mid-run and never recorded (0 without workers)."""
+        return int((self.aggregated.get("client") or {}).get("lost_requests") or 0)
+
+    @property
     def batch_size(self) -> int | None:
         """Inputs per request of an embeddings or rerank run (its sweep's axis); None for other runs."""
         return self.aggregated.get("batch_size")
@@ -204,6 +209,8 @@ def load_experiment(folder: Path, experiment_id: str | None = None, live: bool =
     if metadata.get("partial") and not live:
         reasons.append("the benchmark was interrupted before it finished")
     reasons.extend(f"run {r.scenario} @ {r.load} was cut short" for r in runs if r.partial)
+    reasons.extend(f"run {r.scenario} @ {r.load} lost {r.lost_requests} request(s) with a worker that died"
+                   for r in runs if r.lost_requests)
     reasons.extend(_missing_runs(metadata, runs))
     _, bad_lines = read_events(folder / EVENTS_FILE)
     if bad_lines:
