@@ -31,7 +31,14 @@ def plugin_path(tmp_path_factory) -> str:
     installed = install_example_plugin(base / "site", base)
     broken = write_distribution(base / "broken", "broken-plugin", {"genai_bench.sinks": {"broken-sink": "broken_sink:make"}},
                                 {"broken_sink": "raise ImportError('this plugin is broken on purpose')\n"})
-    return os.pathsep.join([str(REPO_ROOT), str(installed), str(broken)])
+    # A panel whose script fails on every event: its card says so, the page and the other panels carry on.
+    script = base / "faulty" / "faulty_static" / "faulty.js"
+    script.parent.mkdir(parents=True)
+    script.write_text("window.genaiPanels.register({name: 'faulty-panel', mount: function (el) {},"
+                      " onEvent: function (event) { throw new Error('faulty panel on ' + event.event_type); }});\n")
+    write_distribution(base / "faulty", "faulty-panel", {"genai_bench.panels": {"faulty-panel": "faulty_panel:PANEL"}},
+                       {"faulty_panel": f"PANEL = {{'title': 'Faulty', 'events': ['metrics'], 'script': {str(script)!r}}}\n"})
+    return os.pathsep.join([str(REPO_ROOT), str(installed), str(broken), str(base / "faulty")])
 
 
 def test_plugins_command_lists_the_example_and_names_the_broken_one(plugin_path):
@@ -77,7 +84,8 @@ def test_example_backend_sink_and_panel_in_a_live_benchmark(plugin_path, child_p
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(url)
         page.wait_for_selector(f"{PANEL} canvas", timeout=20_000)
-        assert page.evaluate("window.genaiPanels.mounted()") == ["requests-in-flight"]
+        page.wait_for_function("window.genaiPanels.mounted().length === 2")
+        assert sorted(page.evaluate("window.genaiPanels.mounted()")) == ["faulty-panel", "requests-in-flight"]
         assert page.locator(f"{PANEL} figcaption").inner_text() == "Requests/s and errors (example plugin)"
         page.wait_for_function(f"Number(document.querySelector('{PANEL} .example-panel-figures')"
                                ".getAttribute('data-updates') || 0) >= 3", timeout=30_000)
@@ -86,6 +94,8 @@ def test_example_backend_sink_and_panel_in_a_live_benchmark(plugin_path, child_p
         assert canvas_painted(page) > 100
         page.wait_for_function(f"document.querySelector('{PANEL} .example-panel-figures')"
                                f".getAttribute('data-updates') !== '{first}'", timeout=20_000)  # it keeps updating
+        faulty = page.locator("#plugin-panel-faulty-panel .plugin-panel-error")
+        assert faulty.is_visible() and faulty.inner_text() == "panel error: faulty panel on metrics"
         # The phone layout holds with the panel: no sideways scroll, the card within the screen.
         assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
         box = page.locator(PANEL).bounding_box()

@@ -19,7 +19,6 @@ from tests.support.processes import REPO_ROOT, genai_bench_command
 
 STATIC = REPO_ROOT / "static"
 CDN = "https://cdn.example.com/genai-bench/static"
-READY = "document.getElementById('results-root').dataset.ready === 'true'"
 
 
 def sha384(path) -> str:
@@ -70,17 +69,27 @@ def serve_with_static_url(child_processes, experiment, static_url):
     return child.wait_for(r"Serving \d+ experiment\(s\) at (http://\S+?/)", 20).group(1)
 
 
-def test_the_page_runs_from_a_static_mirror(child_processes, finished_experiment, tmp_path, page):
+def test_the_page_runs_from_a_static_mirror(child_processes, finished_experiment, tmp_path, browser):
     shutil.copytree(STATIC, tmp_path / "static")
     mirror, mirror_url = start_static_server(child_processes, tmp_path)
     url = serve_with_static_url(child_processes, finished_experiment, mirror_url + "/static")
-    page.goto(url)
-    page.wait_for_function(READY)
-    assert page.locator(".rv-chart canvas").first.is_visible()
-    loaded = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
-    assert any(name == f"{mirror_url}/static/js/common.js" for name in loaded)
-    assert not any("/static/js/" in name and not name.startswith(mirror_url) for name in loaded)
-    assert any("GET /static/js/results-view.js" in line for line in mirror.lines)  # the mirror served it
+    # Under the page's own Content-Security-Policy (not bypassed): it must allow the mirror's scripts and styles.
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url)
+        page.wait_for_selector("#results-root[data-ready=true]")  # a selector: the policy forbids eval'd conditions
+        assert page.locator(".rv-chart canvas").first.is_visible()
+        assert page.evaluate("getComputedStyle(document.querySelector('.topbar')).position") == "sticky"  # the CSS
+        loaded = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+        assert f"{mirror_url}/static/js/common.js" in loaded and f"{mirror_url}/static/css/dashboard.css" in loaded
+        assert not any("/static/" in name and not name.startswith(mirror_url) for name in loaded)
+        assert any("GET /static/js/results-view.js" in line for line in mirror.lines)  # the mirror served it
+        assert not errors, errors
+    finally:
+        context.close()
 
 
 def test_a_tampered_asset_is_refused_by_the_browser(child_processes, finished_experiment, tmp_path, browser):
@@ -95,7 +104,7 @@ def test_a_tampered_asset_is_refused_by_the_browser(child_processes, finished_ex
         console: list[str] = []
         page.on("console", lambda message: console.append(message.text))
         page.goto(url)
-        page.wait_for_function("document.readyState === 'complete'")
+        page.wait_for_load_state("load")
         page.wait_for_timeout(500)
         assert page.evaluate("window.genaiTampered") is None  # the modified script never ran
         assert page.evaluate("typeof window.GenaiCommon") == "undefined"
