@@ -1,7 +1,7 @@
 /* genai-bench live page: panels from plugins (the genai_bench.panels entry points, docs/plugins.md).
  *
- * The server lists the installed panels in <script id="genai-panels"> ([{name, title, events, script}]) and loads
- * each panel's script after this one. A panel script registers itself:
+ * The server lists the installed panels in #plugin-panels's data-panels attribute ([{name, title, events, script}])
+ * and loads each panel's script after this one. A panel script registers itself:
  *
  *   window.genaiPanels.register({
  *     name: "my-panel",                 // its entry point's name
@@ -20,10 +20,10 @@
   var mounted = [];
 
   function readDeclared() {
-    var node = document.getElementById("genai-panels");
+    var node = document.getElementById("plugin-panels");
     if (!node) return;
     try {
-      JSON.parse(node.textContent || "[]").forEach(function (d) { declared[d.name] = d; });
+      JSON.parse(node.getAttribute("data-panels") || "[]").forEach(function (d) { declared[d.name] = d; });
     } catch (e) { /* a malformed list: no panel */ }
   }
 
