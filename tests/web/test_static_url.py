@@ -113,3 +113,10 @@ def test_a_tampered_asset_is_refused_by_the_browser(child_processes, finished_ex
         assert page.evaluate("typeof window.Chart") == "function"
     finally:
         context.close()
+
+
+def test_gunicorn_app_takes_the_static_url_from_its_environment():
+    from genai_bench.deployment import ENV_STATIC_URL, app_from_environment
+
+    page = app_from_environment({ENV_STATIC_URL: CDN}).test_client().get("/").get_data(as_text=True)
+    assert f'src="{CDN}/js/common.js" integrity="{sha384(STATIC / "js" / "common.js")}"' in page
