@@ -107,3 +107,13 @@ def test_installed_panels_skip_the_malformed_ones(installed, tmp_path):
     panels = installed_panels(reports.append)
     assert list(panels) == ["ok-panel"] and panels["ok-panel"].events == ("metrics",)
     assert len(reports) == 2 and all("skipped" in line for line in reports)
+
+
+def test_the_builtins_own_entry_points_load_silently(installed):
+    # Installed, genai-bench's metadata declares the built-ins in the group: they load as themselves, no warning.
+    installed({BACKENDS_GROUP: {name: f"genai_bench.tasks:{attr}" for name, attr in (
+        ("text-to-text", "TEXT_TASK"), ("text-to-rerank", "RERANK_TASK"))}}, {}, name="genai-bench-metadata")
+    reports: list[str] = []
+    found = plugin_tasks(BUILTIN_TASKS, reports.append)
+    assert reports == [] and found == {"text-to-text": BUILTIN_TASKS["text-to-text"],
+                                       "text-to-rerank": BUILTIN_TASKS["text-to-rerank"]}
