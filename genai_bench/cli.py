@@ -23,6 +23,7 @@ from genai_bench.tokenizer import TokenizerError
 USAGE_ERRORS = (ConfigError, ScenarioError, TokenizerError, DatasetError)
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_ALERT = 3  # --alert-action stop ended the benchmark
 
 
 def fail(message: str) -> typing.NoReturn:
@@ -100,6 +101,9 @@ def benchmark(**options: Any) -> None:
                 lambda: click.echo(f"Serving the results at {session.dashboard_url} until Ctrl-C"))
     finally:
         session.close()
+    if session.stopped_by_alert:
+        click.echo(f"Stopped by alert {session.stopped_by_alert}: the results above are partial.", err=True)
+        sys.exit(EXIT_ALERT)
     if outcome.interrupted:
         click.echo("Interrupted: the results above are partial.", err=True)
         sys.exit(EXIT_INTERRUPTED)

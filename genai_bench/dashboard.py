@@ -71,6 +71,10 @@ class Dashboard(ABC):
     def get_historical_data(self) -> list[dict]:
         """The completed runs' aggregated metrics so far."""
 
+    def show_alert(self, alert: dict) -> None:
+        """An --alert rule fired or resolved (an `alert` event's data); by default a line for the log."""
+        self.add_log_message(alert["text"], "warning" if alert["state"] == "firing" else "info")
+
     def start(self) -> None:
         """Begin showing (no-op by default)."""
 
@@ -140,6 +144,10 @@ class TerminalDashboard(NoOpDashboard):
                 f"{rate}, {data['requests_per_second']:.2f} req/s")
         self._write(line, newline=True)
 
+    def show_alert(self, alert: dict) -> None:
+        """Print the alert's line, whether it fired or resolved."""
+        self._write(alert["text"], newline=True)
+
     def add_log_message(self, message: str, level: str = "info") -> None:
         """Print warnings and errors on their own line."""
         if level in ("warning", "error"):
@@ -179,6 +187,7 @@ class DashboardListener:
         hooks.live_tick.add_listener(self.on_live_tick)
         hooks.run_finished.add_listener(self.on_run_finished)
         hooks.log.add_listener(self.dashboard.add_log_message)
+        hooks.alert.add_listener(lambda alert: self.dashboard.show_alert(live_events.alert(alert)))
         return self
 
     def on_status(self, sweep: SweepStatus) -> None:

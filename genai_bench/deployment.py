@@ -68,6 +68,7 @@ def run_session(session: BenchmarkSession) -> None:
     except Exception:
         log.exception("the benchmark given in %s failed", ENV_BENCHMARK)
     finally:
+        session.notifications.close()  # the end's notice is delivered (bounded) before the event log closes
         session.event_log.close()
 
 

@@ -26,8 +26,9 @@ RUN_COMPLETED = "run_completed"
 SEARCH = "search"
 BENCHMARK_COMPLETED = "benchmark_completed"
 SERVER_METRICS = "server_metrics"
+ALERT = "alert"
 EVENT_TYPES = (METRICS, HISTOGRAM, SCATTER, STATUS, LOG, PROGRESS, HEARTBEAT,
-               RUN_STARTED, RUN_COMPLETED, BENCHMARK_COMPLETED, SEARCH, SERVER_METRICS)
+               RUN_STARTED, RUN_COMPLETED, BENCHMARK_COMPLETED, SEARCH, SERVER_METRICS, ALERT)
 # The latest event of each of these types describes the current state; a new client gets them on connect.
 STATE_TYPES = (STATUS, PROGRESS, METRICS, HISTOGRAM, SCATTER, SEARCH, SERVER_METRICS)
 

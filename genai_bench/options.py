@@ -9,6 +9,7 @@ from typing import Any, Callable
 import click
 import orjson
 
+from genai_bench.alerts import ACTIONS, NOTIFY, NOTIFY_AUTO, NOTIFY_CHOICES, AlertSettings
 from genai_bench.config import (BACKENDS, EMBEDDED_MODEL, ENDPOINTS, MAX_RATE, SEARCH_KINDS, SUPPORTED_TASKS,
                                 BenchmarkConfig, ConfigError)
 from genai_bench.images import IMAGE_FORMATS, IMAGE_TASK
@@ -174,6 +175,23 @@ SERVER_METRICS_OPTIONS = [
                       "raw (e.g. 'vllm:spec_decode')."),
 ]
 BENCHMARK_OPTIONS += SERVER_METRICS_OPTIONS
+# Alerts and notifications (issue 19, alerts.py, notifiers.py, docs/alerts.md).
+ALERT_OPTIONS = [
+    click.option("--alert", multiple=True,
+                 help="A rule watched on every live snapshot, e.g. 'ttft.p99>500ms', 'error_rate>5%', "
+                      "'server.kv_cache_usage>95%', 'goodput<10', with 'for 10s' to ignore blips; repeatable. It "
+                      "fires (and resolves) on the page, the terminal, the event log and the notifiers."),
+    click.option("--alert-webhook", multiple=True, envvar="GENAI_BENCH_ALERT_WEBHOOK",
+                 help="POST each alert, and the benchmark's end, as JSON with a `text` field (Slack-compatible) to "
+                      "this URL; repeatable (or GENAI_BENCH_ALERT_WEBHOOK). Never written anywhere."),
+    click.option("--alert-action", default=NOTIFY, type=click.Choice(ACTIONS), show_default=True,
+                 help="What a firing rule does: notify, or stop the benchmark (the run is kept, marked "
+                      "stopped_by_alert)."),
+    click.option("--notify", "notify", default=NOTIFY_AUTO, type=click.Choice(NOTIFY_CHOICES), show_default=True,
+                 help="auto: the notifiers (webhooks, plugins) also announce the benchmark's completion, failure "
+                      "or interruption; none: alerts only."),
+]
+BENCHMARK_OPTIONS += ALERT_OPTIONS
 
 
 def benchmark_options(command: Callable) -> Callable:
@@ -273,7 +291,16 @@ def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig
         **workload_settings(options),
         slo=parse_slos(options["slo"]),
         server_metrics=tuple(split_values(options["server_metrics"])) or ("auto",),
+        alerts=alert_settings(options),
     ).validate()
+
+
+def alert_settings(options: dict[str, Any]) -> AlertSettings | None:
+    """The --alert rules and notifier options, checked against --slo and --server-metrics; None when none is given."""
+    settings = AlertSettings.of(options["alert"], options["alert_webhook"], options["alert_action"], options["notify"])
+    if settings == AlertSettings():
+        return None
+    return settings.validate(bool(options["slo"]), split_values(options["server_metrics"]) or ("auto",))
 
 
 def request_rates(options: dict[str, Any]) -> list[float]:

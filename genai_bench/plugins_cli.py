@@ -7,9 +7,9 @@ from importlib.metadata import entry_points
 
 import click
 
+from genai_bench.notifiers import NOTIFIER_GROUP as NOTIFIERS_GROUP
 from genai_bench.plugins import BACKENDS_GROUP, PANELS_GROUP, SINKS_GROUP, load_group
 
-NOTIFIERS_GROUP = "genai_bench.notifiers"  # alert notifiers (issue 19 part 1), listed when any is installed
 GROUPS = {BACKENDS_GROUP: "request backends (--task NAME)", SINKS_GROUP: "event sinks (every event of a benchmark)",
           PANELS_GROUP: "live-page panels", NOTIFIERS_GROUP: "alert notifiers"}
 

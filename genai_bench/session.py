@@ -12,7 +12,8 @@ from time import perf_counter
 import gevent
 import orjson
 
-from genai_bench import __version__
+from genai_bench import __version__, live_events
+from genai_bench.alerts import NOTIFY_NONE, AlertMonitor, AlertSettings
 from genai_bench.arrivals import ArrivalShape
 from genai_bench.client import Target
 from genai_bench.config import BenchmarkConfig, ConfigError, redact_url
@@ -22,6 +23,7 @@ from genai_bench.events import EventBus
 from genai_bench.hooks import SweepHooks
 from genai_bench.live_events import search as search_data
 from genai_bench.metrics import MetricsCollector
+from genai_bench.notifiers import alert_message, end_message, notifications_of, run_summary
 from genai_bench.publisher import LivePublisher
 from genai_bench.results import (EVENTS_FILE, EventLogWriter, ExperimentLibrary, ExperimentNotFound, ExperimentWriter,
                                  default_folder_name, load_experiment)
@@ -127,10 +129,11 @@ class BenchmarkSession:
         self.bus = bus or EventBus()  # a host (wsgi.py under gunicorn) passes the bus it serves
         self.publisher = LivePublisher(self.bus, {"model": config.model_label, "experiment_folder": str(self.folder),
                                                  "workload": self.workload_description, "slo": config.slo or None,
-                                                 "task": config.task_spec.to_dict()})
+                                                 "task": config.task_spec.to_dict(), "stopped_by_alert": None})
         self.publisher.attach(self.hooks)
         if terminal is not None:
             DashboardListener(terminal).attach(self.hooks)
+        self._attach_alerts(config.alerts or AlertSettings())
         self.event_log = EventLogWriter(self.folder / EVENTS_FILE)
         self.bus.add_listener(self.event_log.write)
         # Plugins' event sinks (sinks.py): after the event log, so the files are written first.
@@ -149,6 +152,35 @@ class BenchmarkSession:
         self.server_metrics: ServerMetrics | None = None  # the servers' /metrics scraper, once the target is known
         self.cluster = None  # distributed.LocustCluster with --num-workers
         self.failed = False  # the sweep raised: what was written is partial
+
+    def _attach_alerts(self, settings: AlertSettings) -> None:
+        """The alert rules' monitor, the writer keeping their events, and the notifiers (webhooks, plugins)."""
+        self.alert_settings = settings
+        self.stopped_by_alert: str | None = None  # the rule that ended the benchmark (--alert-action stop)
+        AlertMonitor(settings, self.hooks, self._stop_by_alert).attach(self.hooks)
+        self.hooks.alert.add_listener(lambda alert: self.writer.add_alert(live_events.alert(alert)))
+        self.notifications = notifications_of(settings, lambda message, level: self.hooks.log.fire(
+            message=message, level=level))
+        if self.notifications:
+            self.hooks.alert.add_listener(
+                lambda alert: self.notifications.post(alert_message(live_events.alert(alert))))
+
+    def _stop_by_alert(self, alert: live_events.AlertChange) -> None:
+        """--alert-action stop: end the benchmark the way Ctrl-C does, marked with the rule that fired."""
+        self.stopped_by_alert = alert.rule
+        self.publisher.context["stopped_by_alert"] = alert.rule
+        self.hooks.log.fire(message=f"Stopping the benchmark: alert {alert.rule} fired (--alert-action stop)",
+                            level="warning")
+        self.stop()
+
+    def _notify_end(self, final_status: str, error: str | None) -> None:
+        """Announce the benchmark's end to the notifiers, with its summary and where its results are."""
+        if not self.notifications or self.alert_settings.notify == NOTIFY_NONE:
+            return
+        results = self.runner.results if self.runner else []
+        self.notifications.post(end_message(final_status, self.config.model_label, run_summary(results),
+                                            self.dashboard_url or str(self.folder), str(self.folder), error,
+                                            self.stopped_by_alert))
 
     @property
     def dashboard_url(self) -> str | None:
@@ -221,13 +253,14 @@ class BenchmarkSession:
         self.writer.write_metadata(self.metadata(end_time=None))
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
         handlers = [gevent.signal_handler(sig, self.stop) for sig in signals]
-        final_status = "failed"
+        final_status, error = "failed", None
         try:
             results = self.runner.run()
             final_status = "stopped" if self.runner.stopped else "completed"
         except BaseException as exc:
             self.failed = True
-            self.runner.fire_status("failed", error_message=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            self.runner.fire_status("failed", error_message=error)
             raise
         finally:
             for handler in handlers:
@@ -235,6 +268,7 @@ class BenchmarkSession:
             self.server_metrics.stop()
             self.writer.write_metadata(self.metadata(end_time=time.time()))
             self.publisher.benchmark_completed(final_status, len(self.runner.results), self._experiment_summary())
+            self._notify_end(final_status, error)
             self._stop_cluster()
             if self.simulator is not None:
                 self.simulator.stop()
@@ -277,6 +311,7 @@ class BenchmarkSession:
             self.simulator.stop()
         for sink in self.sinks:
             sink.close()
+        self.notifications.close()  # what is queued (the end's notice) is delivered first, within a bound
         self.event_log.close()
 
     def _stop_cluster(self) -> None:
@@ -333,6 +368,10 @@ class BenchmarkSession:
             "search": search_data(self.planner.progress) if isinstance(self.planner, CapacitySearch) else None,
             # The /metrics endpoints scraped (credentials hidden); [] when none answered or --server-metrics off.
             "server_metrics": [s.shown for s in self.server_metrics.sources] if self.server_metrics else [],
+            # --alert: the rules, every alert event's data so far, and the rule that stopped the benchmark.
+            "alert_rules": self.alert_settings.to_dict() if self.alert_settings.rules else None,
+            "alerts": list(self.writer.alerts),
+            "stopped_by_alert": self.stopped_by_alert,
         }
 
     def _loads(self) -> dict:

@@ -446,6 +446,14 @@
       $("search-body").replaceChildren(rows);
     }
 
+    // ------------------------------------------------------------ --alert: the firing banner, marks on the time charts
+    function alerts(model) {
+      if (!L.drawAlerts) return;
+      var timeCharts = charts.latency ? TIME_CHARTS.map(function (name) { return charts[name]; }) : [];
+      if (server) timeCharts = timeCharts.concat(Object.keys(server.charts).map(function (k) { return server.charts[k]; }));
+      L.drawAlerts(model, timeCharts);
+    }
+
     // ------------------------------------------------------------ the whole page, or what one event changed
     function all(model) {
       header(model);
@@ -458,6 +466,7 @@
       runs(model);
       logs(model, true);
       if (server) server.draw(model);
+      alerts(model);
     }
 
     function update(model, type) {
@@ -468,6 +477,7 @@
         case "run_completed": runs(model); break;
         case "search": search(model); return;
         case "server_metrics": if (server) server.draw(model); return;
+        case "alert": alerts(model); return;
         case "run_started": histograms(model); break;
         case "metrics": kpis(model); turns(model); newPoint(model); break;
         default: kpis(model); break;   // status, progress, benchmark_completed
