@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import functools
 import sys
+import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+
+OUTPUT = threading.Lock()  # one whole line per request: the server's threads would interleave print()'s writes
 
 
 class CorsHandler(SimpleHTTPRequestHandler):
@@ -16,7 +20,9 @@ class CorsHandler(SimpleHTTPRequestHandler):
         super().end_headers()
 
     def log_message(self, format: str, *args) -> None:
-        print("GET", self.path, flush=True)
+        with OUTPUT:
+            sys.stdout.write(f"GET {self.path}\n")
+            sys.stdout.flush()
 
 
 def main() -> None:

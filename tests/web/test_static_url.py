@@ -86,7 +86,7 @@ def test_the_page_runs_from_a_static_mirror(child_processes, finished_experiment
         loaded = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
         assert f"{mirror_url}/static/js/common.js" in loaded and f"{mirror_url}/static/css/dashboard.css" in loaded
         assert not any("/static/" in name and not name.startswith(mirror_url) for name in loaded)
-        assert any("GET /static/js/results-view.js" in line for line in mirror.lines)  # the mirror served it
+        mirror.wait_for(r"GET /static/js/results-view\.js", 10)  # the mirror served it
         assert not errors, errors
     finally:
         context.close()
