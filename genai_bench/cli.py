@@ -14,7 +14,8 @@ import click
 from genai_bench.config import ConfigError, port_problem, redact_url
 from genai_bench.export.excel import excel_command
 from genai_bench.export.plot import plot_command
-from genai_bench.options import ALLOWED_HOSTS_OPTION, benchmark_options, build_config, split_values
+from genai_bench.options import ALLOWED_HOSTS_OPTION, STATIC_URL_OPTION, benchmark_options, build_config, split_values
+from genai_bench.plugins_cli import plugins as plugins_command
 from genai_bench.processes import freeze_long_lived_objects
 from genai_bench.prompt_datasets import DatasetError
 from genai_bench.scenarios import ScenarioError
@@ -237,8 +238,9 @@ def load_folders(folders: tuple[str, ...]) -> list:
 @click.option("--streaming-token", default=None, envvar="GENAI_BENCH_STREAMING_TOKEN",
               help="Require this token on every endpoint (or GENAI_BENCH_STREAMING_TOKEN).")
 @ALLOWED_HOSTS_OPTION
+@STATIC_URL_OPTION
 def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str | None,
-          streaming_allowed_hosts: tuple[str, ...]) -> None:
+          streaming_allowed_hosts: tuple[str, ...], static_url: str | None) -> None:
     """Open the dashboard on finished experiments: results, comparison, replay and downloads."""
     from genai_bench.web.security import token_setting, warn_if_exposed
     from genai_bench.web.server import results_server
@@ -249,7 +251,8 @@ def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str |
     experiments = load_folders(folders)
     warn_if_exposed(host, streaming_token, "read and replay these results")
     try:
-        server = results_server([e.folder for e in experiments], host, port, streaming_token, streaming_allowed_hosts)
+        server = results_server([e.folder for e in experiments], host, port, streaming_token, streaming_allowed_hosts,
+                                static_url)
     except OSError as exc:
         raise ConfigError(f"--port {port} on {host} is not available ({exc.strerror or exc}); pick another") from None
 
@@ -285,6 +288,7 @@ def report(folder: str, fmt: str, output: str | None) -> None:
 # Exports for other tools (genai_bench/export): an Excel workbook and image files of the results view's curves.
 main.add_command(excel_command)
 main.add_command(plot_command)
+main.add_command(plugins_command)  # `genai-bench plugins` (plugins_cli.py)
 
 if __name__ == "__main__":
     main()

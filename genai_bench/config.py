@@ -13,9 +13,9 @@ from genai_bench.images import IMAGE_FORMATS, IMAGE_TASK, ImagesUnavailable, req
 from genai_bench.prompt_datasets import DatasetSpec
 from genai_bench.scenarios import (DATASET, TRACE_SCENARIO, Scenario, parse_scenario, prefix_tokens,
                                    shortest_likely_input)
-from genai_bench.tasks import DEFAULT_BATCH_SIZES, RERANK_ENDPOINTS, TASKS, TaskSpec
+from genai_bench.tasks import BUILTIN_TASKS, DEFAULT_BATCH_SIZES, RERANK_ENDPOINTS, TASKS, TaskSpec
 
-SUPPORTED_TASKS = tuple(TASKS)
+SUPPORTED_TASKS = tuple(BUILTIN_TASKS)  # plugins add theirs (TASKS loads them when asked for a name beyond these)
 BACKENDS = ("openai", "vllm", "sglang")
 ENDPOINTS = ("chat", "completions")
 EMBEDDED_MODEL = "genai-bench-sim"
@@ -86,6 +86,7 @@ class BenchmarkConfig:
     streaming_token: str | None = None
     streaming_allowed_hosts: tuple[str, ...] = ()  # Host names the dashboard accepts besides its address (no token)
     keep_serving: bool = False
+    static_url: str | None = None  # --static-url: the page's assets from a mirror of static/ (web/static_url.py)
     # Multi-turn sessions (conversations.py): replay a dataset's conversations, or --turns synthetic user messages.
     multi_turn: bool = False
     turns: int = 1
@@ -155,7 +156,7 @@ class BenchmarkConfig:
             (self.api_base is None or api_base_problem(self.api_base) is None,
              f"--api-base {redact_url(self.api_base or '')!r}: {api_base_problem(self.api_base or '')}; "
              "give a URL like http://localhost:8000"),
-            (self.task in SUPPORTED_TASKS, f"--task {self.task!r} is not supported; use one of: {', '.join(SUPPORTED_TASKS)}"),
+            (self.task in TASKS, f"--task {self.task!r} is not supported; use one of: {', '.join(TASKS)}"),
             (self.api_backend in BACKENDS, f"--api-backend {self.api_backend!r} is unknown; use one of: {', '.join(BACKENDS)}"),
             (self.endpoint in ENDPOINTS, f"--endpoint {self.endpoint!r} is unknown; use chat or completions"),
             (bool(self.traffic_scenarios), "--traffic-scenario: give at least one scenario, e.g. D(100,100)"),

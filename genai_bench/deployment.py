@@ -26,6 +26,7 @@ ENV_ALLOWED_HOSTS = "GENAI_BENCH_ALLOWED_HOSTS"
 ENV_BENCHMARK = "GENAI_BENCH_BENCHMARK"
 ENV_FOLDERS = "GENAI_BENCH_EXPERIMENT_FOLDER"
 ENV_HEARTBEAT = "GENAI_BENCH_HEARTBEAT_SECONDS"
+ENV_STATIC_URL = "GENAI_BENCH_STATIC_URL"  # --static-url of the page (or the benchmark's own --static-url)
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 # A benchmark still running when the worker is told to stop gets this long to drain and write its results.
 SHUTDOWN_DRAIN_SECONDS = 10.0
@@ -46,7 +47,8 @@ def app_from_environment(environ: Mapping[str, str] = os.environ) -> Flask:
     library = ExperimentLibrary(folders, live_folder=session.folder if session else None)
     app = create_app(bus, library, mode="live" if session else "serve", token=environ.get(ENV_TOKEN),
                      heartbeat_interval=float(environ.get(ENV_HEARTBEAT, "10")),
-                     allowed_hosts=environ.get(ENV_ALLOWED_HOSTS, "").split(","))
+                     allowed_hosts=environ.get(ENV_ALLOWED_HOSTS, "").split(","),
+                     static_url=environ.get(ENV_STATIC_URL) or (session.config.static_url if session else None))
     worker = gevent.spawn(run_session, session) if session else None
 
     def shutdown() -> None:

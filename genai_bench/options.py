@@ -36,7 +36,7 @@ BENCHMARK_OPTIONS = [
                    f"({EMBEDDED_MODEL} for the embedded simulator)."),
     click.option("--model-tokenizer", default=None, help="tokenizer.json, a directory holding one, or a hub id (needs network). Default: built-in."),
     click.option("--task", default="text-to-text", show_default=True,
-              help=f"Benchmark task: {', '.join(SUPPORTED_TASKS)}."),
+              help=f"Benchmark task: {', '.join(SUPPORTED_TASKS)}, or a plugin's (genai-bench plugins)."),
     click.option("--endpoint", default="chat", type=click.Choice(ENDPOINTS), show_default=True,
               help="chat: /v1/chat/completions; completions: /v1/completions."),
     click.option("--traffic-scenario", multiple=True,
@@ -266,6 +266,14 @@ def _finite_float(text: str) -> float:
     return number
 
 
+# Issue 19: the page's assets from a CDN or mirror (web/static_url.py checks the URL and pins each file's hash).
+STATIC_URL_OPTION = click.option(
+    "--static-url", default=None,
+    help="Load the dashboard page's CSS/JS from this base URL (a CDN or mirror serving a copy of static/ with "
+         "Access-Control-Allow-Origin), each file pinned by a sha384 integrity hash of the local copy. "
+         "Default: served by the dashboard itself, offline.")
+BENCHMARK_OPTIONS += [STATIC_URL_OPTION]
+
 # Options whose value goes to the BenchmarkConfig field of the same name as it is.
 PASSED_AS_IS = (
     "api_base", "api_backend", "model", "api_model_name", "model_tokenizer", "task", "endpoint", "max_concurrency",
@@ -280,6 +288,7 @@ PASSED_AS_IS += ("burstiness", "ramp_up_seconds", "trace", "trace_speed")
 PASSED_AS_IS += ("rerank_endpoint",)
 PASSED_AS_IS += ("server_metrics_interval", "server_metrics_include")
 PASSED_AS_IS += ("image_format",)
+PASSED_AS_IS += ("static_url",)
 
 
 def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig:

@@ -33,6 +33,7 @@ from genai_bench.runner import RunResult, SweepRunner
 from genai_bench.search import CapacitySearch, Objective, objective_of
 from genai_bench.servermetrics import ServerMetrics
 from genai_bench.simulator import SimulatorConfig, SimulatorServer
+from genai_bench.sinks import SinkContext, attach_sinks
 from genai_bench.tokenizer import load_tokenizer
 from genai_bench.web import create_app
 from genai_bench.web.server import DashboardServer
@@ -136,10 +137,14 @@ class BenchmarkSession:
         self._attach_alerts(config.alerts or AlertSettings())
         self.event_log = EventLogWriter(self.folder / EVENTS_FILE)
         self.bus.add_listener(self.event_log.write)
+        # Plugins' event sinks (sinks.py): after the event log, so the files are written first.
+        self.sinks = attach_sinks(self.bus, SinkContext(self.folder, {
+            "model": config.model_label, "task": config.task, "api_base": config.shown_api_base}))
         self.server: DashboardServer | None = None
         if config.enable_streaming and bus is None:
             app = create_app(self.bus, ExperimentLibrary(live_folder=self.folder), token=config.streaming_token,
-                             allowed_hosts=(config.streaming_host, *config.streaming_allowed_hosts))
+                             allowed_hosts=(config.streaming_host, *config.streaming_allowed_hosts),
+                             static_url=config.static_url)
             self.server = DashboardServer(app, config.streaming_host, config.streaming_port)
         self.collector = MetricsCollector(slo=config.slo)
         self.simulator: SimulatorServer | None = None
@@ -312,6 +317,8 @@ class BenchmarkSession:
         self._stop_cluster()
         if self.simulator is not None:
             self.simulator.stop()
+        for sink in self.sinks:
+            sink.close()
         self.notifications.close()  # what is queued (the end's notice) is delivered first, within a bound
         self.event_log.close()
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from flask import Flask, current_app, jsonify
 
 from genai_bench.events import EventBus
+from genai_bench.plugins import Panel
 from genai_bench.replay import Replayer
 from genai_bench.results import ExperimentLibrary
 from genai_bench.state import DashboardState
@@ -26,6 +27,7 @@ class WebContext:
     retry_ms: int = 2000
     title: str = "genai-bench"
     allowed_hosts: frozenset[str] = field(default_factory=frozenset)  # Host names accepted without a token
+    panels: dict[str, Panel] = field(default_factory=dict)  # plugins' live-page panels by name (web/panels.py)
 
 
 def web_context(app: Flask | None = None) -> WebContext:
