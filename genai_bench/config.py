@@ -112,6 +112,7 @@ class BenchmarkConfig:
     server_metrics_interval: float = 1.0  # seconds between scrapes
     server_metrics_include: str | None = None  # a regex: unknown metrics kept raw when their name matches
     image_format: str = "jpeg"  # image-text-to-text: how the images are encoded (jpeg or png)
+    streaming_redis: object | None = None  # fanout.RedisSettings: also publish live events to Redis (docs/redis.md)
     live_interval: float = 0.25
     drain_timeout: float | None = None
     command: list[str] = field(default_factory=list)
@@ -396,7 +397,7 @@ def search_checks(config: BenchmarkConfig) -> list[tuple[bool, str]]:
     ]
 
 
-SECRET_OPTIONS = ("--api-key", "--streaming-token")
+SECRET_OPTIONS = ("--api-key", "--streaming-token", "--streaming-redis-url")
 # File descriptors a process keeps for itself (listening sockets, log files, the tokenizer, Python's own).
 FD_HEADROOM = 64
 

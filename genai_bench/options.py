@@ -11,6 +11,7 @@ import orjson
 
 from genai_bench.config import (BACKENDS, EMBEDDED_MODEL, ENDPOINTS, MAX_RATE, SEARCH_KINDS, SUPPORTED_TASKS,
                                 BenchmarkConfig, ConfigError)
+from genai_bench.fanout.settings import DEFAULT_MAXLEN, RedisSettings
 from genai_bench.images import IMAGE_FORMATS, IMAGE_TASK
 from genai_bench.prompt_datasets import DatasetSpec
 from genai_bench.scenarios import parse_scenario
@@ -174,6 +175,18 @@ SERVER_METRICS_OPTIONS = [
                       "raw (e.g. 'vllm:spec_decode')."),
 ]
 BENCHMARK_OPTIONS += SERVER_METRICS_OPTIONS
+# Live events fanned out through Redis (issue 17, docs/redis.md): dashboards on other processes or hosts serve them.
+REDIS_OPTIONS = [
+    click.option("--streaming-redis-url", default=None, envvar="GENAI_BENCH_STREAMING_REDIS_URL",
+                 help="Also publish every live event to this Redis (redis://HOST:PORT/N), a stream per experiment, "
+                      "for `genai-bench serve --redis-url` dashboards anywhere (needs the redis extra)."),
+    click.option("--streaming-redis-maxlen", default=DEFAULT_MAXLEN, type=int, show_default=True,
+                 help="Events kept per experiment stream (older ones trimmed; runs and the latest state are kept)."),
+    click.option("--streaming-redis-retention", default=None,
+                 help="Delete the experiment's Redis keys this long after its last event (seconds, or 90m, 12h, 7d); "
+                      "default: kept until deleted."),
+]
+BENCHMARK_OPTIONS += REDIS_OPTIONS
 
 
 def benchmark_options(command: Callable) -> Callable:
@@ -264,6 +277,8 @@ def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig
         **workload_settings(options),
         slo=parse_slos(options["slo"]),
         server_metrics=tuple(split_values(options["server_metrics"])) or ("auto",),
+        streaming_redis=RedisSettings.of(options["streaming_redis_url"], options["streaming_redis_maxlen"],
+                                         options["streaming_redis_retention"]),
     ).validate()
 
 

@@ -19,6 +19,7 @@ from genai_bench.config import BenchmarkConfig, ConfigError, redact_url
 from genai_bench.conversations import multi_turn_of, multi_turn_workload
 from genai_bench.dashboard import Dashboard, DashboardListener
 from genai_bench.events import EventBus
+from genai_bench.fanout.publisher import publisher_for
 from genai_bench.hooks import SweepHooks
 from genai_bench.live_events import search as search_data
 from genai_bench.metrics import MetricsCollector
@@ -132,6 +133,9 @@ class BenchmarkSession:
             DashboardListener(terminal).attach(self.hooks)
         self.event_log = EventLogWriter(self.folder / EVENTS_FILE)
         self.bus.add_listener(self.event_log.write)
+        self.redis = publisher_for(config.streaming_redis, self.folder, config)  # --streaming-redis-url
+        if self.redis is not None:
+            self.bus.add_listener(self.redis.offer)
         self.server: DashboardServer | None = None
         if config.enable_streaming and bus is None:
             app = create_app(self.bus, ExperimentLibrary(live_folder=self.folder), token=config.streaming_token,
@@ -271,6 +275,8 @@ class BenchmarkSession:
         if self.simulator is not None:
             self.simulator.stop()
         self.event_log.close()
+        if self.redis is not None:
+            self.redis.close()
 
     def _stop_cluster(self) -> None:
         if self.cluster is not None:
