@@ -61,7 +61,7 @@ class RedisPublisher:
             timeout = 0.0
         self.greenlet.join(timeout=timeout)
         self.greenlet.kill(block=False)
-        if self.dropped:
+        if self.dropped and self.failing_since is None:  # a failing Redis was already reported, in its one line
             log.warning("Redis at %s did not receive %d live event(s); events.ndjson has every one",
                         self.settings.shown_url, self.dropped)
         self.client.close()
@@ -139,7 +139,8 @@ class RedisPublisher:
     def _failed(self, exc: Exception, lost: int) -> None:
         self.dropped += lost
         if self.failing_since is None:
-            log.warning("Redis at %s is unreachable (%s: %s); the benchmark goes on without it",
+            log.warning("Redis at %s is unreachable (%s: %s); the benchmark goes on, its live events are not sent "
+                        "there (events.ndjson keeps them)",
                         self.settings.shown_url, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
         self.failing_since = time.monotonic()
 

@@ -63,7 +63,7 @@ def url_problem(url: str) -> str | None:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises ValueError when out of range)
     except ValueError as exc:
-        return str(exc)
+        return str(exc).replace("Port", "port")
     if parts.scheme not in SCHEMES:
         return "the scheme must be redis, rediss or unix"
     if parts.scheme != "unix" and not parts.hostname:
