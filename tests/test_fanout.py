@@ -105,3 +105,26 @@ def test_bad_redis_url_is_a_one_line_error(run_cli):
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--streaming-redis-url" in done.stderr
     done = run_cli("serve", "--redis-url", f"redis://127.0.0.1:{free_port()}/0")
     assert done.returncode == 2 and "Redis does not answer" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_dashboard_follows_an_id_reused_after_its_keys_expired(redis_server, tmp_path):
+    from genai_bench.fanout.settings import REGISTRY_KEY, experiment_keys
+    from genai_bench.web.fanout import redis_dashboard
+
+    settings = RedisSettings(redis_server.url)
+    run_benchmark(tmp_path / "a", streaming_redis=settings, concurrencies=(1, 2))
+    app, hub = redis_dashboard(redis_server.url)
+    try:
+        client = app.test_client()
+        first = client.get("/live/exp/api/state").get_json()
+        redis = redis_client(redis_server.url)
+        redis.delete(*experiment_keys("exp"))  # as a retention expiry would
+        redis.zrem(REGISTRY_KEY, "exp")
+        assert client.get("/live/exp/api/state").status_code == 404
+        folder = run_benchmark(tmp_path / "b", streaming_redis=settings, concurrencies=(1,))
+        second = client.get("/live/exp/api/state").get_json()
+        stored, _ = read_events(folder / "events.ndjson")
+        assert len(first["history"]) == 2 and len(second["history"]) == 1
+        assert second["last_event_id"] == stored[-1]["id"]
+    finally:
+        hub.close()

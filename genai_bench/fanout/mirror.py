@@ -51,9 +51,10 @@ def entry_number(entry_id: bytes | str) -> int:
 class ExperimentMirror:
     """One experiment's events as a local bus (history, latest, subscribers) and dashboard state."""
 
-    def __init__(self, hub: MirrorHub, experiment_id: str) -> None:
+    def __init__(self, hub: MirrorHub, experiment_id: str, session: str | None = None) -> None:
         self.hub = hub
         self.experiment_id = experiment_id
+        self.session = session  # the registry entry's session: another one means the id now names a new benchmark
         self.bus = EventBus()
         self.state: DashboardState = attach_state(self.bus)
         self.last_id = 0
@@ -179,14 +180,16 @@ class MirrorHub:
 
     def mirror(self, experiment_id: str, timeout: float = 30.0) -> ExperimentMirror | None:
         """The (started, caught-up) mirror of this experiment, or None when Redis holds no such experiment."""
+        session = self.client.hget(meta_key(experiment_id), "session")
+        session = session.decode() if session is not None else None
         mirror = self.mirrors.get(experiment_id)
-        if mirror is not None and mirror.failed:
-            self.mirrors.pop(experiment_id).close()
+        if mirror is not None and (mirror.failed or mirror.session != session):
+            self.mirrors.pop(experiment_id).close()  # Redis failed while rebuilding, or the id was deleted or reused
             mirror = None
         if mirror is None:
-            if self.entry(experiment_id) is None:
+            if session is None:
                 return None
-            mirror = self.mirrors[experiment_id] = ExperimentMirror(self, experiment_id).start()
+            mirror = self.mirrors[experiment_id] = ExperimentMirror(self, experiment_id, session).start()
             self._evict()
         self.mirrors.move_to_end(experiment_id)
         mirror.ready.wait(timeout)

@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 
 import gevent
 import orjson
@@ -128,6 +129,7 @@ class RedisPublisher:
                 break
             n += 1
         fields = {"name": self.name, "host": socket.gethostname(), "pid": os.getpid(), "status": "running",
+                  "session": uuid.uuid4().hex,  # tells dashboards apart an id reused after its keys expired
                   "stream": stream_key(candidate), **{k: v for k, v in self.labels.items() if v is not None}}
         pipe = self.client.pipeline(transaction=False)
         pipe.hset(meta_key(candidate), mapping={k: orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v
