@@ -13,6 +13,7 @@ from pathlib import Path
 import gevent
 from flask import Flask
 
+from genai_bench.config import ConfigError
 from genai_bench.events import EventBus
 from genai_bench.options import parse_benchmark_args
 from genai_bench.results import ExperimentLibrary
@@ -68,6 +69,9 @@ def redis_app_from_environment(environ: Mapping[str, str]) -> Flask:
     from genai_bench.fanout.settings import RedisSettings
     from genai_bench.web.fanout import redis_dashboard
 
+    if environ.get(ENV_BENCHMARK):
+        raise ConfigError(f"set {ENV_BENCHMARK} or {ENV_REDIS}, not both: a dashboard of Redis runs no benchmark "
+                          f"(give the benchmark --streaming-redis-url to publish there)")
     url = RedisSettings(environ[ENV_REDIS]).validate(ENV_REDIS).url
     folders = [Path(f) for f in environ.get(ENV_FOLDERS, "").split(os.pathsep) if f]
     app, hub = redis_dashboard(url, folders, token=environ.get(ENV_TOKEN),

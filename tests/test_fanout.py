@@ -128,3 +128,26 @@ def test_a_dashboard_follows_an_id_reused_after_its_keys_expired(redis_server, t
         assert second["last_event_id"] == stored[-1]["id"]
     finally:
         hub.close()
+
+
+def test_websocket_token_and_environment_through_redis(redis_server, tmp_path):
+    import websocket
+
+    from genai_bench.deployment import app_from_environment
+    from genai_bench.web.fanout import FanoutServer, redis_dashboard
+
+    run_benchmark(tmp_path, streaming_redis=RedisSettings(redis_server.url))
+    app, hub = redis_dashboard(redis_server.url, token="s3cret")
+    client = app.test_client()
+    assert client.get("/live/nope/api/state").status_code == 401  # the token is checked before Redis is asked
+    assert client.get("/live/exp/api/state?token=s3cret").get_json()["completed"]["status"] == "completed"
+    server = FanoutServer(app, hub, port=0).start()
+    try:
+        ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}/live/exp/ws?token=s3cret", timeout=10)
+        first = json.loads(ws.recv())
+        ws.close()
+        assert first["event_type"] in ("status", "progress", "metrics", "histogram", "scatter")
+    finally:
+        server.stop()
+    with pytest.raises(ConfigError, match="not both"):
+        app_from_environment({"GENAI_BENCH_REDIS_URL": redis_server.url, "GENAI_BENCH_BENCHMARK": "--seed 1"})
