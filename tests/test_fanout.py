@@ -151,3 +151,14 @@ def test_websocket_token_and_environment_through_redis(redis_server, tmp_path):
         server.stop()
     with pytest.raises(ConfigError, match="not both"):
         app_from_environment({"GENAI_BENCH_REDIS_URL": redis_server.url, "GENAI_BENCH_BENCHMARK": "--seed 1"})
+
+
+def test_a_running_benchmark_that_stopped_sending_is_not_live():
+    import time
+
+    from genai_bench.fanout.mirror import STALE_SECONDS, is_live
+
+    now = time.time()
+    assert is_live({"status": "running", "updated_at": str(now)})
+    assert not is_live({"status": "running", "updated_at": str(now - STALE_SECONDS - 1)})  # killed mid-run
+    assert not is_live({"status": "completed", "updated_at": str(now)})

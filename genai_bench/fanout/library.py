@@ -13,13 +13,13 @@ from pathlib import Path
 
 import orjson
 
-from genai_bench.fanout.mirror import LIVE, MirrorHub
+from genai_bench.fanout.mirror import MirrorHub, is_live
 from genai_bench.fanout.settings import runs_key
 from genai_bench.results import Experiment, ExperimentLibrary, ExperimentNotFound, RunDocument, load_experiment
 
 # Registry fields holding JSON (lists, objects) rather than text.
 JSON_FIELDS = ("traffic_scenario", "num_concurrency", "workload", "summary")
-NUMBER_FIELDS = ("start_time", "end_time", "last_event_id", "pid")
+NUMBER_FIELDS = ("start_time", "end_time", "last_event_id", "pid", "updated_at")
 
 
 @dataclass
@@ -30,7 +30,7 @@ class RedisExperiment(Experiment):
 
     def summary(self) -> dict:
         """The results API's summary, plus where it streams from: `redis`, `status`, `host`."""
-        return {**super().summary(), "live": self.entry.get("status") == LIVE, "redis": True,
+        return {**super().summary(), "live": is_live(self.entry), "redis": True,
                 "status": self.entry.get("status"), "host": self.entry.get("host")}
 
 
@@ -84,7 +84,7 @@ class FanoutLibrary(ExperimentLibrary):
 
     def _from_entry(self, entry: dict) -> RedisExperiment:
         folder = Path(entry.get("folder") or entry.get("name") or entry["id"])
-        live = entry.get("status") == LIVE
+        live = is_live(entry)
         if folder.is_dir():
             try:
                 found = load_experiment(folder, entry["id"], live=live)

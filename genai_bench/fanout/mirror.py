@@ -9,6 +9,7 @@ process, on any host, hands out the same ids, and Last-Event-ID resumes on any o
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 
 import gevent
@@ -27,6 +28,17 @@ CATCH_UP_CHUNK = 1000  # entries read per XRANGE while rebuilding (the loop yiel
 BLOCK_MS = 5000  # one XREAD waits this long for new entries before asking again
 MAX_MIRRORS = 64  # mirrors kept per process; finished ones nobody watches are dropped first
 LIVE = "running"
+# A running benchmark that sent nothing for this long (killed, or its host gone) no longer counts as live.
+STALE_SECONDS = 120.0
+
+
+def is_live(entry: dict) -> bool:
+    """True for a registry entry of a running benchmark that is still sending events."""
+    try:
+        fresh = time.time() - float(entry.get("updated_at") or entry.get("start_time") or 0) < STALE_SECONDS
+    except ValueError:
+        fresh = False
+    return entry.get("status") == LIVE and fresh
 
 
 def event_of(entry_id: bytes | str, fields: dict) -> Event | None:
@@ -175,7 +187,7 @@ class MirrorHub:
     def default_id(self) -> str | None:
         """The experiment a request naming none gets: the newest running one, else the newest."""
         entries = self.entries()
-        running = [e for e in entries if e.get("status") == LIVE]
+        running = [e for e in entries if is_live(e)]
         return (running or entries or [{}])[0].get("id")
 
     def mirror(self, experiment_id: str, timeout: float = 30.0) -> ExperimentMirror | None:

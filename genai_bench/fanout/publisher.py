@@ -57,9 +57,12 @@ class RedisPublisher:
 
     def close(self, timeout: float = FLUSH_SECONDS) -> None:
         """Send what is queued (waiting at most `timeout` seconds, none when Redis is failing), then stop."""
-        self.queue.put(None)
         if self.failing_since is not None:
             timeout = 0.0
+        try:
+            self.queue.put(None, timeout=max(timeout, 0.001))
+        except Full:
+            pass  # Redis is too slow to take the backlog in time: what is left is dropped, and counted
         self.greenlet.join(timeout=timeout)
         self.greenlet.kill(block=False)
         if self.dropped and self.failing_since is None:  # a failing Redis was already reported, in its one line
@@ -74,6 +77,8 @@ class RedisPublisher:
                 return
             if self.failing_since is not None and time.monotonic() - self.failing_since < RETRY_SECONDS:
                 self.dropped += len([e for e in batch if e is not None])
+                if None in batch:
+                    return
                 continue
             try:
                 self._send([e for e in batch if e is not None])
@@ -112,8 +117,8 @@ class RedisPublisher:
             fields = registry_fields(event)
             if fields:
                 pipe.hset(meta_key(experiment), mapping=fields)
-        if batch:
-            pipe.hset(meta_key(experiment), "last_event_id", batch[-1].id)
+        if batch:  # updated_at: a running benchmark that stops sending (killed) stops counting as live
+            pipe.hset(meta_key(experiment), mapping={"last_event_id": batch[-1].id, "updated_at": time.time()})
         if self.settings.retention:
             for owned in experiment_keys(experiment):
                 pipe.expire(owned, int(self.settings.retention))

@@ -16,15 +16,16 @@ from flask import Flask, abort, g, redirect, request
 
 from genai_bench.config import ConfigError
 from genai_bench.events import EventBus
-from genai_bench.fanout.library import FanoutLibrary
-from genai_bench.fanout.mirror import MirrorHub
+from genai_bench.fanout.library import FanoutLibrary, decoded_entry
+from genai_bench.fanout.mirror import MirrorHub, is_live
 from genai_bench.web import create_app
-from genai_bench.web.context import WebContext
+from genai_bench.web.context import WebContext, error_response
 from genai_bench.web.server import DashboardServer
 
 EXPERIMENT_ENVIRON = "genai_bench.experiment"
 PREFIX = "/live/"
 PID_HEADER = "X-Genai-Bench-Pid"  # which process answered (several serve one port under gunicorn)
+PICKER_FIELDS = ("id", "name", "model", "status", "host", "start_time", "end_time", "last_event_id")
 SCOPED = ("bus", "state")  # what a request's experiment changes in the context
 
 
@@ -107,6 +108,17 @@ def attach_redis(app: Flask, hub: MirrorHub) -> Flask:
         except RedisError:
             return None  # the page then says what is wrong through its API calls
         return redirect(f"{request.script_root}{PREFIX}{quote(target, safe='')}/") if target else None
+
+    @app.get("/api/redis/experiments")
+    def redis_experiments():
+        """Every experiment in Redis, newest first, from the registry alone (cheap: the page's picker polls it)."""
+        from redis.exceptions import RedisError
+
+        try:
+            entries = [decoded_entry(e) for e in hub.entries()]
+        except RedisError as exc:
+            return error_response(503, f"Redis at {hub.shown_url} is unreachable ({type(exc).__name__})")
+        return {"experiments": [{**{k: e.get(k) for k in PICKER_FIELDS}, "live": is_live(e)} for e in entries]}
 
     @app.after_request
     def served_by(response):

@@ -2,9 +2,9 @@
  * (genai-bench serve --redis-url, docs/redis.md).
  *
  * The page of one experiment lives at <base>/live/<id>/ (its relative API and stream URLs stay inside it). The
- * picker lists the experiments api/experiments marks `redis` (running ones first, as the server sorts them) and
- * opens the chosen one's page; it stays hidden on a dashboard without Redis. The list is fetched again every few
- * seconds, so a benchmark started later shows up.
+ * picker lists Redis's experiments (api/redis/experiments: the registry alone, cheap to poll; running ones first)
+ * and opens the chosen one's page; it stays hidden on a dashboard without Redis (that answers 404). The list is
+ * fetched again every few seconds, so a benchmark started later shows up.
  */
 (function () {
   "use strict";
@@ -47,10 +47,10 @@
   }
 
   function refresh(select, picker) {
-    fetch("api/experiments", { cache: "no-store", headers: { Accept: "application/json" } })
+    fetch("api/redis/experiments", { cache: "no-store", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (doc) {
-        var list = ((doc && doc.experiments) || []).filter(function (e) { return e.redis; });
+        var list = (doc && doc.experiments) || [];
         list.sort(function (a, b) { return (b.live ? 1 : 0) - (a.live ? 1 : 0); });
         if (!list.length) return;
         fill(select, list, currentId());

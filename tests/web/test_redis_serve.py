@@ -129,6 +129,9 @@ def test_two_benchmarks_at_once_both_appear_live(benchmark_to_redis, redis_gunic
         return {e["id"] for e in listed if e["live"] and e["redis"]} == {"alpha", "beta"}
 
     assert wait_for(both_live, 30)
+    picker = http_json(url + "/api/redis/experiments")[1]["experiments"]  # what the page's picker polls
+    assert {(e["id"], e["model"], e["live"]) for e in picker} == {("alpha", "model-of-alpha", True),
+                                                                 ("beta", "model-of-beta", True)}
     for name in ("alpha", "beta"):
         status = http_json(f"{url}/api/status?experiment={name}")[1]
         assert status["model"] == f"model-of-{name}" and status["status"] == "running"
