@@ -162,3 +162,20 @@ def test_a_running_benchmark_that_stopped_sending_is_not_live():
     assert is_live({"status": "running", "updated_at": str(now)})
     assert not is_live({"status": "running", "updated_at": str(now - STALE_SECONDS - 1)})  # killed mid-run
     assert not is_live({"status": "completed", "updated_at": str(now)})
+
+
+def test_redis_calls_wait_cooperatively_under_gevent(redis_server):
+    import gevent
+
+    ticks = []
+
+    def tick() -> None:
+        for _ in range(10):
+            ticks.append(1)
+            gevent.sleep(0.02)
+
+    ticker = gevent.spawn(tick)
+    # A blocking read on gevent's patched socket lets the other greenlet run meanwhile (it never got a turn else).
+    redis_client(redis_server.url, block_reads=True).xread({"nothing-here": "0-0"}, block=600)
+    ticker.join(timeout=5)
+    assert len(ticks) >= 5

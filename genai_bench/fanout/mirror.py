@@ -132,11 +132,12 @@ class ExperimentMirror:
 
     def _deliver(self, entries: list) -> None:
         for entry_id, fields in entries:
+            # Past every entry read, readable or not, so that an unreadable one is never read again.
+            self.last_id = max(self.last_id, entry_number(entry_id))
             event = event_of(entry_id, fields)
             if event is None or event.id <= self.bus.last_id:
                 continue
             self.bus.deliver(event)
-            self.last_id = max(self.last_id, event.id)
             if event.event_type == events.BENCHMARK_COMPLETED:
                 self.finished = True  # nothing follows it: the reader stops, the mirror stays
 
