@@ -132,7 +132,7 @@ def redis_dashboard(url: str, folders: Iterable[Path] = (), token: str | None = 
                     allowed_hosts: Iterable[str] = (), heartbeat_interval: float = 10.0) -> tuple[Flask, MirrorHub]:
     """The dashboard app over every experiment in the Redis at `url` (and the given folders), and its hub."""
     hub = MirrorHub(url)
-    app = create_app(EventBus(), FanoutLibrary(hub, list(folders)), mode="serve", token=token,
+    app = create_app(EventBus(), FanoutLibrary(hub, list(folders)), mode="redis", token=token,
                      heartbeat_interval=heartbeat_interval, allowed_hosts=allowed_hosts)
     return attach_redis(app, hub), hub
 

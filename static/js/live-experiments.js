@@ -3,8 +3,8 @@
  *
  * The page of one experiment lives at <base>/live/<id>/ (its relative API and stream URLs stay inside it). The
  * picker lists Redis's experiments (api/redis/experiments: the registry alone, cheap to poll; running ones first)
- * and opens the chosen one's page; it stays hidden on a dashboard without Redis (that answers 404). The list is
- * fetched again every few seconds, so a benchmark started later shows up.
+ * and opens the chosen one's page. It asks only a dashboard whose api/experiments says mode "redis", and stays
+ * hidden on others. The list is fetched again every few seconds, so a benchmark started later shows up.
  */
 (function () {
   "use strict";
@@ -46,9 +46,13 @@
     });
   }
 
+  function getJSON(url) {
+    return fetch(url, { cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; });
+  }
+
   function refresh(select, picker) {
-    fetch("api/redis/experiments", { cache: "no-store", headers: { Accept: "application/json" } })
-      .then(function (r) { return r.ok ? r.json() : null; })
+    getJSON("api/redis/experiments")
       .then(function (doc) {
         var list = (doc && doc.experiments) || [];
         list.sort(function (a, b) { return (b.live ? 1 : 0) - (a.live ? 1 : 0); });
@@ -66,7 +70,10 @@
     select.addEventListener("change", function () {
       if (select.value) location.href = basePath() + "live/" + encodeURIComponent(select.value) + "/";
     });
-    refresh(select, picker);
-    setInterval(function () { refresh(select, picker); }, POLL_MS);
+    getJSON("api/experiments").then(function (doc) {
+      if (!doc || doc.mode !== "redis") return;  // no Redis behind this dashboard: no picker
+      refresh(select, picker);
+      setInterval(function () { refresh(select, picker); }, POLL_MS);
+    }).catch(function () { /* the page reports an unreachable server itself */ });
   });
 })();
