@@ -107,7 +107,8 @@ def test_a_viewer_resuming_on_another_worker_misses_nothing(benchmark_to_redis, 
     last = max(int(f["id"]) for f in frames if "id" in f)
     time.sleep(1.0)  # events keep coming while the viewer is away
     for _ in range(200):
-        again = SSEReader(redis_gunicorn.url + "/live/exp/events", headers={"Last-Event-ID": str(last)}, timeout=20)
+        # The Redis stream's own entry id (0-N) works as well as the event id N.
+        again = SSEReader(redis_gunicorn.url + "/live/exp/events", headers={"Last-Event-ID": f"0-{last}"}, timeout=20)
         if int(again.response.getheader(PID_HEADER)) != first_pid:
             break
         again.close()
@@ -182,5 +183,7 @@ def test_the_page_switches_between_live_benchmarks(benchmark_to_redis, redis_ser
     page.wait_for_url("**/live/beta/")
     page.wait_for_function("document.getElementById('model-name').textContent === 'model-of-beta'")
     page.wait_for_function("document.getElementById('connection').dataset.state === 'live'")
+    page.wait_for_selector("#experiment-picker:not([hidden])")  # the new page's picker is filled again
+    assert page.eval_on_selector("#experiment-select", "s => s.value") == "beta"
     options = page.eval_on_selector_all("#experiment-select option", "os => os.map(o => o.textContent)")
     assert any("alpha" in o and "live" in o for o in options) and any("beta" in o for o in options)
