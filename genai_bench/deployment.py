@@ -77,7 +77,12 @@ def redis_app_from_environment(environ: Mapping[str, str]) -> Flask:
     app, hub = redis_dashboard(url, folders, token=environ.get(ENV_TOKEN),
                                allowed_hosts=environ.get(ENV_ALLOWED_HOSTS, "").split(","),
                                heartbeat_interval=float(environ.get(ENV_HEARTBEAT, "10")))
-    shutdown_before_exit(hub.close)
+
+    def shutdown() -> None:  # end every open stream: the mirrors' and the process's own
+        hub.close()
+        app.extensions["genai_bench"].bus.close()
+
+    shutdown_before_exit(shutdown)
     return app
 
 

@@ -2,6 +2,7 @@
 publish with --streaming-redis-url (same ids from every worker, resuming on another worker), two benchmarks at once,
 a restarted `genai-bench serve --redis-url` catching up, and the page's experiment picker."""
 
+import signal
 import sys
 import time
 
@@ -116,6 +117,10 @@ def test_a_viewer_resuming_on_another_worker_misses_nothing(benchmark_to_redis, 
         pytest.fail("no other worker answered")
     try:
         assert _ids(again, 20) == list(range(last + 1, last + 21))
+        started = time.monotonic()
+        redis_gunicorn.send_signal(signal.SIGTERM)  # with the stream still open
+        redis_gunicorn.wait_exit(timeout=60)
+        assert time.monotonic() - started < 15  # not gunicorn's 30 s graceful timeout: the streams were ended
     finally:
         again.close()
 
