@@ -224,7 +224,8 @@ def load_folders(folders: tuple[str, ...]) -> list:
 @ALLOWED_HOSTS_OPTION
 def serve(folders: tuple[str, ...], redis_url: str | None, host: str, port: int, streaming_token: str | None,
           streaming_allowed_hosts: tuple[str, ...]) -> None:
-    """Open the dashboard on finished experiments: results, comparison, replay and downloads."""
+    """Open the dashboard on finished experiments (results, comparison, replay, downloads), or with --redis-url on
+    every experiment kept in Redis, running ones live."""
     from genai_bench.web.security import token_setting, warn_if_exposed
     from genai_bench.web.server import results_server
 
