@@ -231,22 +231,33 @@ def load_folders(folders: tuple[str, ...]) -> list:
 
 
 @main.command()
-@click.option("--experiment-folder", "folders", multiple=True, required=True,
+@click.option("--experiment-folder", "folders", multiple=True,
               help="An experiment folder to serve; repeat to compare several.")
+@click.option("--redis-url", default=None, envvar="GENAI_BENCH_REDIS_URL",
+              help="Also serve every experiment in this Redis, live ones live (benchmarks run with "
+                   "--streaming-redis-url; docs/redis.md). Needs the redis extra.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 exposes it).")
 @click.option("--port", default=8080, type=int, show_default=True, help="Port (0 picks a free one).")
 @click.option("--streaming-token", default=None, envvar="GENAI_BENCH_STREAMING_TOKEN",
               help="Require this token on every endpoint (or GENAI_BENCH_STREAMING_TOKEN).")
 @ALLOWED_HOSTS_OPTION
 @STATIC_URL_OPTION
-def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str | None,
+def serve(folders: tuple[str, ...], redis_url: str | None, host: str, port: int, streaming_token: str | None,
           streaming_allowed_hosts: tuple[str, ...], static_url: str | None) -> None:
-    """Open the dashboard on finished experiments: results, comparison, replay and downloads."""
+    """Open the dashboard on finished experiments (results, comparison, replay, downloads), or with --redis-url on
+    every experiment kept in Redis, running ones live."""
     from genai_bench.web.security import token_setting, warn_if_exposed
     from genai_bench.web.server import results_server
 
     configure_logging()
     check_port(port)
+    if redis_url is not None:
+        from genai_bench.web.fanout import serve_redis
+
+        return serve_redis(redis_url, load_folders(folders), host, port, token_setting(streaming_token),
+                           streaming_allowed_hosts, static_url)
+    if not folders:
+        raise ConfigError("serve needs --experiment-folder (repeatable) or --redis-url")
     streaming_token = token_setting(streaming_token)
     experiments = load_folders(folders)
     warn_if_exposed(host, streaming_token, "read and replay these results")

@@ -116,6 +116,7 @@ class BenchmarkConfig:
     server_metrics_include: str | None = None  # a regex: unknown metrics kept raw when their name matches
     image_format: str = "jpeg"  # image-text-to-text: how the images are encoded (jpeg or png)
     alerts: object = None  # alerts.AlertSettings: --alert rules and the notifiers (None: no rule, no webhook)
+    streaming_redis: object | None = None  # fanout.RedisSettings: also publish live events to Redis (docs/redis.md)
     live_interval: float = 0.25
     drain_timeout: float | None = None
     command: list[str] = field(default_factory=list)
@@ -400,7 +401,7 @@ def search_checks(config: BenchmarkConfig) -> list[tuple[bool, str]]:
     ]
 
 
-SECRET_OPTIONS = ("--api-key", "--streaming-token", "--alert-webhook")  # a webhook's URL is its secret
+SECRET_OPTIONS = ("--api-key", "--streaming-token", "--alert-webhook", "--streaming-redis-url")  # a webhook's URL is its secret
 # File descriptors a process keeps for itself (listening sockets, log files, the tokenizer, Python's own).
 FD_HEADROOM = 64
 

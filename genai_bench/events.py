@@ -117,9 +117,12 @@ class EventBus:
 
     def publish(self, event_type: str, data: dict, timestamp: float | None = None) -> Event:
         """Publish one event to the history, the listeners and every subscriber; never blocks."""
-        event = Event.create(next(self._ids), event_type, data, timestamp)
+        return self.deliver(Event.create(next(self._ids), event_type, data, timestamp))
+
+    def deliver(self, event: Event) -> Event:
+        """Publish an event built elsewhere, keeping its id (a Redis mirror's events carry their stream's ids)."""
         self.history.append(event)
-        self.latest[event_type] = event
+        self.latest[event.event_type] = event
         for listener in self.listeners:
             try:
                 listener(event)

@@ -13,6 +13,7 @@ from genai_bench.alerts import ACTIONS, NOTIFY, NOTIFY_AUTO, NOTIFY_CHOICES, Ale
 from genai_bench.cluster import ClusterSettings
 from genai_bench.config import (BACKENDS, EMBEDDED_MODEL, ENDPOINTS, MAX_RATE, SEARCH_KINDS, SUPPORTED_TASKS,
                                 BenchmarkConfig, ConfigError)
+from genai_bench.fanout.settings import DEFAULT_MAXLEN, RedisSettings
 from genai_bench.images import IMAGE_FORMATS, IMAGE_TASK
 from genai_bench.prompt_datasets import DatasetSpec
 from genai_bench.scenarios import parse_scenario
@@ -206,6 +207,18 @@ CLUSTER_OPTIONS = [
                  help="--distributed: seconds to wait for every worker before giving up."),
 ]
 BENCHMARK_OPTIONS += CLUSTER_OPTIONS
+# Live events fanned out through Redis (issue 17, docs/redis.md): dashboards on other processes or hosts serve them.
+REDIS_OPTIONS = [
+    click.option("--streaming-redis-url", default=None, envvar="GENAI_BENCH_STREAMING_REDIS_URL",
+                 help="Also publish every live event to this Redis (redis://HOST:PORT/N), a stream per experiment, "
+                      "for `genai-bench serve --redis-url` dashboards anywhere (needs the redis extra)."),
+    click.option("--streaming-redis-maxlen", default=DEFAULT_MAXLEN, type=int, show_default=True,
+                 help="Events kept per experiment stream (older ones trimmed; runs and the latest state are kept)."),
+    click.option("--streaming-redis-retention", default=None,
+                 help="Delete the experiment's Redis keys this long after its last event (seconds, or 90m, 12h, 7d); "
+                      "default: kept until deleted."),
+]
+BENCHMARK_OPTIONS += REDIS_OPTIONS
 
 
 def benchmark_options(command: Callable) -> Callable:
@@ -306,6 +319,8 @@ def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig
         slo=parse_slos(options["slo"]),
         server_metrics=tuple(split_values(options["server_metrics"])) or ("auto",),
         alerts=alert_settings(options),
+        streaming_redis=RedisSettings.of(options["streaming_redis_url"], options["streaming_redis_maxlen"],
+                                         options["streaming_redis_retention"]),
     ).validate()
 
 

@@ -20,6 +20,7 @@ from genai_bench.config import BenchmarkConfig, ConfigError, redact_url
 from genai_bench.conversations import multi_turn_of, multi_turn_workload
 from genai_bench.dashboard import Dashboard, DashboardListener
 from genai_bench.events import EventBus
+from genai_bench.fanout.publisher import publisher_for
 from genai_bench.hooks import SweepHooks
 from genai_bench.live_events import search as search_data
 from genai_bench.metrics import MetricsCollector
@@ -140,6 +141,9 @@ class BenchmarkSession:
         # Plugins' event sinks (sinks.py): after the event log, so the files are written first.
         self.sinks = attach_sinks(self.bus, SinkContext(self.folder, {
             "model": config.model_label, "task": config.task, "api_base": config.shown_api_base}))
+        self.redis = publisher_for(config.streaming_redis, self.folder, config)  # --streaming-redis-url
+        if self.redis is not None:
+            self.bus.add_listener(self.redis.offer)
         self.server: DashboardServer | None = None
         if config.enable_streaming and bus is None:
             app = create_app(self.bus, ExperimentLibrary(live_folder=self.folder), token=config.streaming_token,
@@ -321,6 +325,8 @@ class BenchmarkSession:
             sink.close()
         self.notifications.close()  # what is queued (the end's notice) is delivered first, within a bound
         self.event_log.close()
+        if self.redis is not None:
+            self.redis.close()
 
     def _stop_cluster(self) -> None:
         if self.cluster is not None:

@@ -129,3 +129,11 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def redis_server(child_processes, tmp_path):
+    """A real redis-server on a free loopback port (tests/support/redis.py); skipped when it is not installed."""
+    from tests.support.redis import start_redis
+
+    return start_redis(child_processes, tmp_path / "redis")
