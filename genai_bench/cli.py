@@ -11,7 +11,8 @@ from typing import Any, Callable
 
 import click
 
-from genai_bench.config import ConfigError, port_problem, redact_url
+from genai_bench.config import ConfigError, port_problem
+from genai_bench.redaction import redact_url
 from genai_bench.export.excel import excel_command
 from genai_bench.export.plot import plot_command
 from genai_bench.options import ALLOWED_HOSTS_OPTION, STATIC_URL_OPTION, benchmark_options, build_config, split_values

@@ -6,11 +6,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from genai_bench.cluster import ClusterSettings
 from genai_bench.images import IMAGE_FORMATS, IMAGE_TASK, ImagesUnavailable, require_pillow
 from genai_bench.prompt_datasets import DatasetSpec
+from genai_bench.redaction import redact_url, redacted_command
 from genai_bench.scenarios import (DATASET, TRACE_SCENARIO, Scenario, parse_scenario, prefix_tokens,
                                    shortest_likely_input)
 from genai_bench.tasks import BUILTIN_TASKS, DEFAULT_BATCH_SIZES, RERANK_ENDPOINTS, TASKS, TaskSpec
@@ -33,9 +34,6 @@ DEFAULT_CONCURRENCIES = (1, 2, 4, 8)
 # Few served models take longer contexts; a scenario asking for more on average gets a warning (the hard limit is
 # scenarios.MAX_SCENARIO_TOKENS).
 LONG_CONTEXT_TOKENS = 131_072
-# Query parameters whose value is a credential (api_key, key, token, access_token, sig, X-Amz-Signature...).
-SECRET_PARAMETER = re.compile(r"key|token|sig|secret|passw|auth|credential", re.IGNORECASE)
-REDACTED = "***"
 
 
 class ConfigError(ValueError):
@@ -354,22 +352,8 @@ class BenchmarkConfig:
         return users + simulator_ends
 
     def redacted_command(self) -> list[str]:
-        """The command line with the API key and streaming token hidden and --api-base redacted, for metadata."""
-        out, previous = [], None
-        for arg in self.command:
-            option, equals, value = arg.partition("=")
-            if previous in SECRET_OPTIONS:
-                out.append(REDACTED)
-            elif previous == "--api-base":
-                out.append(redact_url(arg))
-            elif equals and option in SECRET_OPTIONS:
-                out.append(f"{option}={REDACTED}")
-            elif equals and option == "--api-base":
-                out.append(f"{option}={redact_url(value)}")
-            else:
-                out.append(arg)
-            previous = arg
-        return out
+        """The command line with secrets hidden and URLs redacted, for metadata."""
+        return redacted_command(self.command)
 
 
 MAX_RATE, MAX_CONCURRENCY = "max-rate", "max-concurrency"
@@ -401,24 +385,8 @@ def search_checks(config: BenchmarkConfig) -> list[tuple[bool, str]]:
     ]
 
 
-SECRET_OPTIONS = ("--api-key", "--streaming-token", "--alert-webhook", "--streaming-redis-url")  # a webhook's URL is its secret
 # File descriptors a process keeps for itself (listening sockets, log files, the tokenizer, Python's own).
 FD_HEADROOM = 64
-
-
-def redact_url(url: str) -> str:
-    """`url` with its user:password and any key-like query parameter (api_key, token, sig...) replaced by ***."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if "@" in netloc:
-            netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
-        query = urlencode([(name, REDACTED if SECRET_PARAMETER.search(name) else value)
-                           for name, value in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    except ValueError:
-        # Not a URL we can take apart: show nothing of it rather than risk showing a secret.
-        return REDACTED
 
 
 def api_base_problem(url: str) -> str | None:

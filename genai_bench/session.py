@@ -16,7 +16,8 @@ from genai_bench import __version__, live_events
 from genai_bench.alerts import NOTIFY_NONE, AlertMonitor, AlertSettings
 from genai_bench.arrivals import ArrivalShape
 from genai_bench.client import Target
-from genai_bench.config import BenchmarkConfig, ConfigError, redact_url
+from genai_bench.config import BenchmarkConfig, ConfigError
+from genai_bench.redaction import redact_url
 from genai_bench.conversations import multi_turn_of, multi_turn_workload
 from genai_bench.dashboard import Dashboard, DashboardListener
 from genai_bench.events import EventBus

@@ -17,7 +17,7 @@ import orjson
 from gevent.event import Event as GeventEvent
 
 from genai_bench import events
-from genai_bench.config import redact_url
+from genai_bench.redaction import redact_url
 from genai_bench.events import Event, EventBus
 from genai_bench.fanout.settings import (REGISTRY_KEY, latest_key, meta_key, redis_client, runs_key,
                                          stream_key)

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from genai_bench.config import ConfigError, redact_url
+from genai_bench.config import ConfigError
+from genai_bench.redaction import redact_url
 
 SCHEMES = ("redis", "rediss", "unix")
 DEFAULT_MAXLEN = 100_000  # events per experiment stream: about 2 h of a busy run at 4 ticks/s (docs/redis.md)
