@@ -112,8 +112,9 @@ def test_example_backend_sink_and_panel_in_a_live_benchmark(plugin_path, child_p
     assert len(runs) == 2
     for run in runs:
         aggregated = json.loads(run.read_text())["aggregated_metrics"]
-        assert (aggregated["num_requests"], aggregated["num_completed"], aggregated["num_errors"]) == (REQUESTS, REQUESTS, 0)
-        assert aggregated["total_output_tokens"] == REQUESTS * OUTPUT_TOKENS  # the server's own counts
+        assert (aggregated["num_requests"], aggregated["num_completed_requests"],
+                aggregated["num_error_requests"]) == (REQUESTS, REQUESTS, 0)
+        assert aggregated["stats"]["num_output_tokens"]["sum"] == REQUESTS * OUTPUT_TOKENS  # the server's own counts
         assert 0.015 < aggregated["stats"]["ttft"]["p50"] < 0.5  # about the server's 20 ms
 
     events = [json.loads(line) for line in (folder / "events.ndjson").read_text().splitlines()]

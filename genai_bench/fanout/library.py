@@ -16,6 +16,7 @@ import orjson
 from genai_bench.fanout.mirror import MirrorHub, is_live
 from genai_bench.fanout.settings import runs_key
 from genai_bench.results import Experiment, ExperimentLibrary, ExperimentNotFound, RunDocument, load_experiment
+from genai_bench.results.formats import normalize_aggregated
 
 # Registry fields holding JSON (lists, objects) rather than text.
 JSON_FIELDS = ("traffic_scenario", "num_concurrency", "workload", "summary")
@@ -94,9 +95,9 @@ class FanoutLibrary(ExperimentLibrary):
                 pass  # nothing written there yet: what Redis keeps describes it
         runs = []
         for text in self.hub.client.lrange(runs_key(entry["id"]), 0, -1):
-            data = orjson.loads(text)["data"]
+            data = normalize_aggregated(orjson.loads(text)["data"])  # a benchmark of any version wrote it
             key = data.get("run_key") or f"run-{len(runs) + 1}"
-            runs.append(StreamedRun(key, data.get("scenario", "?"), int(data.get("concurrency") or 0), data,
+            runs.append(StreamedRun(key, data.get("scenario", "?"), int(data.get("num_concurrency") or 0), data,
                                     folder / f"{key}.json", "s"))
         metadata = {**(entry.get("summary") or {}), **entry}
         reasons = ["the benchmark was interrupted before it finished"] if entry.get("status") in ("failed",
