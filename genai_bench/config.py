@@ -112,6 +112,8 @@ class BenchmarkConfig:
     server_metrics_interval: float = 1.0  # seconds between scrapes
     server_metrics_include: str | None = None  # a regex: unknown metrics kept raw when their name matches
     image_format: str = "jpeg"  # image-text-to-text: how the images are encoded (jpeg or png)
+    results_db: str | None = None  # --results-db: also write results to this database (database/, issue 18)
+    results_db_requests: str = "sample"  # none | sample | all request records in it
     live_interval: float = 0.25
     drain_timeout: float | None = None
     command: list[str] = field(default_factory=list)
@@ -355,11 +357,11 @@ class BenchmarkConfig:
             option, equals, value = arg.partition("=")
             if previous in SECRET_OPTIONS:
                 out.append(REDACTED)
-            elif previous == "--api-base":
+            elif previous in ("--api-base", "--results-db"):
                 out.append(redact_url(arg))
             elif equals and option in SECRET_OPTIONS:
                 out.append(f"{option}={REDACTED}")
-            elif equals and option == "--api-base":
+            elif equals and option in ("--api-base", "--results-db"):
                 out.append(f"{option}={redact_url(value)}")
             else:
                 out.append(arg)

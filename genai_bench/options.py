@@ -174,6 +174,16 @@ SERVER_METRICS_OPTIONS = [
                       "raw (e.g. 'vllm:spec_decode')."),
 ]
 BENCHMARK_OPTIONS += SERVER_METRICS_OPTIONS
+# Results in a database (issue 18): experiments, runs and request records written as runs finish.
+RESULTS_DB_OPTIONS = [
+    click.option("--results-db", default=None,
+                 help="Also write the results to this database as runs finish: sqlite:///path.db (or a file path) or "
+                      "postgresql://user@host/db (the db extra). The experiment folder stays the source of truth."),
+    click.option("--results-db-requests", default="sample", type=click.Choice(("none", "sample", "all")),
+                 show_default=True, help="Request records written to --results-db: none, a sample (1000 per run) or "
+                                         "all."),
+]
+BENCHMARK_OPTIONS += RESULTS_DB_OPTIONS
 
 
 def benchmark_options(command: Callable) -> Callable:
@@ -248,6 +258,7 @@ PASSED_AS_IS += ("burstiness", "ramp_up_seconds", "trace", "trace_speed")
 PASSED_AS_IS += ("rerank_endpoint",)
 PASSED_AS_IS += ("server_metrics_interval", "server_metrics_include")
 PASSED_AS_IS += ("image_format",)
+PASSED_AS_IS += ("results_db", "results_db_requests")
 
 
 def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig:

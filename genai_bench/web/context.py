@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app, jsonify
+from prometheus_client import CollectorRegistry
 
 from genai_bench.events import EventBus
 from genai_bench.replay import Replayer
@@ -26,6 +27,7 @@ class WebContext:
     retry_ms: int = 2000
     title: str = "genai-bench"
     allowed_hosts: frozenset[str] = field(default_factory=frozenset)  # Host names accepted without a token
+    metrics: CollectorRegistry | None = None  # what /metrics exposes (exporter.py)
 
 
 def web_context(app: Flask | None = None) -> WebContext:
