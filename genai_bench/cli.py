@@ -12,6 +12,8 @@ from typing import Any, Callable
 import click
 
 from genai_bench.config import ConfigError, port_problem, redact_url
+from genai_bench.database import commands as db_commands
+from genai_bench.database.commands import filter_options as report_filters
 from genai_bench.options import ALLOWED_HOSTS_OPTION, benchmark_options, build_config, split_values
 from genai_bench.processes import freeze_long_lived_objects
 from genai_bench.prompt_datasets import DatasetError
@@ -212,14 +214,16 @@ def load_folders(folders: tuple[str, ...]) -> list:
 
 
 @main.command()
-@click.option("--experiment-folder", "folders", multiple=True, required=True,
+@click.option("--experiment-folder", "folders", multiple=True,
               help="An experiment folder to serve; repeat to compare several.")
+@click.option("--results-db", default=None, help="Serve the experiments of this results database instead "
+                                                 "(sqlite:///path.db, a file path, or postgresql://...).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 exposes it).")
 @click.option("--port", default=8080, type=int, show_default=True, help="Port (0 picks a free one).")
 @click.option("--streaming-token", default=None, envvar="GENAI_BENCH_STREAMING_TOKEN",
               help="Require this token on every endpoint (or GENAI_BENCH_STREAMING_TOKEN).")
 @ALLOWED_HOSTS_OPTION
-def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str | None,
+def serve(folders: tuple[str, ...], results_db: str | None, host: str, port: int, streaming_token: str | None,
           streaming_allowed_hosts: tuple[str, ...]) -> None:
     """Open the dashboard on finished experiments: results, comparison, replay and downloads."""
     from genai_bench.web.security import token_setting, warn_if_exposed
@@ -228,15 +232,22 @@ def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str |
     configure_logging()
     check_port(port)
     streaming_token = token_setting(streaming_token)
+    if bool(folders) == bool(results_db):
+        raise ConfigError("serve: give --experiment-folder (repeatable) or --results-db, one of them")
+    library = database_library(results_db) if results_db else None
     experiments = load_folders(folders)
     warn_if_exposed(host, streaming_token, "read and replay these results")
     try:
-        server = results_server([e.folder for e in experiments], host, port, streaming_token, streaming_allowed_hosts)
+        server = results_server([e.folder for e in experiments], host, port, streaming_token, streaming_allowed_hosts,
+                                library=library)
     except OSError as exc:
         raise ConfigError(f"--port {port} on {host} is not available ({exc.strerror or exc}); pick another") from None
 
     def announce() -> None:
-        click.echo(f"Serving {len(experiments)} experiment(s) at {server.url} (Ctrl-C to stop)")
+        if library is not None:
+            click.echo(f"Serving the results database {library.store.shown} at {server.url} (Ctrl-C to stop)")
+        else:
+            click.echo(f"Serving {len(experiments)} experiment(s) at {server.url} (Ctrl-C to stop)")
         for experiment in experiments:
             if experiment.partial_reasons:
                 click.echo(f"  {experiment.folder.name}: partial ({'; '.join(experiment.partial_reasons)})")
@@ -244,15 +255,33 @@ def serve(folders: tuple[str, ...], host: str, port: int, streaming_token: str |
     server.serve_until_signalled(announce)
 
 
+def database_library(url: str):
+    """The experiments of a results database (connected and migrated), or a one-line error."""
+    from genai_bench.database.commands import open_store
+    from genai_bench.database.library import DatabaseLibrary
+
+    return DatabaseLibrary(open_store(url))
+
+
 @main.command()
-@click.option("--experiment-folder", "folder", required=True, help="The experiment folder to report on.")
+@click.option("--experiment-folder", "folder", default=None, help="The experiment folder to report on.")
+@click.option("--results-db", default=None, help="Report on the experiments of this results database instead "
+                                                 "(filtered by the options below; needs --output).")
 @click.option("--format", "fmt", default="html", type=click.Choice(["html", "csv", "json"]), show_default=True,
               help="html: one self-contained file; csv: one row per run; json: summary.")
 @click.option("--output", default=None, help="Where to write it (default: report.<format> inside the folder).")
-def report(folder: str, fmt: str, output: str | None) -> None:
-    """Write an HTML, CSV or JSON report of an experiment folder."""
+@report_filters
+def report(folder: str | None, results_db: str | None, fmt: str, output: str | None, **filters: str | None) -> None:
+    """Write an HTML, CSV or JSON report of an experiment folder (or of experiments in a results database)."""
     from genai_bench.report import write_report
 
+    if bool(folder) == bool(results_db):
+        raise ConfigError("report: give --experiment-folder or --results-db, one of them")
+    if results_db:
+        from genai_bench.database.commands import report_from_database
+
+        click.echo(report_from_database(results_db, fmt, output, filters))
+        return
     experiment = load_folders((folder,))[0]
     try:
         path = write_report(experiment, fmt, Path(output) if output else None)
@@ -261,6 +290,9 @@ def report(folder: str, fmt: str, output: str | None) -> None:
                           "pick a writable place") from None
     note = " (partial: " + "; ".join(experiment.partial_reasons) + ")" if experiment.partial_reasons else ""
     click.echo(f"Wrote {path}{note}")
+
+
+main.add_command(db_commands.db)  # genai-bench db import (issue 18)
 
 
 if __name__ == "__main__":

@@ -357,11 +357,11 @@ class BenchmarkConfig:
             option, equals, value = arg.partition("=")
             if previous in SECRET_OPTIONS:
                 out.append(REDACTED)
-            elif previous in ("--api-base", "--results-db"):
+            elif previous in ("--api-base", "--results-db", "--server-metrics"):
                 out.append(redact_url(arg))
             elif equals and option in SECRET_OPTIONS:
                 out.append(f"{option}={REDACTED}")
-            elif equals and option in ("--api-base", "--results-db"):
+            elif equals and option in ("--api-base", "--results-db", "--server-metrics"):
                 out.append(f"{option}={redact_url(value)}")
             else:
                 out.append(arg)

@@ -41,15 +41,23 @@ def is_postgres(url: str) -> bool:
 
 def shown_url(url: str) -> str:
     """A database URL for logs and pages: its password (and any key-like parameter) hidden."""
-    return redact_url(url)
+    # A SQLite URL holds a path and no credentials (and urlunsplit would drop the empty host of sqlite:///).
+    return url if url.startswith("sqlite:") else redact_url(url)
 
 
 def require_db_extra(url: str) -> None:
     """Refuse, in one line naming the extra, when the libraries a database URL needs are not installed."""
     needed = ["sqlalchemy", "alembic"] + (["psycopg"] if is_postgres(url) else [])
-    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    missing = [name for name in needed if not _installed(name)]
     if missing:
         raise ConfigError(f"--results-db needs the db extra ({', '.join(missing)} missing): {EXTRA_HINT}")
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ValueError:  # a module set to None in sys.modules (blocked) has no spec
+        return False
 
 
 @dataclass(frozen=True)
