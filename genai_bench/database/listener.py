@@ -89,7 +89,9 @@ class ResultsDatabaseListener:
             if self.failed:
                 continue
             try:
-                self.thread.apply(job, args)
+                failure = self.thread.apply(_caught, (job, args))
+                if failure is not None:
+                    raise failure
             except Exception as exc:  # a database that is down never stops the benchmark: one line, then no more
                 self.failed = True
                 self._report(f"results database {self._shown} unavailable ({one_line(exc)}); the benchmark goes on "
@@ -121,3 +123,12 @@ class ResultsDatabaseListener:
     def _close(self) -> None:
         if self.store is not None:
             self.store.close()
+
+
+def _caught(job: Callable, args: tuple) -> Exception | None:
+    """Run `job` on the writer's thread and hand back its exception (gevent's pool would print its traceback)."""
+    try:
+        job(*args)
+    except Exception as exc:
+        return exc
+    return None
