@@ -126,3 +126,21 @@ def test_serve_answers_metrics_with_no_series():
     text = create_app(EventBus(), mode="serve").test_client().get("/metrics").data.decode()
     assert list(text_string_to_metric_families(text)) == []
     assert generate_latest(LiveMetricsExporter("x").registry)  # an idle exporter is valid too
+
+
+def test_the_grafana_dashboard_reads_series_the_exporter_writes():
+    import json
+    import re
+    from pathlib import Path
+
+    hooks = SweepHooks()
+    exporter = LiveMetricsExporter("g", slo={"ttft": 1.0})
+    exporter.attach(hooks)
+    hooks.run_started.fire(run=PlannedRun("D(1,1)", 1, None, 1, 1, "k", 60.0, None), start_time=0.0)
+    hooks.request_finished.fire(record=record(0.0), completed=1, errors=0, total=1)
+    written = {s.name for f in text_string_to_metric_families(generate_latest(exporter.registry).decode())
+               for s in f.samples}
+    dashboard = json.loads((Path(__file__).parent.parent / "docs" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    read = {name for expr in exprs for name in re.findall(r"genai_bench_\w+", expr)}
+    assert len(read) >= 8 and read <= written, read - written
