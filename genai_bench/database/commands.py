@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from genai_bench.config import ConfigError
-from genai_bench.database.settings import REQUEST_MODES, ResultsDbSettings
+from genai_bench.database.settings import REQUEST_MODES, ResultsDbSettings, shown_url
 from genai_bench.database.store import DatabaseError, ResultsStore
 from genai_bench.results import ExperimentFilter, ExperimentNotFound, load_experiment
 
@@ -45,7 +45,7 @@ def open_store(url: str) -> ResultsStore:
     try:
         return ResultsStore.connect(url)
     except DatabaseError as exc:
-        raise ConfigError(f"--results-db: {exc}") from None
+        raise ConfigError(f"--results-db {shown_url(url)}: cannot open it ({exc})") from None
 
 
 @click.group("db")

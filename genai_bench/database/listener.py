@@ -16,7 +16,7 @@ import gevent
 from gevent.queue import Queue
 from gevent.threadpool import ThreadPool
 
-from genai_bench.database.settings import ResultsDbSettings, shown_url, database_url
+from genai_bench.database.settings import ResultsDbSettings, shown_url
 from genai_bench.database.store import ResultsStore, one_line
 from genai_bench.results import Experiment, load_run
 
@@ -78,7 +78,7 @@ class ResultsDatabaseListener:
 
     @property
     def _shown(self) -> str:
-        return shown_url(database_url(self.settings.url))
+        return shown_url(self.settings.url)
 
     def _experiment(self, metadata: dict | None = None) -> Experiment:
         # The metadata as it stands now (the end time and partial flag arrive with the last write).

@@ -63,6 +63,7 @@ class ResultsStore:
     """One results database (SQLite or PostgreSQL) through SQLAlchemy Core; use it from one thread at a time."""
 
     def __init__(self, url: str) -> None:
+        self.given = url
         self.url = database_url(url)
         require_db_extra(self.url)
         import sqlalchemy as sa
@@ -76,8 +77,8 @@ class ResultsStore:
 
     @property
     def shown(self) -> str:
-        """The URL for people (password hidden)."""
-        return shown_url(self.url)
+        """The URL as given, for people (password hidden)."""
+        return shown_url(self.given)
 
     @classmethod
     def connect(cls, url: str) -> ResultsStore:
@@ -87,7 +88,7 @@ class ResultsStore:
             store.migrate()
         except Exception as exc:
             store.close()
-            raise DatabaseError(f"results database {store.shown}: {one_line(exc)}") from None
+            raise DatabaseError(one_line(exc)) from None
         return store
 
     def migrate(self) -> None:
