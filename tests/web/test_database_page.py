@@ -3,7 +3,6 @@ comparison of two experiments, in headless Chromium."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
