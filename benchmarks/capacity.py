@@ -38,9 +38,9 @@ def run_client(url: str, scenario: str, concurrency: int, seconds: float, folder
     session.close()
     cpu = (after.user - before.user) + (after.system - before.system)
     stats = result.statistics
-    return {"scenario": scenario, "concurrency": concurrency, "completed": stats.num_completed,
-            "errors": stats.num_errors, "requests_per_second": stats.requests_per_second,
-            "output_tokens_per_second": stats.output_tokens_per_second,
+    return {"scenario": scenario, "concurrency": concurrency, "completed": stats.num_completed_requests,
+            "errors": stats.num_error_requests, "requests_per_second": stats.requests_per_second,
+            "output_tokens_per_second": stats.mean_output_throughput_tokens_per_s,
             "client_cpu_seconds_per_1000_requests": 1000.0 * cpu / max(stats.num_requests, 1),
             "client_cpu_percent": 100.0 * cpu / max(stats.run_duration, 1e-9),
             "output_tokens_per_client_cpu_second": stats.total_output_tokens / cpu if cpu else float("nan"),

@@ -38,8 +38,8 @@ def run_batch(url: str, scenario: str, batch_size: int, concurrency: int, second
     after = me.cpu_times()
     session.close()
     cpu = (after.user - before.user) + (after.system - before.system)
-    return {"scenario": scenario, "batch_size": batch_size, "completed": stats.num_completed,
-            "errors": stats.num_errors, "requests_per_second": stats.requests_per_second,
+    return {"scenario": scenario, "batch_size": batch_size, "completed": stats.num_completed_requests,
+            "errors": stats.num_error_requests, "requests_per_second": stats.requests_per_second,
             "inputs_per_second": stats.inputs_per_second,
             "client_cpu_ms_per_request": 1000.0 * cpu / max(stats.num_requests, 1),
             "client_cpu_percent": 100.0 * cpu / max(stats.run_duration, 1e-9)}

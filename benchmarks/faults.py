@@ -78,8 +78,8 @@ def run_fault(name: str, args: argparse.Namespace, folder: Path) -> dict:
                 "output": bench.stdout[-2000:] + bench.stderr[-2000:]}
     run = json.loads(files[0].read_text())
     metrics = run["aggregated_metrics"]
-    return {"fault": name, "requests": len(run["individual_request_metrics"]), "completed": metrics["num_completed"],
-            "errors": metrics["error_codes_frequency"], "finished": bench.returncode == 0 and not metrics["partial"],
+    return {"fault": name, "requests": len(run["individual_request_metrics"]), "completed": metrics["num_completed_requests"],
+            "errors": metrics["error_kinds_frequency"], "finished": bench.returncode == 0 and not metrics["partial"],
             "exit_code": bench.returncode}
 
 

@@ -161,7 +161,7 @@ def report(experiment: Path, viewer: dict, samples: list[dict], simulator_url: s
         "viewer_connections": viewer["connections"], "viewer_heartbeats": viewer["heartbeats"],
         "requests_received_by_simulator": received,
         "requests_measured": len(run["individual_request_metrics"]),
-        "requests_completed": metrics["num_completed"], "request_errors": metrics["error_codes_frequency"],
+        "requests_completed": metrics["num_completed_requests"], "request_errors": metrics["error_kinds_frequency"],
         "requests_per_second": metrics["requests_per_second"], "client_saturated": metrics["client_saturated"],
         "client": metrics["client"], "benchmark_tail": tail[-5:],
     }

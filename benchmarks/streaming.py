@@ -198,7 +198,7 @@ def one_round(simulator_url: str, viewers: int, args: argparse.Namespace, folder
     seen = json.loads(viewer.communicate(timeout=60)[0]) if viewer else {"latencies_ms": [], "per_viewer": []}
     run = json.loads(next((folder / name).glob("D100_*.json")).read_text())["aggregated_metrics"]
     return {"viewers": viewers, "requests_per_second": run["requests_per_second"],
-            "output_tokens_per_second": run["output_tokens_per_second"], "latencies_ms": seen["latencies_ms"],
+            "output_tokens_per_second": run["mean_output_throughput_tokens_per_s"], "latencies_ms": seen["latencies_ms"],
             "min_events_per_viewer": min(seen["per_viewer"], default=0)}
 
 

@@ -350,14 +350,7 @@ def to_ms(value: float | None, unit: str) -> float | None:
 
 
 def read_ours(folder: Path, concurrency: int) -> dict:
-    data = load_run_file(folder, concurrency)
-    agg, unit = data["aggregated_metrics"], data.get("_time_unit", "s")
-    ttft = agg["stats"].get("ttft") or {}
-    return {"completed": agg["num_completed"], "errors": agg["num_errors"],
-            "requests_per_second": agg["requests_per_second"],
-            "output_tokens_per_second": agg["output_tokens_per_second"],
-            "output_tokens": agg["total_output_tokens"], "tool_run_duration_s": agg["run_duration"],
-            "ttft_p50_ms": to_ms(ttft.get("p50"), unit), "ttft_p99_ms": to_ms(ttft.get("p99"), unit)}
+    return read_upstream(folder, concurrency)  # our run files carry upstream's keys (docs/formats.md)
 
 
 def read_upstream(folder: Path, concurrency: int) -> dict:

@@ -68,7 +68,7 @@ def run_mode(url: str, workers: int, scenario: str, concurrency: int, seconds: f
     duration = max(stats.run_duration, 1e-9)
     requests = max(stats.num_requests, 1)
     return {"workers": workers, "requests_per_second": stats.requests_per_second,
-            "output_tokens_per_second": stats.output_tokens_per_second,
+            "output_tokens_per_second": stats.mean_output_throughput_tokens_per_s,
             "master_cpu_percent": 100.0 * master / duration, "workers_cpu_percent": 100.0 * worker_cpu / duration,
             "cpu_seconds_per_1000_requests": 1000.0 * (master + worker_cpu) / requests}
 

@@ -1,4 +1,4 @@
-"""The `genai-bench` command line: benchmark, simulate, serve, report."""
+"""The `genai-bench` command line: benchmark, simulate, serve, report, excel, plot."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ from typing import Any, Callable
 
 import click
 
-from genai_bench.config import ConfigError, port_problem, redact_url
+from genai_bench.config import ConfigError, port_problem
 from genai_bench.database import commands as db_commands
 from genai_bench.database.commands import filter_options as report_filters
-from genai_bench.options import ALLOWED_HOSTS_OPTION, benchmark_options, build_config, split_values
+from genai_bench.redaction import redact_url
+from genai_bench.export.excel import excel_command
+from genai_bench.export.plot import plot_command
+from genai_bench.options import ALLOWED_HOSTS_OPTION, STATIC_URL_OPTION, benchmark_options, build_config, split_values
+from genai_bench.plugins_cli import plugins as plugins_command
 from genai_bench.processes import freeze_long_lived_objects
 from genai_bench.prompt_datasets import DatasetError
 from genai_bench.scenarios import ScenarioError
@@ -24,6 +28,7 @@ from genai_bench.tokenizer import TokenizerError
 USAGE_ERRORS = (ConfigError, ScenarioError, TokenizerError, DatasetError)
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_ALERT = 3  # --alert-action stop ended the benchmark
 
 
 def fail(message: str) -> typing.NoReturn:
@@ -74,11 +79,12 @@ def benchmark(**options: Any) -> None:
     configure_logging()
     options["streaming_token"] = token_setting(options["streaming_token"])
     config = build_config(options, ["genai-bench", *sys.argv[1:]])
-    for warning in config.warnings():
+    for warning in config.warnings() + config.cluster.warnings(config.api_base):
         click.echo(f"Warning: {warning}", err=True)
     if config.enable_streaming:
         warn_if_exposed(config.streaming_host, config.streaming_token, "watch this benchmark and read its results")
     session = BenchmarkSession(config, TerminalDashboard())
+    session.announce = click.echo  # --distributed: where the master waits, each worker as it joins
     try:
         target = session.start()
         if session.simulator is not None:
@@ -89,7 +95,7 @@ def benchmark(**options: Any) -> None:
             click.echo(f"Live dashboard: {session.dashboard_url}")
         if session.cluster is not None:
             workers = f"{config.num_workers} Locust worker process" + ("es" if config.num_workers > 1 else "")
-            click.echo(f"Users run in {workers} (master at 127.0.0.1:{session.cluster.port})")
+            click.echo(f"Users run in {workers} (master at {config.cluster.master_bind_host}:{session.cluster.port})")
         click.echo(f"Experiment folder: {session.folder}", nl=True)
         outcome = session.run()
         click.echo(summary_table([r.statistics for r in outcome.results]))
@@ -101,24 +107,38 @@ def benchmark(**options: Any) -> None:
                 lambda: click.echo(f"Serving the results at {session.dashboard_url} until Ctrl-C"))
     finally:
         session.close()
+    if session.stopped_by_alert:
+        click.echo(f"Stopped by alert {session.stopped_by_alert}: the results above are partial.", err=True)
+        sys.exit(EXIT_ALERT)
     if outcome.interrupted:
         click.echo("Interrupted: the results above are partial.", err=True)
         sys.exit(EXIT_INTERRUPTED)
 
 
-@main.command(hidden=True)
-@click.option("--master-host", default="127.0.0.1", show_default=True, help="The master's address.")
-@click.option("--master-port", required=True, type=int, help="The master's port.")
-@click.option("--index", default=0, type=int, show_default=True, help="This worker's number (seeds its sampling).")
-@click.option("--parent-pid", default=None, type=int, help="The master's pid: the worker exits when it is gone.")
-def worker(master_host: str, master_port: int, index: int, parent_pid: int | None) -> None:
-    """A Locust worker of `benchmark --num-workers`, started by the master; reads its settings from stdin."""
+@main.command()
+@click.option("--master-host", default="127.0.0.1", show_default=True,
+              help="The address of the host running `benchmark --distributed`.")
+@click.option("--master-port", required=True, type=int, help="Its --master-port.")
+@click.option("--index", default=-1, type=int, hidden=True, help="This worker's number (given by a local master).")
+@click.option("--parent-pid", default=None, type=int, hidden=True, help="The master's pid: exit when it is gone.")
+@click.option("--settings-on-stdin", is_flag=True, hidden=True, help="Read the settings from stdin (local workers).")
+@click.option("--clock-skew-test", default=0.0, type=float, hidden=True,
+              help="Tests only: act as if this host's clocks were this many seconds ahead of the master's.")
+def worker(master_host: str, master_port: int, index: int, parent_pid: int | None, settings_on_stdin: bool,
+           clock_skew_test: float) -> None:
+    """Join a `benchmark --distributed` master as one of its Locust workers, from any host (see docs/distributed.md).
+
+    The master sends the target, workload and settings; the worker runs its share of the users until the master
+    ends the benchmark.
+    """
     import os
 
     from genai_bench.distributed import run_worker
 
     configure_logging()
-    code = run_worker(master_host, master_port, index, parent_pid)
+    if not 0 < master_port <= 65535:
+        fail(f"--master-port must be the master's port (1 to 65535), got {master_port}")
+    code = run_worker(master_host, master_port, index, parent_pid, settings_on_stdin, clock_skew_test)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)  # no interpreter teardown: nothing is left to flush, and zmq's teardown could wait on a dead master
@@ -218,28 +238,39 @@ def load_folders(folders: tuple[str, ...]) -> list:
               help="An experiment folder to serve; repeat to compare several.")
 @click.option("--results-db", default=None, help="Serve the experiments of this results database instead "
                                                  "(sqlite:///path.db, a file path, or postgresql://...).")
+@click.option("--redis-url", default=None, envvar="GENAI_BENCH_REDIS_URL",
+              help="Also serve every experiment in this Redis, live ones live (benchmarks run with "
+                   "--streaming-redis-url; docs/redis.md). Needs the redis extra.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 exposes it).")
 @click.option("--port", default=8080, type=int, show_default=True, help="Port (0 picks a free one).")
 @click.option("--streaming-token", default=None, envvar="GENAI_BENCH_STREAMING_TOKEN",
               help="Require this token on every endpoint (or GENAI_BENCH_STREAMING_TOKEN).")
 @ALLOWED_HOSTS_OPTION
-def serve(folders: tuple[str, ...], results_db: str | None, host: str, port: int, streaming_token: str | None,
-          streaming_allowed_hosts: tuple[str, ...]) -> None:
-    """Open the dashboard on finished experiments: results, comparison, replay and downloads."""
+@STATIC_URL_OPTION
+def serve(folders: tuple[str, ...], results_db: str | None, redis_url: str | None, host: str, port: int,
+          streaming_token: str | None, streaming_allowed_hosts: tuple[str, ...], static_url: str | None) -> None:
+    """Open the dashboard on finished experiments (results, comparison, replay, downloads), on a results database
+    (--results-db), or with --redis-url on every experiment kept in Redis, running ones live."""
     from genai_bench.web.security import token_setting, warn_if_exposed
     from genai_bench.web.server import results_server
 
     configure_logging()
     check_port(port)
-    streaming_token = token_setting(streaming_token)
+    if redis_url is not None:
+        from genai_bench.web.fanout import serve_redis
+
+        return serve_redis(redis_url, load_folders(folders), host, port, token_setting(streaming_token),
+                           streaming_allowed_hosts, static_url)
     if bool(folders) == bool(results_db):
-        raise ConfigError("serve: give --experiment-folder (repeatable) or --results-db, one of them")
+        raise ConfigError("serve needs --experiment-folder (repeatable), --results-db or --redis-url "
+                          "(--experiment-folder and --results-db do not combine)")
+    streaming_token = token_setting(streaming_token)
     library = database_library(results_db) if results_db else None
     experiments = load_folders(folders)
     warn_if_exposed(host, streaming_token, "read and replay these results")
     try:
         server = results_server([e.folder for e in experiments], host, port, streaming_token, streaming_allowed_hosts,
-                                library=library)
+                                static_url, library=library)
     except OSError as exc:
         raise ConfigError(f"--port {port} on {host} is not available ({exc.strerror or exc}); pick another") from None
 
@@ -266,13 +297,14 @@ def database_library(url: str):
 @main.command()
 @click.option("--experiment-folder", "folder", default=None, help="The experiment folder to report on.")
 @click.option("--results-db", default=None, help="Report on the experiments of this results database instead "
-                                                 "(filtered by the options below; needs --output).")
-@click.option("--format", "fmt", default="html", type=click.Choice(["html", "csv", "json"]), show_default=True,
-              help="html: one self-contained file; csv: one row per run; json: summary.")
+                                                 "(filtered by the options below; html, csv or json; needs --output).")
+@click.option("--format", "fmt", default="html", type=click.Choice(["html", "csv", "json", "parquet"]),
+              show_default=True, help="html: one self-contained file; csv: one row per run (units in the column "
+              "names); json: summary; parquet: the csv's table (extra `parquet`).")
 @click.option("--output", default=None, help="Where to write it (default: report.<format> inside the folder).")
 @report_filters
 def report(folder: str | None, results_db: str | None, fmt: str, output: str | None, **filters: str | None) -> None:
-    """Write an HTML, CSV or JSON report of an experiment folder (or of experiments in a results database)."""
+    """Write an HTML, CSV, JSON or Parquet report of an experiment folder (or of experiments in a results database)."""
     from genai_bench.report import write_report
 
     if bool(folder) == bool(results_db):
@@ -292,8 +324,11 @@ def report(folder: str | None, results_db: str | None, fmt: str, output: str | N
     click.echo(f"Wrote {path}{note}")
 
 
+# Exports for other tools (genai_bench/export): an Excel workbook and image files of the results view's curves.
+main.add_command(excel_command)
+main.add_command(plot_command)
+main.add_command(plugins_command)  # `genai-bench plugins` (plugins_cli.py)
 main.add_command(db_commands.db)  # genai-bench db import (issue 18)
-
 
 if __name__ == "__main__":
     main()

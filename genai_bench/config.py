@@ -6,15 +6,17 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from genai_bench.cluster import ClusterSettings
 from genai_bench.images import IMAGE_FORMATS, IMAGE_TASK, ImagesUnavailable, require_pillow
 from genai_bench.prompt_datasets import DatasetSpec
+from genai_bench.redaction import redact_url, redacted_command
 from genai_bench.scenarios import (DATASET, TRACE_SCENARIO, Scenario, parse_scenario, prefix_tokens,
                                    shortest_likely_input)
-from genai_bench.tasks import DEFAULT_BATCH_SIZES, RERANK_ENDPOINTS, TASKS, TaskSpec
+from genai_bench.tasks import BUILTIN_TASKS, DEFAULT_BATCH_SIZES, RERANK_ENDPOINTS, TASKS, TaskSpec
 
-SUPPORTED_TASKS = tuple(TASKS)
+SUPPORTED_TASKS = tuple(BUILTIN_TASKS)  # plugins add theirs (TASKS loads them when asked for a name beyond these)
 BACKENDS = ("openai", "vllm", "sglang")
 ENDPOINTS = ("chat", "completions")
 EMBEDDED_MODEL = "genai-bench-sim"
@@ -32,9 +34,6 @@ DEFAULT_CONCURRENCIES = (1, 2, 4, 8)
 # Few served models take longer contexts; a scenario asking for more on average gets a warning (the hard limit is
 # scenarios.MAX_SCENARIO_TOKENS).
 LONG_CONTEXT_TOKENS = 131_072
-# Query parameters whose value is a credential (api_key, key, token, access_token, sig, X-Amz-Signature...).
-SECRET_PARAMETER = re.compile(r"key|token|sig|secret|passw|auth|credential", re.IGNORECASE)
-REDACTED = "***"
 
 
 class ConfigError(ValueError):
@@ -72,6 +71,7 @@ class BenchmarkConfig:
     spawn_rate: float | None = None
     num_workers: int = 0  # 0: users run in this process; N: N local Locust worker processes under a master here
     master_port: int = 0  # the Locust master's port on 127.0.0.1; 0 picks a free one
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)  # --distributed: num_workers remote workers
     request_timeout: float = 300.0
     seed: int | None = None
     server_engine: str | None = None
@@ -84,6 +84,7 @@ class BenchmarkConfig:
     streaming_token: str | None = None
     streaming_allowed_hosts: tuple[str, ...] = ()  # Host names the dashboard accepts besides its address (no token)
     keep_serving: bool = False
+    static_url: str | None = None  # --static-url: the page's assets from a mirror of static/ (web/static_url.py)
     # Multi-turn sessions (conversations.py): replay a dataset's conversations, or --turns synthetic user messages.
     multi_turn: bool = False
     turns: int = 1
@@ -114,6 +115,8 @@ class BenchmarkConfig:
     image_format: str = "jpeg"  # image-text-to-text: how the images are encoded (jpeg or png)
     results_db: str | None = None  # --results-db: also write results to this database (database/, issue 18)
     results_db_requests: str = "sample"  # none | sample | all request records in it
+    alerts: object = None  # alerts.AlertSettings: --alert rules and the notifiers (None: no rule, no webhook)
+    streaming_redis: object | None = None  # fanout.RedisSettings: also publish live events to Redis (docs/redis.md)
     live_interval: float = 0.25
     drain_timeout: float | None = None
     command: list[str] = field(default_factory=list)
@@ -154,7 +157,7 @@ class BenchmarkConfig:
             (self.api_base is None or api_base_problem(self.api_base) is None,
              f"--api-base {redact_url(self.api_base or '')!r}: {api_base_problem(self.api_base or '')}; "
              "give a URL like http://localhost:8000"),
-            (self.task in SUPPORTED_TASKS, f"--task {self.task!r} is not supported; use one of: {', '.join(SUPPORTED_TASKS)}"),
+            (self.task in TASKS, f"--task {self.task!r} is not supported; use one of: {', '.join(TASKS)}"),
             (self.api_backend in BACKENDS, f"--api-backend {self.api_backend!r} is unknown; use one of: {', '.join(BACKENDS)}"),
             (self.endpoint in ENDPOINTS, f"--endpoint {self.endpoint!r} is unknown; use chat or completions"),
             (bool(self.traffic_scenarios), "--traffic-scenario: give at least one scenario, e.g. D(100,100)"),
@@ -193,7 +196,7 @@ class BenchmarkConfig:
         # The api_base and task checks first: the task's own checks need a known task.
         all_checks = (checks[:2] + self._task_checks() + checks[2:] + self.workload_checks()
                       + self._multi_turn_checks() + self._arrival_checks() + server_metrics_checks(self)
-                      + self._image_checks())
+                      + self._image_checks() + self.cluster.checks(self.num_workers))
         for ok, message in all_checks + search_checks(self):
             if not ok:
                 raise ConfigError(message)
@@ -293,7 +296,7 @@ class BenchmarkConfig:
              "--trace replays single requests; drop --multi-turn/--turns"),
             (not self.trace or (self.prefix_len is None and self.prefix_ratio is None),
              "--trace shares prefixes through its hash_ids; drop --prefix-len/--prefix-ratio"),
-            (not self.trace or not self.num_workers, "--trace replays in one process; drop --num-workers"),
+            (not self.trace or not self.num_workers, "--trace replays in one process; drop --num-workers/--distributed"),
         ]
 
     def warnings(self) -> list[str]:
@@ -351,22 +354,8 @@ class BenchmarkConfig:
         return users + simulator_ends
 
     def redacted_command(self) -> list[str]:
-        """The command line with the API key and streaming token hidden and --api-base redacted, for metadata."""
-        out, previous = [], None
-        for arg in self.command:
-            option, equals, value = arg.partition("=")
-            if previous in SECRET_OPTIONS:
-                out.append(REDACTED)
-            elif previous in ("--api-base", "--results-db", "--server-metrics"):
-                out.append(redact_url(arg))
-            elif equals and option in SECRET_OPTIONS:
-                out.append(f"{option}={REDACTED}")
-            elif equals and option in ("--api-base", "--results-db", "--server-metrics"):
-                out.append(f"{option}={redact_url(value)}")
-            else:
-                out.append(arg)
-            previous = arg
-        return out
+        """The command line with secrets hidden and URLs redacted, for metadata."""
+        return redacted_command(self.command)
 
 
 MAX_RATE, MAX_CONCURRENCY = "max-rate", "max-concurrency"
@@ -398,24 +387,8 @@ def search_checks(config: BenchmarkConfig) -> list[tuple[bool, str]]:
     ]
 
 
-SECRET_OPTIONS = ("--api-key", "--streaming-token")
 # File descriptors a process keeps for itself (listening sockets, log files, the tokenizer, Python's own).
 FD_HEADROOM = 64
-
-
-def redact_url(url: str) -> str:
-    """`url` with its user:password and any key-like query parameter (api_key, token, sig...) replaced by ***."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if "@" in netloc:
-            netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
-        query = urlencode([(name, REDACTED if SECRET_PARAMETER.search(name) else value)
-                           for name, value in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    except ValueError:
-        # Not a URL we can take apart: show nothing of it rather than risk showing a secret.
-        return REDACTED
 
 
 def api_base_problem(url: str) -> str | None:

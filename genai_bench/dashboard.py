@@ -71,6 +71,10 @@ class Dashboard(ABC):
     def get_historical_data(self) -> list[dict]:
         """The completed runs' aggregated metrics so far."""
 
+    def show_alert(self, alert: dict) -> None:
+        """An --alert rule fired or resolved (an `alert` event's data); by default a line for the log."""
+        self.add_log_message(alert["text"], "warning" if alert["state"] == "firing" else "info")
+
     def start(self) -> None:
         """Begin showing (no-op by default)."""
 
@@ -130,15 +134,19 @@ class TerminalDashboard(NoOpDashboard):
         batch = data.get("batch_size")
         # Batched runs (embeddings, rerank) have no tokens to time: their E2E and inputs/s say how they went.
         metric, rate = (("E2E", f"{data.get('inputs_per_second', 0.0):.1f} inputs/s") if batch is not None else
-                        ("TTFT", f"{data['output_tokens_per_second']:.1f} output tok/s"))
+                        ("TTFT", f"{data['mean_output_throughput_tokens_per_s']:.1f} output tok/s"))
         p50 = (data["stats"].get("e2e_latency" if batch is not None else "ttft") or {}).get("p50")
         p50_text = "-" if p50 is None else f"{p50 * 1000:.1f} ms"
         load = (f"batch size {batch}" if batch is not None else
-                f"at {data['request_rate']:g} req/s" if data.get("request_rate") else f"concurrency {data['concurrency']}")
+                f"at {data['request_rate']:g} req/s" if data.get("request_rate") else f"concurrency {data['num_concurrency']}")
         line = (f"[run {data.get('run_index', '?')}/{data.get('total_runs', '?')}] {data['scenario']} {load}: "
-                f"{data['num_completed']} ok, {data['num_errors']} errors, {metric} p50 {p50_text}, "
+                f"{data['num_completed_requests']} ok, {data['num_error_requests']} errors, {metric} p50 {p50_text}, "
                 f"{rate}, {data['requests_per_second']:.2f} req/s")
         self._write(line, newline=True)
+
+    def show_alert(self, alert: dict) -> None:
+        """Print the alert's line, whether it fired or resolved."""
+        self._write(alert["text"], newline=True)
 
     def add_log_message(self, message: str, level: str = "info") -> None:
         """Print warnings and errors on their own line."""
@@ -179,6 +187,7 @@ class DashboardListener:
         hooks.live_tick.add_listener(self.on_live_tick)
         hooks.run_finished.add_listener(self.on_run_finished)
         hooks.log.add_listener(self.dashboard.add_log_message)
+        hooks.alert.add_listener(lambda alert: self.dashboard.show_alert(live_events.alert(alert)))
         return self
 
     def on_status(self, sweep: SweepStatus) -> None:

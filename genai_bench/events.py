@@ -26,8 +26,9 @@ RUN_COMPLETED = "run_completed"
 SEARCH = "search"
 BENCHMARK_COMPLETED = "benchmark_completed"
 SERVER_METRICS = "server_metrics"
+ALERT = "alert"
 EVENT_TYPES = (METRICS, HISTOGRAM, SCATTER, STATUS, LOG, PROGRESS, HEARTBEAT,
-               RUN_STARTED, RUN_COMPLETED, BENCHMARK_COMPLETED, SEARCH, SERVER_METRICS)
+               RUN_STARTED, RUN_COMPLETED, BENCHMARK_COMPLETED, SEARCH, SERVER_METRICS, ALERT)
 # The latest event of each of these types describes the current state; a new client gets them on connect.
 STATE_TYPES = (STATUS, PROGRESS, METRICS, HISTOGRAM, SCATTER, SEARCH, SERVER_METRICS)
 
@@ -116,9 +117,12 @@ class EventBus:
 
     def publish(self, event_type: str, data: dict, timestamp: float | None = None) -> Event:
         """Publish one event to the history, the listeners and every subscriber; never blocks."""
-        event = Event.create(next(self._ids), event_type, data, timestamp)
+        return self.deliver(Event.create(next(self._ids), event_type, data, timestamp))
+
+    def deliver(self, event: Event) -> Event:
+        """Publish an event built elsewhere, keeping its id (a Redis mirror's events carry their stream's ids)."""
         self.history.append(event)
-        self.latest[event_type] = event
+        self.latest[event.event_type] = event
         for listener in self.listeners:
             try:
                 listener(event)

@@ -29,5 +29,7 @@ class SweepHooks:
         self.server_metrics = EventHook()
         """The servers' /metrics were scraped (--server-metrics): `sample` (servermetrics.ServerSample), `run_key`
         (the run under way, or None between runs)."""
+        self.alert = EventHook()
+        """An --alert rule fired or resolved: `alert` (live_events.AlertChange)."""
         self.log = EventHook()
         """A line for the log: `message`, `level` (info, warning, error)."""

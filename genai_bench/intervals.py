@@ -15,8 +15,8 @@ T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 
          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 Z_975 = 1.959964
 # The run-level figures given an interval (each run's statistics get one per metric and statistic too).
-RUN_FIELDS = ("requests_per_second", "input_tokens_per_second", "output_tokens_per_second", "total_tokens_per_second",
-              "error_rate", "token_count_mismatch", "run_duration")
+RUN_FIELDS = ("requests_per_second", "mean_input_throughput_tokens_per_s", "mean_output_throughput_tokens_per_s",
+              "mean_total_tokens_throughput_tokens_per_s", "error_rate", "token_count_mismatch", "run_duration")
 
 
 def t_critical(degrees_of_freedom: int) -> float:
@@ -72,7 +72,7 @@ def point_intervals(runs: list) -> list[dict]:
     for run in runs:
         agg = run.aggregated
         # A load point is its concurrency, arrival rate and (embeddings, rerank) batch size: repeats share all three.
-        point = (agg.get("scenario"), agg.get("concurrency"), agg.get("request_rate"), agg.get("batch_size"))
+        point = (agg.get("scenario"), agg.get("num_concurrency"), agg.get("request_rate"), agg.get("batch_size"))
         points.setdefault(point, []).append(run)
     return [{"scenario": scenario, "concurrency": concurrency, "request_rate": rate, "batch_size": batch_size,
              "n": len(group), "run_keys": [run.key for run in group],

@@ -142,6 +142,27 @@ class SearchProgress:
         return self.low if self.done else None
 
 
+@dataclass(frozen=True)
+class AlertChange:
+    """An --alert rule started or stopped holding (alerts.AlertMonitor); values in the metric's own unit."""
+
+    state: str  # firing or resolved
+    rule: str  # the rule as given, e.g. "ttft.p99>500ms for 10s"
+    metric: str  # its metric path, e.g. ttft.p99
+    op: str  # >, >=, < or <=
+    threshold: float  # seconds, a 0-1 share, percent or a count, like the metric
+    value: float  # the value that fired or resolved it
+    unit: str  # the rule's unit for people: ms, s, % or ""
+    shown_value: str  # e.g. "812 ms"
+    shown_threshold: str  # e.g. "500 ms"
+    for_seconds: float  # how long the condition must hold before it fires
+    since: float  # unix s; firing: when the condition began to hold; resolved: when it fired
+    t: float  # unix s of this change
+    run_key: str | None  # the run under way (None between runs)
+    run_label: str | None
+    action: str  # notify, or stop: a firing rule ends the benchmark
+
+
 REPLAYING = "replaying"  # the status a replay starts with: views start over
 IDLE_STATUS = {
     "status": "idle", "current_scenario": None, "traffic_scenario": None, "current_concurrency": None,
@@ -248,8 +269,8 @@ def scatter_point(run_completed_data: dict) -> dict:
     e2e = stats.get("e2e_latency") or {}
     return {
         "run_key": run_completed_data.get("run_key"), "scenario": run_completed_data["scenario"],
-        "concurrency": run_completed_data["concurrency"], "request_rate": run_completed_data.get("request_rate"),
-        "output_tokens_per_second": run_completed_data["output_tokens_per_second"],
+        "concurrency": run_completed_data["num_concurrency"], "request_rate": run_completed_data.get("request_rate"),
+        "output_tokens_per_second": run_completed_data["mean_output_throughput_tokens_per_s"],
         "requests_per_second": run_completed_data["requests_per_second"],
         "ttft_p50": ttft.get("p50"), "ttft_p99": ttft.get("p99"), "e2e_latency_p50": e2e.get("p50"),
         "error_rate": run_completed_data["error_rate"],
@@ -316,6 +337,26 @@ def server_metrics(sample: ServerSample, run_key: str | None) -> dict:
                     for s in sample.sources],
         "values": sample.values, "raw": sample.raw,
     }
+
+
+def alert(change: AlertChange) -> dict:
+    """`alert`: a rule fired or resolved, with `text`, the change in one line for people (and for webhooks)."""
+    return {"state": change.state, "rule": change.rule, "metric": change.metric, "op": change.op,
+            "threshold": change.threshold, "value": change.value, "unit": change.unit,
+            "shown_value": change.shown_value, "shown_threshold": change.shown_threshold,
+            "for_seconds": change.for_seconds, "since": change.since, "t": change.t, "run_key": change.run_key,
+            "run_label": change.run_label, "action": change.action, "text": alert_text(change)}
+
+
+def alert_text(change: AlertChange) -> str:
+    """e.g. "Alert firing: ttft.p99>500ms (ttft.p99 = 812 ms, D(100,100) @ concurrency 8)"."""
+    where = f", {change.run_label}" if change.run_label else ""
+    if change.state == "firing":
+        held = f" for {change.t - change.since:.0f} s" if change.for_seconds else ""
+        stop = "; stopping the benchmark (--alert-action stop)" if change.action == "stop" else ""
+        return f"Alert firing: {change.rule} ({change.metric} = {change.shown_value}{held}{where}){stop}"
+    return (f"Alert resolved: {change.rule} ({change.metric} = {change.shown_value} after "
+            f"{change.t - change.since:.0f} s firing{where})")
 
 
 def log(message: str, level: str = "info") -> dict:

@@ -16,15 +16,17 @@ LATENCY_METRICS = ("ttft", "tpot", "e2e_latency", "output_latency", "ttft_answer
 SCHEDULE_METRICS = ("schedule_lag", "ttft_from_schedule", "e2e_latency_from_schedule")
 RATE_METRICS = ("output_inference_speed", "input_throughput", "output_throughput")
 # Reasoning models only: tokens spent thinking before the answer.
-COUNT_METRICS = ("reasoning_tokens",)
+COUNT_METRICS = ("num_reasoning_tokens",)
+# Token counts of each completed request (upstream's stats.num_input_tokens etc.; their `sum` is the run's total).
+TOKEN_METRICS = ("num_input_tokens", "num_output_tokens", "total_tokens")
 REQUEST_METRICS = LATENCY_METRICS + RATE_METRICS + SCHEDULE_METRICS + COUNT_METRICS
 # itl is aggregated over every inter-chunk gap of every request, not per request.
-AGGREGATED_METRICS = REQUEST_METRICS + ("itl",)
+AGGREGATED_METRICS = REQUEST_METRICS + TOKEN_METRICS + ("itl",)
 TIME_METRICS = frozenset(LATENCY_METRICS + SCHEDULE_METRICS + ("itl",))
-STAT_NAMES = ("mean", "min", "max", "stddev", "p25", "p50", "p75", "p90", "p95", "p99")
+STAT_NAMES = ("mean", "min", "max", "stddev", "sum", "p25", "p50", "p75", "p90", "p95", "p99")
 PERCENTILES = (25, 50, 75, 90, 95, 99)
 LIVE_METRICS = ("ttft", "tpot", "e2e_latency", "output_latency", "input_throughput", "output_throughput",
-                "ttft_answer", "reasoning_tokens")
+                "ttft_answer", "num_reasoning_tokens")
 # A server's usage and a local count further apart than this share count as a token_count_mismatch.
 TOKEN_COUNT_TOLERANCE = 0.05
 LIVE_STATS = ("mean", "min", "max", "p50", "p90", "p99")
@@ -49,7 +51,7 @@ class RequestMetrics:
     ttft_from_schedule: float | None = None
     e2e_latency_from_schedule: float | None = None
     ttft_answer: float | None = None  # to the first answer token, for requests that reasoned first
-    reasoning_tokens: int | None = None
+    num_reasoning_tokens: int | None = None
 
     @property
     def itl(self) -> list[float]:
@@ -62,6 +64,8 @@ class RequestMetrics:
         """The record's fields plus its metrics, times in `time_unit`."""
         scale = TIME_UNIT_SCALE[time_unit]
         out = self.record.to_dict(clock_offset)
+        del out["reasoning_tokens"]  # the record's count, under upstream's name below (None for errors, like it)
+        out["total_tokens"] = out["num_input_tokens"] + out["num_output_tokens"]
         for name in REQUEST_METRICS:
             value = getattr(self, name)
             out[name] = None if value is None else (value * scale if name in TIME_METRICS else value)
@@ -84,7 +88,7 @@ def request_metrics(record: RequestRecord) -> RequestMetrics:
     output_latency = record.end - record.first_token
     metrics.ttft = ttft
     metrics.output_latency = output_latency
-    metrics.reasoning_tokens = record.reasoning_tokens
+    metrics.num_reasoning_tokens = record.reasoning_tokens
     if record.first_answer is not None and record.reasoning_tokens is not None:
         # Only when reasoning came first: otherwise it is the ttft itself, and views would show it twice.
         metrics.ttft_answer = record.first_answer - record.start
@@ -118,7 +122,7 @@ def describe(values: list[float] | np.ndarray, stats: tuple[str, ...] = STAT_NAM
     wanted_percentiles = [p for p in PERCENTILES if f"p{p}" in stats]
     if wanted_percentiles:
         out.update({f"p{p}": float(v) for p, v in zip(wanted_percentiles, np.percentile(array, wanted_percentiles))})
-    simple = {"mean": np.mean, "min": np.min, "max": np.max, "stddev": np.std}
+    simple = {"mean": np.mean, "min": np.min, "max": np.max, "stddev": np.std, "sum": np.sum}
     out.update({name: float(simple[name](array)) for name in stats if name in simple})
     return {name: out[name] for name in stats}
 
@@ -134,23 +138,24 @@ def histogram(values: list[float] | np.ndarray, bins: int = 20) -> dict[str, lis
 
 @dataclass
 class RunStatistics:
-    """Aggregated metrics of one scenario × concurrency run over its measured window."""
+    """Aggregated metrics of one scenario × concurrency run over its measured window.
+
+    Field names are upstream genai-bench's `aggregated_metrics` keys where it has the quantity (docs/formats.md).
+    """
 
     scenario: str
-    concurrency: int
+    num_concurrency: int
     num_requests: int
-    num_completed: int
-    num_errors: int
+    num_completed_requests: int
+    num_error_requests: int
     num_excluded: int
     error_rate: float
-    error_codes_frequency: dict[str, int]
+    error_kinds_frequency: dict[str, int]  # by our error code: "429", "timeout", "incomplete_stream", ...
     run_duration: float
     requests_per_second: float
-    input_tokens_per_second: float
-    output_tokens_per_second: float
-    total_tokens_per_second: float
-    total_input_tokens: int
-    total_output_tokens: int
+    mean_input_throughput_tokens_per_s: float
+    mean_output_throughput_tokens_per_s: float
+    mean_total_tokens_throughput_tokens_per_s: float
     tokens_estimated: bool
     stats: dict[str, dict[str, float] | None]
     token_count_checked: int = 0  # requests whose usage was compared with a local count
@@ -175,6 +180,26 @@ class RunStatistics:
     upload: dict | None = None
 
     @property
+    def iteration_type(self) -> str:
+        """The sweep's axis, like upstream: "batch_size" for batched tasks, else "num_concurrency"."""
+        return "num_concurrency" if self.batch_size is None else "batch_size"
+
+    @property
+    def error_codes_frequency(self) -> dict[str, int]:
+        """Errors by upstream's numeric code: the HTTP status, or the status upstream gives a failure without one."""
+        return upstream_error_codes(self.error_kinds_frequency)
+
+    @property
+    def total_input_tokens(self) -> int:
+        """Input tokens of the completed requests (stats.num_input_tokens.sum)."""
+        return int((self.stats.get("num_input_tokens") or {}).get("sum") or 0)
+
+    @property
+    def total_output_tokens(self) -> int:
+        """Output tokens of the completed requests (stats.num_output_tokens.sum)."""
+        return int((self.stats.get("num_output_tokens") or {}).get("sum") or 0)
+
+    @property
     def client_saturated(self) -> bool:
         """True when the client's own load may have distorted this run's timings."""
         return bool(self.client and self.client.get("saturated"))
@@ -183,6 +208,8 @@ class RunStatistics:
         """Plain dict with latency statistics in `time_unit`."""
         scale = TIME_UNIT_SCALE[time_unit]
         out = {name: value for name, value in self.__dict__.items() if name not in ("stats", "stats_by_turn", "slo")}
+        out["iteration_type"] = self.iteration_type
+        out["error_codes_frequency"] = self.error_codes_frequency
         out["client_saturated"] = self.client_saturated
         out["stats"] = scaled_stats(self.stats, scale)
         out["stats_by_turn"] = scaled_by_turn(self.stats_by_turn, scale)
@@ -251,24 +278,25 @@ def aggregate(
     output_tokens = sum(m.record.num_output_tokens for m in completed)
     inputs = sum(m.record.num_inputs for m in completed)
     stats = {name: describe([v for m in completed if (v := getattr(m, name)) is not None]) for name in REQUEST_METRICS}
+    stats["num_input_tokens"] = describe([m.record.num_input_tokens for m in completed])
+    stats["num_output_tokens"] = describe([m.record.num_output_tokens for m in completed])
+    stats["total_tokens"] = describe([m.record.num_input_tokens + m.record.num_output_tokens for m in completed])
     stats["itl"] = describe(np.fromiter((gap for m in completed for gap in m.itl), dtype=float))
     checked = [m.record for m in completed if m.record.local_output_tokens is not None]
     return RunStatistics(
         scenario=scenario,
-        concurrency=concurrency,
+        num_concurrency=concurrency,
         num_requests=len(measured),
-        num_completed=len(completed),
-        num_errors=sum(errors.values()),
+        num_completed_requests=len(completed),
+        num_error_requests=sum(errors.values()),
         num_excluded=len(metrics) - len(measured),
         error_rate=(sum(errors.values()) / len(measured)) if measured else 0.0,
-        error_codes_frequency=dict(errors),
+        error_kinds_frequency=dict(errors),
         run_duration=duration,
         requests_per_second=_rate(len(completed), duration),
-        input_tokens_per_second=_rate(input_tokens, duration),
-        output_tokens_per_second=_rate(output_tokens, duration),
-        total_tokens_per_second=_rate(input_tokens + output_tokens, duration),
-        total_input_tokens=input_tokens,
-        total_output_tokens=output_tokens,
+        mean_input_throughput_tokens_per_s=_rate(input_tokens, duration),
+        mean_output_throughput_tokens_per_s=_rate(output_tokens, duration),
+        mean_total_tokens_throughput_tokens_per_s=_rate(input_tokens + output_tokens, duration),
         tokens_estimated=any(m.record.tokens_estimated for m in completed),
         stats=stats,
         token_count_checked=len(checked),
@@ -280,6 +308,20 @@ def aggregate(
         inputs_per_second=_rate(inputs, duration),
         upload=upload_statistics(measured, duration),
     )
+
+
+# The status upstream genai-bench records for a failure that has no HTTP error status of its own.
+UPSTREAM_ERROR_STATUS = {"connection_error": 503, "timeout": 408}
+UPSTREAM_OTHER_ERROR_STATUS = 500
+
+
+def upstream_error_codes(kinds: dict[str, int]) -> dict[str, int]:
+    """Error counts by our error code regrouped by upstream's numeric code ("429" stays "429", "timeout" is "408")."""
+    out: Counter[str] = Counter()
+    for kind, count in kinds.items():
+        code = kind if kind.isdigit() else str(UPSTREAM_ERROR_STATUS.get(kind, UPSTREAM_OTHER_ERROR_STATUS))
+        out[code] += count
+    return dict(out)
 
 
 def upload_statistics(measured: list[RequestMetrics], duration: float) -> dict | None:

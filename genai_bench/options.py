@@ -9,8 +9,11 @@ from typing import Any, Callable
 import click
 import orjson
 
+from genai_bench.alerts import ACTIONS, NOTIFY, NOTIFY_AUTO, NOTIFY_CHOICES, AlertSettings
+from genai_bench.cluster import ClusterSettings
 from genai_bench.config import (BACKENDS, EMBEDDED_MODEL, ENDPOINTS, MAX_RATE, SEARCH_KINDS, SUPPORTED_TASKS,
                                 BenchmarkConfig, ConfigError)
+from genai_bench.fanout.settings import DEFAULT_MAXLEN, RedisSettings
 from genai_bench.images import IMAGE_FORMATS, IMAGE_TASK
 from genai_bench.prompt_datasets import DatasetSpec
 from genai_bench.scenarios import parse_scenario
@@ -34,7 +37,7 @@ BENCHMARK_OPTIONS = [
                    f"({EMBEDDED_MODEL} for the embedded simulator)."),
     click.option("--model-tokenizer", default=None, help="tokenizer.json, a directory holding one, or a hub id (needs network). Default: built-in."),
     click.option("--task", default="text-to-text", show_default=True,
-              help=f"Benchmark task: {', '.join(SUPPORTED_TASKS)}."),
+              help=f"Benchmark task: {', '.join(SUPPORTED_TASKS)}, or a plugin's (genai-bench plugins)."),
     click.option("--endpoint", default="chat", type=click.Choice(ENDPOINTS), show_default=True,
               help="chat: /v1/chat/completions; completions: /v1/completions."),
     click.option("--traffic-scenario", multiple=True,
@@ -65,7 +68,7 @@ BENCHMARK_OPTIONS = [
     click.option("--num-workers", default=0, type=int, show_default=True,
               help="Run the users in this many local Locust worker processes under a master here (0: in this process)."),
     click.option("--master-port", default=0, type=int, show_default=True,
-              help="Port of the Locust master on 127.0.0.1 for --num-workers (0 picks a free one)."),
+              help="Port of the Locust master for --num-workers or --distributed (0 picks a free one)."),
     click.option("--request-timeout", default=300.0, type=float, show_default=True, help="Seconds before a request counts as a timeout."),
     click.option("--seed", default=None, type=int, help="Seed for reproducible scenario and prompt sampling."),
     click.option("--server-engine", default=None, help="Label: serving engine (vLLM, SGLang...)."),
@@ -95,7 +98,8 @@ BENCHMARK_OPTIONS += MULTI_TURN_OPTIONS
 WORKLOAD_OPTIONS = [
     click.option("--dataset-path", default=None,
                  help="Prompts from a ShareGPT/JSON/JSON-lines/CSV/text file, a Hugging Face save_to_disk folder or a "
-                      "cached hub id (offline). With --num-workers it must be readable on the workers' machine too."),
+                      "cached hub id (offline). --distributed sends a file up to 32 MiB to the workers; a folder, hub "
+                      "id or larger file must be readable on each worker's machine too."),
     click.option("--dataset-config", default=None, help="A JSON file describing the dataset (upstream's keys: source, "
                                                          "prompt_column, output_column, filters)."),
     click.option("--dataset-prompt-column", default="prompt", show_default=True, help="The prompt's column (JSON, CSV)."),
@@ -174,6 +178,47 @@ SERVER_METRICS_OPTIONS = [
                       "raw (e.g. 'vllm:spec_decode')."),
 ]
 BENCHMARK_OPTIONS += SERVER_METRICS_OPTIONS
+# Alerts and notifications (issue 19, alerts.py, notifiers.py, docs/alerts.md).
+ALERT_OPTIONS = [
+    click.option("--alert", multiple=True,
+                 help="A rule watched on every live snapshot, e.g. 'ttft.p99>500ms', 'error_rate>5%', "
+                      "'server.kv_cache_usage>95%', 'goodput<10', with 'for 10s' to ignore blips; repeatable. It "
+                      "fires (and resolves) on the page, the terminal, the event log and the notifiers."),
+    click.option("--alert-webhook", multiple=True, envvar="GENAI_BENCH_ALERT_WEBHOOK",
+                 help="POST each alert, and the benchmark's end, as JSON with a `text` field (Slack-compatible) to "
+                      "this URL; repeatable (or GENAI_BENCH_ALERT_WEBHOOK). Never written anywhere."),
+    click.option("--alert-action", default=NOTIFY, type=click.Choice(ACTIONS), show_default=True,
+                 help="What a firing rule does: notify, or stop the benchmark (the run is kept, marked "
+                      "stopped_by_alert)."),
+    click.option("--notify", "notify", default=NOTIFY_AUTO, type=click.Choice(NOTIFY_CHOICES), show_default=True,
+                 help="auto: the notifiers (webhooks, plugins) also announce the benchmark's completion, failure "
+                      "or interruption; none: alerts only."),
+]
+BENCHMARK_OPTIONS += ALERT_OPTIONS
+# Workers on other hosts (issue 17): the master waits for `genai-bench worker` processes instead of starting them.
+CLUSTER_OPTIONS = [
+    click.option("--distributed", is_flag=True,
+                 help="Run no users here: wait for --expect-workers `genai-bench worker --master-host H --master-port "
+                      "P` processes (any host) and drive them (docs/distributed.md)."),
+    click.option("--expect-workers", default=0, type=int, help="--distributed: the workers to wait for."),
+    click.option("--master-bind-host", default="127.0.0.1", show_default=True,
+                 help="--distributed: the master's address; 0.0.0.0 (every interface) lets other hosts join."),
+    click.option("--expect-workers-max-wait", default=60.0, type=float, show_default=True,
+                 help="--distributed: seconds to wait for every worker before giving up."),
+]
+BENCHMARK_OPTIONS += CLUSTER_OPTIONS
+# Live events fanned out through Redis (issue 17, docs/redis.md): dashboards on other processes or hosts serve them.
+REDIS_OPTIONS = [
+    click.option("--streaming-redis-url", default=None, envvar="GENAI_BENCH_STREAMING_REDIS_URL",
+                 help="Also publish every live event to this Redis (redis://HOST:PORT/N), a stream per experiment, "
+                      "for `genai-bench serve --redis-url` dashboards anywhere (needs the redis extra)."),
+    click.option("--streaming-redis-maxlen", default=DEFAULT_MAXLEN, type=int, show_default=True,
+                 help="Events kept per experiment stream (older ones trimmed; runs and the latest state are kept)."),
+    click.option("--streaming-redis-retention", default=None,
+                 help="Delete the experiment's Redis keys this long after its last event (seconds, or 90m, 12h, 7d); "
+                      "default: kept until deleted."),
+]
+BENCHMARK_OPTIONS += REDIS_OPTIONS
 # Results in a database (issue 18): experiments, runs and request records written as runs finish.
 RESULTS_DB_OPTIONS = [
     click.option("--results-db", default=None,
@@ -244,6 +289,14 @@ def _finite_float(text: str) -> float:
     return number
 
 
+# Issue 19: the page's assets from a CDN or mirror (web/static_url.py checks the URL and pins each file's hash).
+STATIC_URL_OPTION = click.option(
+    "--static-url", default=None,
+    help="Load the dashboard page's CSS/JS from this base URL (a CDN or mirror serving a copy of static/ with "
+         "Access-Control-Allow-Origin), each file pinned by a sha384 integrity hash of the local copy. "
+         "Default: served by the dashboard itself, offline.")
+BENCHMARK_OPTIONS += [STATIC_URL_OPTION]
+
 # Options whose value goes to the BenchmarkConfig field of the same name as it is.
 PASSED_AS_IS = (
     "api_base", "api_backend", "model", "api_model_name", "model_tokenizer", "task", "endpoint", "max_concurrency",
@@ -258,13 +311,14 @@ PASSED_AS_IS += ("burstiness", "ramp_up_seconds", "trace", "trace_speed")
 PASSED_AS_IS += ("rerank_endpoint",)
 PASSED_AS_IS += ("server_metrics_interval", "server_metrics_include")
 PASSED_AS_IS += ("image_format",)
+PASSED_AS_IS += ("static_url",)
 PASSED_AS_IS += ("results_db", "results_db_requests")
 
 
 def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig:
     """Turn parsed options into a validated BenchmarkConfig; `command` is recorded (redacted) in the metadata."""
     return BenchmarkConfig(
-        **{name: options[name] for name in PASSED_AS_IS},
+        **{**{name: options[name] for name in PASSED_AS_IS}, **cluster_fields(options)},
         api_key=options["api_key"] or "",
         traffic_scenarios=[parse_scenario(text) for text in split_scenarios(options["traffic_scenario"])],
         concurrencies=parse_positive("--num-concurrency", options["num_concurrency"], int, "positive integers"),
@@ -275,7 +329,28 @@ def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig
         **workload_settings(options),
         slo=parse_slos(options["slo"]),
         server_metrics=tuple(split_values(options["server_metrics"])) or ("auto",),
+        alerts=alert_settings(options),
+        streaming_redis=RedisSettings.of(options["streaming_redis_url"], options["streaming_redis_maxlen"],
+                                         options["streaming_redis_retention"]),
     ).validate()
+
+
+def alert_settings(options: dict[str, Any]) -> AlertSettings | None:
+    """The --alert rules and notifier options, checked against --slo and --server-metrics; None when none is given."""
+    settings = AlertSettings.of(options["alert"], options["alert_webhook"], options["alert_action"], options["notify"])
+    if settings == AlertSettings():
+        return None
+    return settings.validate(bool(options["slo"]), split_values(options["server_metrics"]) or ("auto",))
+
+
+def cluster_fields(options: dict[str, Any]) -> dict[str, Any]:
+    """The --distributed settings, and num_workers: the workers the master waits for, or the local ones it starts."""
+    cluster = ClusterSettings.of(options)
+    if cluster.distributed and options["num_workers"]:
+        raise ConfigError("--num-workers starts local worker processes and --distributed waits for remote ones; "
+                          "give one")
+    workers = cluster.expect_workers if cluster.distributed else options["num_workers"]
+    return {"cluster": cluster, "num_workers": workers}
 
 
 def request_rates(options: dict[str, Any]) -> list[float]:

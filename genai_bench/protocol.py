@@ -56,6 +56,15 @@ class RequestRecord:
         if not self.end:
             self.end = end
 
+    def shift(self, delta: float) -> None:
+        """Move every perf_counter reading by `delta` (a remote worker's clock onto the master's); durations keep."""
+        self.start += delta
+        self.end += delta
+        self.first_token = None if self.first_token is None else self.first_token + delta
+        self.scheduled_start = None if self.scheduled_start is None else self.scheduled_start + delta
+        self.first_answer = None if self.first_answer is None else self.first_answer + delta
+        self.chunk_times = array("d", (t + delta for t in self.chunk_times))
+
     def to_dict(self, clock_offset: float = 0.0, scale: float = 1.0) -> dict:
         """Timestamps as unix seconds (perf_counter + clock_offset); latencies are added by metrics."""
         return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from genai_bench import events, live_events
 from genai_bench.events import EventBus
 from genai_bench.hooks import SweepHooks
-from genai_bench.live_events import PlannedRun, RunProgress, SearchProgress, SweepStatus
+from genai_bench.live_events import AlertChange, PlannedRun, RunProgress, SearchProgress, SweepStatus
 from genai_bench.servermetrics.runs import ServerSample
 
 
@@ -25,6 +25,7 @@ class LivePublisher:
         hooks.search.add_listener(self.on_search)
         hooks.server_metrics.add_listener(self.on_server_metrics)
         hooks.log.add_listener(self.on_log)
+        hooks.alert.add_listener(self.on_alert)
         return self
 
     def on_status(self, sweep: SweepStatus) -> None:
@@ -59,6 +60,12 @@ class LivePublisher:
     def on_server_metrics(self, sample: ServerSample, run_key: str | None) -> None:
         """Publish one scrape of the servers' /metrics, stamped with the scrape's time."""
         self.bus.publish(events.SERVER_METRICS, live_events.server_metrics(sample, run_key), sample.t)
+
+    def on_alert(self, alert: AlertChange) -> None:
+        """Publish the `alert` (stamped with its time, so the page marks it there) and its line for the log panel."""
+        data = live_events.alert(alert)
+        self.bus.publish(events.ALERT, data, alert.t)
+        self.on_log(data["text"], "warning" if alert.state == "firing" else "info")
 
     def on_log(self, message: str, level: str = "info") -> None:
         """Publish a `log` line."""

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from genai_bench.assets import asset_folder
-from genai_bench.metrics import AGGREGATED_METRICS, STAT_NAMES, TIME_METRICS, TIME_UNIT_SCALE, RunStatistics
+from genai_bench.config import ConfigError
+from genai_bench.metrics import AGGREGATED_METRICS, RATE_METRICS, STAT_NAMES, TIME_METRICS, TIME_UNIT_SCALE, RunStatistics
 from genai_bench.results import Experiment, RunDocument
 from genai_bench.slo import SLO_METRICS
 
@@ -17,9 +18,11 @@ REPORT_FORMATS = ("html", "csv", "json")
 # The results view's scripts (static/js), in load order; the HTML report inlines them.
 REPORT_SCRIPTS = ("common.js", "results-base.js", "results-sources.js", "results-picker.js", "results-curves.js",
                   "results-table.js", "results-drill.js", "results-view.js")
-CSV_RUN_COLUMNS = ("experiment", "scenario", "concurrency", "num_requests", "num_completed", "num_errors",
-                   "error_rate", "run_duration_s", "requests_per_second", "input_tokens_per_second",
-                   "output_tokens_per_second", "total_tokens_per_second", "tokens_estimated", "token_count_checked",
+# Upstream genai-bench's aggregated_metrics names where it has the quantity; units at the end of every name.
+CSV_RUN_COLUMNS = ("experiment", "scenario", "num_concurrency", "num_requests", "num_completed_requests",
+                   "num_error_requests", "error_rate", "run_duration_s", "requests_per_second",
+                   "mean_input_throughput_tokens_per_s", "mean_output_throughput_tokens_per_s",
+                   "mean_total_tokens_throughput_tokens_per_s", "tokens_estimated", "token_count_checked",
                    "token_count_mismatch", "partial", "ttft_p50_by_turn_s", "e2e_latency_p50_by_turn_s")
 
 # Runs with --slo: attainment, goodput, the share meeting each metric's SLO and the targets ("ttft:0.2 e2e_latency:5").
@@ -46,19 +49,19 @@ def summary_rows(runs: list[RunStatistics], time_unit: str = "ms") -> list[tuple
     scale = TIME_UNIT_SCALE[time_unit]
     rows = []
     for run in runs:
-        errors = f"{run.num_errors} ({run.error_rate:.1%})" + (" partial" if run.partial else "")
+        errors = f"{run.num_error_requests} ({run.error_rate:.1%})" + (" partial" if run.partial else "")
         if run.batch_size is not None:
             rows.append((run.scenario, str(run.batch_size), _stat(run, "e2e_latency", "p50", scale),
-                         _stat(run, "e2e_latency", "p99", scale), f"{run.input_tokens_per_second:.1f}",
+                         _stat(run, "e2e_latency", "p99", scale), f"{run.mean_input_throughput_tokens_per_s:.1f}",
                          f"{run.inputs_per_second:.2f}", f"{run.requests_per_second:.2f}", errors))
             continue
         rows.append((
             run.scenario,
-            str(run.concurrency),
+            str(run.num_concurrency),
             _stat(run, "ttft", "p50", scale),
             _stat(run, "ttft", "p99", scale),
             _stat(run, "tpot", "p50", scale),
-            f"{run.output_tokens_per_second:.1f}",
+            f"{run.mean_output_throughput_tokens_per_s:.1f}",
             f"{run.requests_per_second:.2f}",
             errors,
         ))
@@ -92,9 +95,14 @@ def _slo_summary(slo: dict | None) -> tuple[str, str]:
 
 def csv_columns() -> list[str]:
     """Run-level columns, then one column per metric × statistic (latencies in seconds: suffix _s)."""
-    return list(CSV_RUN_COLUMNS) + [f"{metric}_{stat}{'_s' if metric in TIME_METRICS else ''}"
+    return list(CSV_RUN_COLUMNS) + [f"{metric}_{stat}{csv_unit(metric)}"
                                      for metric in AGGREGATED_METRICS for stat in STAT_NAMES] + list(SLO_CSV_COLUMNS) + \
         list(TASK_CSV_COLUMNS) + list(UPLOAD_CSV_COLUMNS)
+
+
+def csv_unit(metric: str) -> str:
+    """The unit suffix of a metric's CSV columns: _s for latencies, _tokens_per_s for rates, none for counts."""
+    return "_s" if metric in TIME_METRICS else "_tokens_per_s" if metric in RATE_METRICS else ""
 
 
 def by_turn(aggregated: dict, metric: str) -> str:
@@ -106,10 +114,10 @@ def by_turn(aggregated: dict, metric: str) -> str:
 def csv_row(experiment_id: str, run: RunDocument, task: str = "text-to-text") -> list:
     """One run as a CSV row in csv_columns() order (empty cells where a metric has no data)."""
     agg = run.aggregated
-    row = [experiment_id, run.scenario, run.concurrency, agg.get("num_requests"), agg.get("num_completed"),
-           agg.get("num_errors"), agg.get("error_rate"), agg.get("run_duration"), agg.get("requests_per_second"),
-           agg.get("input_tokens_per_second"), agg.get("output_tokens_per_second"),
-           agg.get("total_tokens_per_second"), agg.get("tokens_estimated"), agg.get("token_count_checked"),
+    row = [experiment_id, run.scenario, run.concurrency, agg.get("num_requests"), agg.get("num_completed_requests"),
+           agg.get("num_error_requests"), agg.get("error_rate"), agg.get("run_duration"), agg.get("requests_per_second"),
+           agg.get("mean_input_throughput_tokens_per_s"), agg.get("mean_output_throughput_tokens_per_s"),
+           agg.get("mean_total_tokens_throughput_tokens_per_s"), agg.get("tokens_estimated"), agg.get("token_count_checked"),
            agg.get("token_count_mismatch"), run.partial, by_turn(agg, "ttft"), by_turn(agg, "e2e_latency")]
     stats = agg.get("stats") or {}
     row += [(stats.get(metric) or {}).get(stat, "") for metric in AGGREGATED_METRICS for stat in STAT_NAMES]
@@ -176,9 +184,29 @@ def render_report(experiments: list[Experiment], fmt: str) -> str:
     return json.dumps(report_json(experiments), indent=2)
 
 
+def report_table(experiments: list[Experiment]) -> dict[str, list]:
+    """The CSV's columns as typed lists (empty cells as None), for columnar formats."""
+    rows = [csv_row(e.id, run, e.metadata.get("task") or "text-to-text") for e in experiments for run in e.runs]
+    return {name: [None if value == "" else value for value in column]
+            for name, column in zip(csv_columns(), zip(*rows) if rows else [()] * len(csv_columns()))}
+
+
+def write_parquet(experiments: list[Experiment], path: Path) -> None:
+    """The CSV's rows and columns as a Parquet file (pyarrow, extra `parquet`)."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise ConfigError("report --format parquet needs pyarrow: pip install 'genai-bench[parquet]'") from None
+    pyarrow.parquet.write_table(pyarrow.table(report_table(experiments)), path)
+
+
 def write_report(experiment: Experiment, fmt: str, output: Path | None = None) -> Path:
-    """Write the report; by default report.<fmt> inside the experiment folder."""
+    """Write the report (REPORT_FORMATS or parquet); by default report.<fmt> inside the experiment folder."""
     path = Path(output) if output else experiment.folder / f"report.{fmt}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report([experiment], fmt), encoding="utf-8")
+    if fmt == "parquet":
+        write_parquet([experiment], path)
+    else:
+        path.write_text(render_report([experiment], fmt), encoding="utf-8")
     return path

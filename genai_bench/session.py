@@ -12,27 +12,33 @@ from time import perf_counter
 import gevent
 import orjson
 
-from genai_bench import __version__
+from genai_bench import __version__, live_events
+from genai_bench.alerts import NOTIFY_NONE, AlertMonitor, AlertSettings
 from genai_bench.arrivals import ArrivalShape
 from genai_bench.client import Target
-from genai_bench.config import BenchmarkConfig, ConfigError, redact_url
+from genai_bench.config import BenchmarkConfig, ConfigError
+from genai_bench.redaction import redact_url
 from genai_bench.conversations import multi_turn_of, multi_turn_workload
 from genai_bench.dashboard import Dashboard, DashboardListener
 from genai_bench.database.listener import ResultsDatabaseListener
 from genai_bench.database.settings import ResultsDbSettings
 from genai_bench.events import EventBus
 from genai_bench.exporter import LiveMetricsExporter
+from genai_bench.fanout.publisher import publisher_for
 from genai_bench.hooks import SweepHooks
 from genai_bench.live_events import search as search_data
 from genai_bench.metrics import MetricsCollector
+from genai_bench.notifiers import alert_message, end_message, notifications_of, run_summary
 from genai_bench.publisher import LivePublisher
 from genai_bench.results import (EVENTS_FILE, EventLogWriter, ExperimentLibrary, ExperimentNotFound, ExperimentWriter,
                                  default_folder_name, load_experiment)
+from genai_bench.results.formats import seconds_value
 from genai_bench.planner import RunPlanner, SweepPlan
 from genai_bench.runner import RunResult, SweepRunner
 from genai_bench.search import CapacitySearch, Objective, objective_of
 from genai_bench.servermetrics import ServerMetrics
 from genai_bench.simulator import SimulatorConfig, SimulatorServer
+from genai_bench.sinks import SinkContext, attach_sinks
 from genai_bench.tokenizer import load_tokenizer
 from genai_bench.web import create_app
 from genai_bench.web.server import DashboardServer
@@ -135,7 +141,7 @@ class BenchmarkSession:
         self.bus = bus or EventBus()  # a host (wsgi.py under gunicorn) passes the bus it serves
         self.publisher = LivePublisher(self.bus, {"model": config.model_label, "experiment_folder": str(self.folder),
                                                  "workload": self.workload_description, "slo": config.slo or None,
-                                                 "task": config.task_spec.to_dict()})
+                                                 "task": config.task_spec.to_dict(), "stopped_by_alert": None})
         self.publisher.attach(self.hooks)
         if terminal is not None:
             DashboardListener(terminal).attach(self.hooks)
@@ -143,21 +149,59 @@ class BenchmarkSession:
         self.exporter = LiveMetricsExporter(self.folder.name, config.slo) if config.enable_streaming or bus else None
         if self.exporter is not None:
             self.exporter.attach(self.hooks)
+        self._attach_alerts(config.alerts or AlertSettings())
         self.event_log = EventLogWriter(self.folder / EVENTS_FILE)
         self.bus.add_listener(self.event_log.write)
+        # Plugins' event sinks (sinks.py): after the event log, so the files are written first.
+        self.sinks = attach_sinks(self.bus, SinkContext(self.folder, {
+            "model": config.model_label, "task": config.task, "api_base": config.shown_api_base}))
+        self.redis = publisher_for(config.streaming_redis, self.folder, config)  # --streaming-redis-url
+        if self.redis is not None:
+            self.bus.add_listener(self.redis.offer)
         self.server: DashboardServer | None = None
         if config.enable_streaming and bus is None:
             app = create_app(self.bus, ExperimentLibrary(live_folder=self.folder), token=config.streaming_token,
                              allowed_hosts=(config.streaming_host, *config.streaming_allowed_hosts),
-                             metrics=self.exporter.registry)
+                             static_url=config.static_url, metrics=self.exporter.registry)
             self.server = DashboardServer(app, config.streaming_host, config.streaming_port)
         self.collector = MetricsCollector(slo=config.slo)
         self.simulator: SimulatorServer | None = None
         self.target: Target | None = None
         self.runner: SweepRunner | None = None
         self.server_metrics: ServerMetrics | None = None  # the servers' /metrics scraper, once the target is known
-        self.cluster = None  # distributed.LocustCluster with --num-workers
+        self.cluster = None  # distributed.LocustCluster with --num-workers or --distributed
+        self.cluster_view: dict | None = None  # its metadata (kept once the cluster is closed)
+        self.announce: Callable[[str], None] = lambda line: None  # the CLI prints where the master waits, who joins
         self.failed = False  # the sweep raised: what was written is partial
+
+    def _attach_alerts(self, settings: AlertSettings) -> None:
+        """The alert rules' monitor, the writer keeping their events, and the notifiers (webhooks, plugins)."""
+        self.alert_settings = settings
+        self.stopped_by_alert: str | None = None  # the rule that ended the benchmark (--alert-action stop)
+        AlertMonitor(settings, self.hooks, self._stop_by_alert).attach(self.hooks)
+        self.hooks.alert.add_listener(lambda alert: self.writer.add_alert(live_events.alert(alert)))
+        self.notifications = notifications_of(settings, lambda message, level: self.hooks.log.fire(
+            message=message, level=level))
+        if self.notifications:
+            self.hooks.alert.add_listener(
+                lambda alert: self.notifications.post(alert_message(live_events.alert(alert))))
+
+    def _stop_by_alert(self, alert: live_events.AlertChange) -> None:
+        """--alert-action stop: end the benchmark the way Ctrl-C does, marked with the rule that fired."""
+        self.stopped_by_alert = alert.rule
+        self.publisher.context["stopped_by_alert"] = alert.rule
+        self.hooks.log.fire(message=f"Stopping the benchmark: alert {alert.rule} fired (--alert-action stop)",
+                            level="warning")
+        self.stop()
+
+    def _notify_end(self, final_status: str, error: str | None) -> None:
+        """Announce the benchmark's end to the notifiers, with its summary and where its results are."""
+        if not self.notifications or self.alert_settings.notify == NOTIFY_NONE:
+            return
+        results = self.runner.results if self.runner else []
+        self.notifications.post(end_message(final_status, self.config.model_label, run_summary(results),
+                                            self.dashboard_url or str(self.folder), str(self.folder), error,
+                                            self.stopped_by_alert))
 
     @property
     def dashboard_url(self) -> str | None:
@@ -185,6 +229,8 @@ class BenchmarkSession:
         else:
             self.workload.prepare(self.config.traffic_scenarios)  # corpus tokens, prefixes, dataset counts
         self._create_folder()  # last: a setting refused above leaves no folder behind
+        for line in self.cluster.roster.joined if self.cluster else ():  # in the event log, now that it has a folder
+            self.hooks.log.fire(message=line, level="info")
         return self.target
 
     def _start_cluster(self, target: Target):
@@ -192,9 +238,12 @@ class BenchmarkSession:
 
         settings = WorkerSettings.of(target, self.config.model_tokenizer, self.config.seed, self.workload.spec,
                                      [s.text for s in self.config.traffic_scenarios], self.multi_turn)
+        cluster = self.config.cluster
         return LocustCluster(settings, self.config.num_workers, self.config.master_port,
                              log_message=lambda message, level: self.hooks.log.fire(message=message, level=level),
-                             arrival=ArrivalShape.of(self.config)).start()
+                             arrival=ArrivalShape.of(self.config), bind_host=cluster.master_bind_host,
+                             remote=cluster.distributed, join_timeout=cluster.expect_workers_max_wait,
+                             announce=self.announce).start()
 
     def _create_folder(self) -> None:
         # Before the first run, so an unwritable place is a one-line error rather than a traceback after it.
@@ -230,13 +279,14 @@ class BenchmarkSession:
         self.writer.write_metadata(self.metadata(end_time=None))
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
         handlers = [gevent.signal_handler(sig, self.stop) for sig in signals]
-        final_status = "failed"
+        final_status, error = "failed", None
         try:
             results = self.runner.run()
             final_status = "stopped" if self.runner.stopped else "completed"
         except BaseException as exc:
             self.failed = True
-            self.runner.fire_status("failed", error_message=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            self.runner.fire_status("failed", error_message=error)
             raise
         finally:
             for handler in handlers:
@@ -245,6 +295,7 @@ class BenchmarkSession:
             final_metadata = self.metadata(end_time=time.time())
             self.writer.write_metadata(final_metadata)
             self.publisher.benchmark_completed(final_status, len(self.runner.results), self._experiment_summary())
+            self._notify_end(final_status, error)
             self._stop_cluster()
             if self.simulator is not None:
                 self.simulator.stop()
@@ -287,10 +338,16 @@ class BenchmarkSession:
         self._stop_cluster()
         if self.simulator is not None:
             self.simulator.stop()
+        for sink in self.sinks:
+            sink.close()
+        self.notifications.close()  # what is queued (the end's notice) is delivered first, within a bound
         self.event_log.close()
+        if self.redis is not None:
+            self.redis.close()
 
     def _stop_cluster(self) -> None:
         if self.cluster is not None:
+            self.cluster_view = self.cluster.describe()
             self.cluster.close()
             self.cluster = None
 
@@ -300,13 +357,13 @@ class BenchmarkSession:
         interrupted = self.runner is not None and self.runner.stopped
         return {
             "cmd": " ".join(config.redacted_command()),
-            "version": __version__,
+            "benchmark_version": __version__,
             "api_backend": config.api_backend,
             "api_base": redact_url(self.target.api_base) if self.target else config.shown_api_base,
             "embedded_simulator": config.api_base is None,
             "model": config.model_label,
             "api_model_name": config.sent_model,
-            "model_tokenizer": self.tokenizer.name,
+            "server_model_tokenizer": self.tokenizer.name,
             "task": config.task,
             "task_metrics": list(config.task_spec.metrics),  # what the views show for this task's runs
             "endpoint": config.endpoint if not config.task_spec.batched else None,
@@ -320,7 +377,7 @@ class BenchmarkSession:
             "arrival": config.arrival if config.request_rates else None,
             "burstiness": config.burstiness,
             "ramp_up_seconds": config.ramp_up_seconds,
-            "max_time_per_run": config.max_time_per_run,
+            "max_time_per_run_s": seconds_value(config.max_time_seconds),
             "max_requests_per_run": config.max_requests_per_run,
             "warmup_ratio": config.warmup_ratio,
             "cooldown_ratio": config.cooldown_ratio,
@@ -328,11 +385,15 @@ class BenchmarkSession:
             "request_timeout": config.request_timeout,
             "seed": config.seed,
             "num_workers": config.num_workers,
+            # Workers (local or remote): host, clock offset against this host's, requests lost with a worker.
+            "cluster": self.cluster.describe() if self.cluster else self.cluster_view,
             "metrics_time_unit": config.metrics_time_unit,
             "server_engine": config.server_engine,
             "server_version": config.server_version,
             "server_gpu_type": config.server_gpu_type,
-            "server_gpu_count": config.server_gpu_count,
+            # A string, like upstream's ("8"), which its reader requires.
+            "server_gpu_count": None if config.server_gpu_count is None else str(config.server_gpu_count),
+            "experiment_folder_name": self.writer.folder.name,
             "start_time": self.started_at,
             "end_time": end_time,
             "partial": interrupted or self.failed or end_time is None,
@@ -343,6 +404,10 @@ class BenchmarkSession:
             "search": search_data(self.planner.progress) if isinstance(self.planner, CapacitySearch) else None,
             # The /metrics endpoints scraped (credentials hidden); [] when none answered or --server-metrics off.
             "server_metrics": [s.shown for s in self.server_metrics.sources] if self.server_metrics else [],
+            # --alert: the rules, every alert event's data so far, and the rule that stopped the benchmark.
+            "alert_rules": self.alert_settings.to_dict() if self.alert_settings.rules else None,
+            "alerts": list(self.writer.alerts),
+            "stopped_by_alert": self.stopped_by_alert,
         }
 
     def _loads(self) -> dict:

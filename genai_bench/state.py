@@ -47,6 +47,7 @@ class DashboardState:
         self.server_series = DecimatingSeries(self.series_capacity)  # server_metrics data, thinned like the points
         self.logs: deque[dict] = deque(maxlen=self.log_capacity)
         self.completed: dict | None = None
+        self.alerts: deque[dict] = deque(maxlen=self.log_capacity)  # alert data, fired and resolved, in order
 
     def apply(self, event: Event) -> None:
         """Fold one event into the state (a bus listener)."""
@@ -64,6 +65,8 @@ class DashboardState:
             self.server_series.add(event.data)
         elif kind == events.LOG:
             self.logs.append({**event.data, "timestamp": event.timestamp})
+        elif kind == events.ALERT:
+            self.alerts.append(event.data)
         elif kind == events.BENCHMARK_COMPLETED:
             self.completed = event.data
         elif kind == events.RUN_STARTED:
@@ -85,6 +88,7 @@ class DashboardState:
             "server": self.latest.get(events.SERVER_METRICS),
             "server_timeseries": self.server_series.points,
             "logs": list(self.logs),
+            "alerts": list(self.alerts),
             "completed": self.completed,
             "last_event_id": self.last_event_id,
         }

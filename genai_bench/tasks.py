@@ -3,17 +3,21 @@ which metrics apply.
 
 A task is one TaskSpec in TASKS; the config, the planner, the users and the views ask the registry instead of
 testing task names, so a further task is one more entry here (and its own client when its answers differ).
+Plugins add tasks (request backends) the same way: a TaskSpec named by an entry point of the `genai_bench.backends`
+group (docs/plugins.md); the built-ins are declared there too, and kept from this module when no metadata lists them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from genai_bench.client import OpenAIStreamingClient, Target
 from genai_bench.images import IMAGE_TASK
+from genai_bench.plugins import BACKENDS_GROUP, load_group
 from genai_bench.pooling_client import EMBEDDINGS, RERANK, PoolingClient
 from genai_bench.sampling import RequestSource, SampledRequest
 from genai_bench.scenarios import Scenario
@@ -73,15 +77,67 @@ def _pooling_client(kind: str) -> Callable[[Target, Tokenizer], PoolingClient]:
     return lambda target, tokenizer: PoolingClient(target, tokenizer, kind)
 
 
-TASKS: dict[str, TaskSpec] = {task.name: task for task in (
-    TaskSpec(TEXT_TO_TEXT, ("D", "N", "U", "dataset", "trace"), "D, N, U or dataset", "D(100,100)", False,
-             OpenAIStreamingClient),
-    TaskSpec(TEXT_TO_EMBEDDINGS, ("E",), "E(tokens)", "E(256)", True, _pooling_client(EMBEDDINGS)),
-    TaskSpec(TEXT_TO_RERANK, ("R",), "R(document_tokens,query_tokens)", "R(256,64)", True, _pooling_client(RERANK)),
-    # Upstream's first vision default; the text part comes from a dataset, or the corpus (images.py).
-    TaskSpec(IMAGE_TASK, ("I",), "I(width,height) or I(width,height,count)", "I(512,512)", False,
-             OpenAIStreamingClient),
-)}
+TEXT_TASK = TaskSpec(TEXT_TO_TEXT, ("D", "N", "U", "dataset", "trace"), "D, N, U or dataset", "D(100,100)", False,
+                     OpenAIStreamingClient)
+EMBEDDINGS_TASK = TaskSpec(TEXT_TO_EMBEDDINGS, ("E",), "E(tokens)", "E(256)", True, _pooling_client(EMBEDDINGS))
+RERANK_TASK = TaskSpec(TEXT_TO_RERANK, ("R",), "R(document_tokens,query_tokens)", "R(256,64)", True,
+                       _pooling_client(RERANK))
+# Upstream's first vision default; the text part comes from a dataset, or the corpus (images.py).
+IMAGE_TEXT_TASK = TaskSpec(IMAGE_TASK, ("I",), "I(width,height) or I(width,height,count)", "I(512,512)", False,
+                           OpenAIStreamingClient)
+BUILTIN_TASKS: dict[str, TaskSpec] = {task.name: task for task in (TEXT_TASK, EMBEDDINGS_TASK, RERANK_TASK,
+                                                                     IMAGE_TEXT_TASK)}
+
+
+def plugin_tasks(builtins: Mapping[str, TaskSpec],
+                 report: Callable[[str], None] = logging.getLogger(__name__).warning) -> dict[str, TaskSpec]:
+    """The tasks of the `genai_bench.backends` entry points (a TaskSpec, or a callable returning one); one that is
+    not a TaskSpec, is misnamed, or takes a built-in's name is reported in one line and skipped."""
+    found: dict[str, TaskSpec] = {}
+    for plugin in load_group(BACKENDS_GROUP, report):
+        spec = plugin.target
+        where = f"plugin {plugin.name!r} ({BACKENDS_GROUP})"
+        try:
+            spec = spec if isinstance(spec, TaskSpec) or not callable(spec) else spec()
+        except Exception as exc:  # a broken plugin must never stop a benchmark
+            report(f"{where} failed to build its task and is skipped: {type(exc).__name__}: {exc}")
+            continue
+        if not isinstance(spec, TaskSpec):
+            report(f"{where} is not a genai_bench.tasks.TaskSpec ({type(spec).__name__}) and is skipped")
+        elif spec.name != plugin.name:
+            report(f"{where} names its task {spec.name!r}; the entry point's name must be the task's; skipped")
+        elif builtins.get(spec.name, spec) is not spec:
+            report(f"{where} takes the name of a built-in task and is skipped")
+        else:
+            found[spec.name] = spec
+    return found
+
+
+class TaskRegistry(Mapping[str, TaskSpec]):
+    """The --task names: the built-ins at once, the plugins' tasks once a name outside them is asked for (so that
+    importing the registry never imports a plugin, and a plugin may import this module)."""
+
+    def __init__(self, builtins: dict[str, TaskSpec]) -> None:
+        self.builtins = builtins
+        self._all: dict[str, TaskSpec] | None = None
+
+    def __getitem__(self, name: str) -> TaskSpec:
+        return self.builtins[name] if name in self.builtins else self.everything()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.everything())
+
+    def __len__(self) -> int:
+        return len(self.everything())
+
+    def everything(self) -> dict[str, TaskSpec]:
+        """Every task: the built-ins first, then the plugins' (loaded on the first call)."""
+        if self._all is None:
+            self._all = {**self.builtins, **plugin_tasks(self.builtins)}
+        return self._all
+
+
+TASKS = TaskRegistry(BUILTIN_TASKS)
 
 
 def task_spec(name: str) -> TaskSpec:

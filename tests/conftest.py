@@ -36,6 +36,22 @@ def start_simulator():
 
 
 @pytest.fixture
+def webhook():
+    """Start real webhook receivers (tests.support.webhooks) on 127.0.0.1:0; stopped at teardown."""
+    from tests.support.webhooks import WebhookReceiver
+
+    receivers: list[WebhookReceiver] = []
+
+    def start(status: int = 200) -> WebhookReceiver:
+        receivers.append(WebhookReceiver(status).start())
+        return receivers[-1]
+
+    yield start
+    for receiver in receivers:
+        receiver.stop()
+
+
+@pytest.fixture
 def fast_simulator(start_simulator) -> SimulatorServer:
     """A simulator with small delays, so a test run takes little time."""
     return start_simulator(ttft_ms=5.0, itl_ms=1.0, seed=1)
@@ -113,3 +129,11 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def redis_server(child_processes, tmp_path):
+    """A real redis-server on a free loopback port (tests/support/redis.py); skipped when it is not installed."""
+    from tests.support.redis import start_redis
+
+    return start_redis(child_processes, tmp_path / "redis")

@@ -23,7 +23,7 @@ def test_benchmark_without_api_base_runs_the_embedded_simulator_and_writes_resul
     assert "D100_100_text-to-text_num_concurrency_1_time_30s.json" in files
     assert "D100_100_text-to-text_num_concurrency_2_time_30s.json" in files
     run = json.loads((tmp_path / "experiments" / "exp" / files[0]).read_text())
-    assert run["aggregated_metrics"]["num_completed"] == 6
+    assert run["aggregated_metrics"]["num_completed_requests"] == 6
 
 
 def test_seed_example_command_runs_verbatim_against_a_server(tmp_path, start_simulator, run_cli):
@@ -37,7 +37,7 @@ def test_seed_example_command_runs_verbatim_against_a_server(tmp_path, start_sim
     folder = next((tmp_path / "experiments").iterdir())
     assert folder.name.startswith("openai_text-to-text_gpt-3.5-turbo_")
     runs = [json.loads(p.read_text()) for p in folder.glob("D100_100_*.json")]
-    assert sorted(r["aggregated_metrics"]["concurrency"] for r in runs) == [1, 2, 4, 8]
+    assert sorted(r["aggregated_metrics"]["num_concurrency"] for r in runs) == [1, 2, 4, 8]
     assert all(r["aggregated_metrics"]["num_requests"] == 200 for r in runs)
     assert "your-api-key" not in (folder / "experiment_metadata.json").read_text()
 
@@ -94,7 +94,7 @@ def test_ctrl_c_writes_partial_results_and_exits_non_zero(tmp_path, cli):
     metadata = json.loads((folder / "experiment_metadata.json").read_text())
     assert metadata["partial"] is True
     run = json.loads((folder / metadata["run_files"][0]).read_text())
-    assert run["aggregated_metrics"]["partial"] is True and run["aggregated_metrics"]["num_completed"] > 0
+    assert run["aggregated_metrics"]["partial"] is True and run["aggregated_metrics"]["num_completed_requests"] > 0
 
 
 def test_simulate_serves_until_interrupted(tmp_path, cli):

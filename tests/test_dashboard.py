@@ -46,4 +46,4 @@ def test_any_dashboard_receives_the_interface_calls(tmp_path, fast_simulator):
         ("start_run", 12.0, 2), ("request", 1, None), ("request", 2, None), ("scatter", [1]),
         ("start_run", 12.0, 2), ("request", 1, None), ("request", 2, None), ("scatter", [1, 3]),
     ]
-    assert [run["concurrency"] for run in dashboard.get_historical_data()] == [1, 3]
+    assert [run["num_concurrency"] for run in dashboard.get_historical_data()] == [1, 3]

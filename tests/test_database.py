@@ -92,6 +92,11 @@ def test_benchmark_runs_land_in_sqlite_and_serve_lists_filters_and_compares_them
     assert_serves_and_compares(library, folders)
     stored = library.get(library.select(ExperimentFilter(engine="vllm"))[0].id)
     assert stored.summary()["end_time"] is not None and not stored.summary()["partial"]
+    # The columns people sort and query by are filled from the run files (whichever key names they use).
+    row = library.store.run_rows(library.store.experiment_row(stored.id)["id"])[0]
+    assert row["num_requests"] == row["num_completed"] == 6 and row["num_errors"] == 0 and row["error_rate"] == 0
+    assert row["output_tokens_per_second"] > 0 and row["requests_per_second"] > 0
+    assert 0 < row["ttft_p50"] <= row["ttft_p99"] and row["e2e_latency_p99"] > 0
 
 
 def test_importing_a_folder_twice_gives_no_duplicates(tmp_path, finished_experiment):

@@ -16,6 +16,7 @@ from genai_bench.config import BenchmarkConfig
 from genai_bench.metrics import RunStatistics
 from genai_bench.protocol import ERROR_ABORTED, RequestRecord
 from genai_bench.report import summary_table
+from genai_bench.results.formats import normalize_aggregated
 from genai_bench.scenarios import parse_scenario
 from genai_bench.session import BenchmarkSession
 from genai_bench.user import LeasedBudget
@@ -107,13 +108,14 @@ def test_workers_record_exactly_the_limit_in_the_local_shape_and_leave_no_proces
         aggregated, requests = run["aggregated_metrics"], run["individual_request_metrics"]
         assert set(run) == set(local_run)
         assert set(aggregated) == set(local_run["aggregated_metrics"])
-        assert aggregated["num_requests"] == aggregated["num_completed"] == len(requests) == 23
+        assert aggregated["num_requests"] == aggregated["num_completed_requests"] == len(requests) == 23
         assert [w["worker"] for w in aggregated["client"]["workers"]] == [0, 1]
         for request in requests:
             assert set(request) == set(local_run["individual_request_metrics"][0])
             assert request["start_time"] < request["first_token_time"] < request["end_time"]
             assert request["ttft"] > 0.040 and request["num_output_tokens"] == 10
-        runs.append(RunStatistics(**{f.name: aggregated[f.name] for f in dataclasses.fields(RunStatistics)}))
+        read_back = normalize_aggregated(aggregated)  # as the reader gives it (batch_size null for unbatched runs)
+        runs.append(RunStatistics(**{f.name: read_back[f.name] for f in dataclasses.fields(RunStatistics)}))
 
     local_shapes, shapes = event_shapes(finished_experiment), event_shapes(folder)
     assert set(local_shapes) - {"log"} <= set(shapes) <= set(local_shapes) | {"log"}
@@ -201,7 +203,7 @@ def test_ctrl_c_keeps_what_the_workers_measured_and_ends_them(tmp_path, cli, sta
     run = json.loads((tmp_path / "experiments" / "exp" / metadata["run_files"][0]).read_text())
     aggregated = run["aggregated_metrics"]
     assert metadata["partial"] is True and aggregated["partial"] is True
-    assert aggregated["num_completed"] > 0 and aggregated["num_requests"] == len(run["individual_request_metrics"])
+    assert aggregated["num_completed_requests"] > 0 and aggregated["num_requests"] == len(run["individual_request_metrics"])
 
 
 def test_workers_exit_when_the_master_dies(tmp_path, cli, start_simulator):
@@ -237,7 +239,7 @@ def test_a_worker_dying_mid_run_is_reported_and_the_sweep_goes_on(tmp_path, star
     gevent.spawn_later(0.7, doomed.send_signal, signal.SIGKILL)
     outcome = session.run(handle_signals=False)
     first, second = outcome.results
-    assert first.statistics.num_completed > 0 and second.statistics.num_completed > 0
+    assert first.statistics.num_completed_requests > 0 and second.statistics.num_completed_requests > 0
     assert all(m.record.ok for m in second.requests)  # the survivor carries the next run alone
     events = [json.loads(line) for line in (tmp_path / "exp" / "events.ndjson").read_text().splitlines()]
     errors = [e["data"]["message"] for e in events if e["event_type"] == "log" and e["data"].get("level") == "error"]
@@ -249,7 +251,7 @@ def test_every_message_has_its_own_name_and_survives_the_wire():
     from genai_bench.distributed import messages
 
     kinds = [k for k in vars(messages).values() if isinstance(k, type) and "name" in vars(k)]
-    assert len({kind.name for kind in kinds}) == len(kinds) == 10
+    assert len({kind.name for kind in kinds}) == len(kinds) == 15
     assert all(kind.name.startswith("genai_bench:") for kind in kinds)
     sample = messages.Done(run=3, records=[[1.0, 2.0]], issued=5, aborted=1, client={"saturated": False})
     assert messages.Done.from_dict(json.loads(json.dumps(sample.to_dict()))) == sample
@@ -266,3 +268,58 @@ def test_turns_on_workers_keep_session_ids_unique_and_the_budget_exact(start_sim
     assert {session_id.split("-")[0] for session_id in sessions} == {"w0", "w1"}
     assert all(turns == list(range(1, len(turns) + 1)) and len(turns) <= 3 for turns in sessions.values())
     assert set(result.statistics.stats_by_turn) == {"1", "2", "3"}
+
+
+def test_the_clock_offset_comes_from_the_shortest_round_trip():
+    """NTP-style: the worker's clock minus the midpoint of the master's send and receive; queueing only ever
+    lengthens a round trip, so the shortest one is the most accurate."""
+    from genai_bench.distributed.clock import ClockSync
+    from genai_bench.distributed.messages import Pong
+
+    sync = ClockSync(rounds=3)
+    skew, wall_skew = 1000.0, -2.5
+    # (sent, worker reading after the one-way delay out, received after the delay back): delays 5+15, 1+1, 30+2 ms
+    for sent, out, back in ((10.0, 0.005, 0.015), (11.0, 0.001, 0.001), (12.0, 0.030, 0.002)):
+        ping = sync.ping(sent, sent + 100)
+        pong = Pong(ping.seq, ping.sent, ping.sent_wall, sent + out + skew, sent + 100 + out + wall_skew)
+        assert sync.on_pong(pong, sent + out + back, sent + 100 + out + back)
+        assert not sync.on_pong(pong, sent + out + back, sent + 100 + out + back)  # a duplicate is ignored
+    assert sync.done.is_set()
+    best = sync.best
+    assert best.round_trip == pytest.approx(0.002)
+    assert best.offset == pytest.approx(skew) and best.wall_offset == pytest.approx(wall_skew)
+    assert best.to_dict()["uncertainty"] == pytest.approx(0.001)
+
+
+def test_a_shifted_record_keeps_its_durations():
+    record = RequestRecord("D(20,10)", 8, 20, 10, start=5001.5, first_token=5001.75, end=5002.0,
+                           chunk_times=array("d", [5001.75, 5002.0]), num_output_tokens=2, status_code=200,
+                           scheduled_start=5001.25, first_answer=5001.875)
+    record.shift(-5000.0)
+    assert (record.start, record.first_token, record.end, record.scheduled_start, record.first_answer) == \
+        (1.5, 1.75, 2.0, 1.25, 1.875)
+    assert list(record.chunk_times) == [1.75, 2.0]
+
+
+def test_small_dataset_and_tokenizer_files_travel_and_folders_are_read_by_path(tmp_path):
+    from genai_bench.distributed.payload import pack, unpack
+
+    dataset, tokenizer = tmp_path / "prompts.jsonl", tmp_path / "tok"
+    dataset.write_text('{"prompt": "hello"}\n')
+    tokenizer.mkdir()
+    (tokenizer / "tokenizer.json").write_text('{"version": "1.0"}')
+    settings = {"target": {}, "model_tokenizer": str(tokenizer), "seed": 1, "scenarios": [],
+                "workload": {"dataset": {"path": str(dataset), "type": "file", "image_column": None}}}
+    sent, files, notes = pack(settings)
+    assert set(files) == {"dataset", "tokenizer.json"} and notes == []
+    there = tmp_path / "worker"
+    there.mkdir()
+    received = unpack(sent, files, there)
+    assert received["workload"]["dataset"]["path"] == str(there / "prompts.jsonl")
+    assert (there / "prompts.jsonl").read_text() == '{"prompt": "hello"}\n'
+    assert received["model_tokenizer"] == str(there / "tokenizer.json")
+
+    hub = {**settings, "model_tokenizer": "org/model",
+           "workload": {"dataset": {"path": "org/data", "type": "huggingface", "image_column": None}}}
+    _, files, notes = pack(hub)
+    assert files == {} and len(notes) == 2 and "read by each worker" in notes[0] and "org/model" in notes[1]

@@ -63,7 +63,8 @@ def test_metrics_carry_their_chart_point():
 
 
 def test_finished_runs_become_keyed_scatter_points():
-    aggregated = {"scenario": "D(100,50)", "concurrency": 8, "request_rate": None, "output_tokens_per_second": 300.0,
+    aggregated = {"scenario": "D(100,50)", "num_concurrency": 8, "request_rate": None,
+                  "mean_output_throughput_tokens_per_s": 300.0,
                   "requests_per_second": 6.0, "error_rate": 0.0,
                   "stats": {"ttft": {"p50": 0.04, "p99": 0.08}, "e2e_latency": {"p50": 0.6}}}
     completed = live_events.run_completed(planned(), aggregated)

@@ -58,11 +58,11 @@ def test_describe_interpolates_percentiles_between_samples():
     # p90: 2.7 -> 3.7    p95: 2.85 -> 3.85    p99: 2.97 -> 3.97
     # mean 10 / 4 = 2.5; population stddev sqrt((1.5² + 0.5² + 0.5² + 1.5²) / 4) = sqrt(1.25) = 1.1180...
     assert describe([4, 1, 3, 2]) == pytest.approx({
-        "mean": 2.5, "min": 1.0, "max": 4.0, "stddev": math.sqrt(1.25),
+        "mean": 2.5, "min": 1.0, "max": 4.0, "stddev": math.sqrt(1.25), "sum": 10.0,
         "p25": 1.75, "p50": 2.5, "p75": 3.25, "p90": 3.7, "p95": 3.85, "p99": 3.97,
     })
     assert list(describe([1, 2], ("p50", "max"))) == ["p50", "max"]  # only the asked-for names, in that order
-    assert describe([7.0]) == pytest.approx({"mean": 7.0, "min": 7.0, "max": 7.0, "stddev": 0.0, "p25": 7.0,
+    assert describe([7.0]) == pytest.approx({"mean": 7.0, "min": 7.0, "max": 7.0, "stddev": 0.0, "sum": 7.0, "p25": 7.0,
                                              "p50": 7.0, "p75": 7.0, "p90": 7.0, "p95": 7.0, "p99": 7.0})
     assert describe([]) is None
 
@@ -76,12 +76,12 @@ def test_aggregate_counts_errors_and_rates():
     metrics = [request_metrics(record(start=10.0 + i, first=10.2 + i, end=11.2 + i)) for i in range(3)]
     metrics.append(request_metrics(record(start=13.0, first=13.1, end=13.5, error="429")))
     stats = aggregate(metrics, "D(50,11)", 1)
-    assert stats.num_requests == 4 and stats.num_completed == 3 and stats.num_errors == 1
+    assert stats.num_requests == 4 and stats.num_completed_requests == 3 and stats.num_error_requests == 1
     assert stats.error_rate == pytest.approx(0.25)
-    assert stats.error_codes_frequency == {"429": 1}
+    assert stats.error_kinds_frequency == stats.error_codes_frequency == {"429": 1}
     assert stats.run_duration == pytest.approx(13.5 - 10.0)
     assert stats.requests_per_second == pytest.approx(3 / 3.5)
-    assert stats.output_tokens_per_second == pytest.approx(33 / 3.5)
+    assert stats.mean_output_throughput_tokens_per_s == pytest.approx(33 / 3.5)
     assert stats.stats["ttft"]["mean"] == pytest.approx(0.2)
     assert stats.stats["itl"]["p50"] == pytest.approx(0.1)
 
@@ -100,7 +100,7 @@ def test_time_unit_scales_latencies_only():
     in_ms = stats.to_dict("ms")
     assert in_ms["stats"]["ttft"]["mean"] == pytest.approx(200.0)
     assert in_ms["stats"]["output_throughput"]["mean"] == pytest.approx(10.0)
-    assert in_ms["output_tokens_per_second"] == stats.output_tokens_per_second
+    assert in_ms["mean_output_throughput_tokens_per_s"] == stats.mean_output_throughput_tokens_per_s
 
 
 def test_collector_live_snapshot_and_histograms():
@@ -132,7 +132,7 @@ def test_reasoning_requests_have_answer_ttft_and_reasoning_token_stats():
     # Answer TTFT: 10.5 - 10.0 = 0.5 s after reasoning; none for a request that did not reason (it is its ttft).
     assert metrics[0].ttft_answer == pytest.approx(0.5) and metrics[1].ttft_answer is None
     stats = aggregate(metrics, "D(50,11)", 1).stats
-    assert stats["reasoning_tokens"]["mean"] == 3 and stats["reasoning_tokens"]["max"] == 3
+    assert stats["num_reasoning_tokens"]["mean"] == 3 and stats["num_reasoning_tokens"]["max"] == 3
     assert stats["ttft_answer"]["p50"] == pytest.approx(0.5)
     assert aggregate([metrics[1]], "D(50,11)", 1).stats["ttft_answer"] is None
 

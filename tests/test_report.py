@@ -5,8 +5,10 @@ import io
 import json
 import re
 
-from genai_bench.metrics import AGGREGATED_METRICS, STAT_NAMES, TIME_METRICS, RunStatistics
-from genai_bench.report import render_report, report_csv, report_html, report_json, summary_table, write_report
+import pytest
+
+from genai_bench.metrics import AGGREGATED_METRICS, STAT_NAMES, RunStatistics
+from genai_bench.report import csv_unit, render_report, report_csv, report_html, report_json, summary_table, write_report
 from genai_bench.results import load_experiment
 from tests.support.servers import run_benchmark
 
@@ -16,14 +18,14 @@ def test_csv_parses_to_the_run_json_values(finished_experiment):
     rows = list(csv.DictReader(io.StringIO(report_csv([experiment]))))
     assert len(rows) == 2
     for row in rows:
-        run_file = next(finished_experiment.glob(f"*_num_concurrency_{row['concurrency']}_*.json"))
+        run_file = next(finished_experiment.glob(f"*_num_concurrency_{row['num_concurrency']}_*.json"))
         aggregated = json.loads(run_file.read_text())["aggregated_metrics"]
         assert int(row["num_requests"]) == aggregated["num_requests"]
-        assert float(row["output_tokens_per_second"]) == aggregated["output_tokens_per_second"]
+        assert float(row["mean_output_throughput_tokens_per_s"]) == aggregated["mean_output_throughput_tokens_per_s"]
         for metric in AGGREGATED_METRICS:
             for stat in STAT_NAMES:
-                column = f"{metric}_{stat}{'_s' if metric in TIME_METRICS else ''}"
-                if aggregated["stats"][metric] is None:  # e.g. schedule metrics of a closed-loop run
+                column = f"{metric}_{stat}{csv_unit(metric)}"
+                if aggregated["stats"].get(metric) is None:  # e.g. schedule metrics of a closed-loop run (not written)
                     assert row[column] == "", column
                 else:
                     assert float(row[column]) == aggregated["stats"][metric][stat], column
@@ -82,3 +84,35 @@ def test_csv_and_terminal_table_have_slo_attainment_and_goodput(tmp_path):
     stats = RunStatistics(**{k: v for k, v in experiment.runs[0].aggregated.items() if k in RunStatistics.__dataclass_fields__})
     table = summary_table([stats])
     assert "SLO met" in table.splitlines()[0] and "0.0%" in table.splitlines()[2]
+
+
+def test_csv_and_parquet_read_with_pandas_as_the_same_typed_table(finished_experiment, tmp_path):
+    import pandas
+
+    experiment = load_experiment(finished_experiment)
+    csv_path = write_report(experiment, "csv", tmp_path / "runs.csv")
+    parquet_path = write_report(experiment, "parquet", tmp_path / "runs.parquet")
+    from_csv, from_parquet = pandas.read_csv(csv_path), pandas.read_parquet(parquet_path)
+    assert list(from_csv.columns) == list(from_parquet.columns)  # one header row: the column names
+    assert list(from_csv["num_concurrency"]) == list(from_parquet["num_concurrency"]) == [1, 2]
+    for column in ("num_completed_requests", "mean_output_throughput_tokens_per_s", "ttft_p50_s",
+                   "output_throughput_mean_tokens_per_s", "num_output_tokens_sum"):
+        assert pandas.api.types.is_numeric_dtype(from_csv[column]), column
+        assert list(from_csv[column]) == pytest.approx(list(from_parquet[column])), column
+    # Every latency column says its unit, every rate column its rate.
+    assert all(c.endswith("_s") for c in from_csv.columns if c.startswith(("ttft_", "tpot_", "e2e_latency_")))
+    assert all(c.endswith("_tokens_per_s") for c in from_csv.columns if c.startswith("output_throughput_"))
+
+
+def test_parquet_without_pyarrow_is_a_one_line_error(finished_experiment, tmp_path, monkeypatch):
+    import sys
+
+    from click.testing import CliRunner
+
+    from genai_bench.cli import main
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as when the extra is not installed: importing it fails
+    result = CliRunner().invoke(main, ["report", "--experiment-folder", str(finished_experiment), "--format",
+                                       "parquet", "--output", str(tmp_path / "r.parquet")])
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "pip install 'genai-bench[parquet]'" in result.output

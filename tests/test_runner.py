@@ -24,7 +24,7 @@ def make_session(tmp_path, server, **fields) -> BenchmarkSession:
 def test_exactly_max_requests_are_issued_and_recorded(tmp_path, fast_simulator):
     outcome = make_session(tmp_path, fast_simulator, concurrencies=[3, 8], max_requests_per_run=17).run()
     assert [r.statistics.num_requests for r in outcome.results] == [17, 17]
-    assert all(len(r.requests) == 17 and r.statistics.num_errors == 0 for r in outcome.results)
+    assert all(len(r.requests) == 17 and r.statistics.num_error_requests == 0 for r in outcome.results)
 
 
 def test_time_limit_stops_issuing_and_drains_in_flight_requests(tmp_path, start_simulator):
@@ -50,10 +50,10 @@ def test_injected_faults_are_counted_with_codes_and_the_run_goes_on(tmp_path, st
     server = start_simulator(ttft_ms=1.0, itl_ms=0.0, error_rate=0.3, error_codes=(429, 503), seed=5)
     stats = make_session(tmp_path, server, max_requests_per_run=60).run().results[0].statistics
     assert stats.num_requests == 60
-    assert 0 < stats.num_errors < 60 and stats.num_completed == 60 - stats.num_errors
-    assert set(stats.error_codes_frequency) <= {"429", "503"}
-    assert sum(stats.error_codes_frequency.values()) == stats.num_errors
-    assert stats.error_rate == pytest.approx(stats.num_errors / 60)
+    assert 0 < stats.num_error_requests < 60 and stats.num_completed_requests == 60 - stats.num_error_requests
+    assert set(stats.error_kinds_frequency) <= {"429", "503"}
+    assert sum(stats.error_kinds_frequency.values()) == stats.num_error_requests
+    assert stats.error_rate == pytest.approx(stats.num_error_requests / 60)
 
 
 def test_experiment_folder_has_metadata_run_files_and_event_log(tmp_path, fast_simulator):
@@ -87,7 +87,7 @@ def test_stop_keeps_what_was_measured_as_partial(tmp_path, start_simulator):
     outcome = session.run(handle_signals=False)
     assert outcome.interrupted and len(outcome.results) == 1
     stats = outcome.results[0].statistics
-    assert stats.partial and stats.num_completed > 0
+    assert stats.partial and stats.num_completed_requests > 0
     metadata = json.loads((tmp_path / "exp" / "experiment_metadata.json").read_text())
     assert metadata["partial"] is True and len(metadata["run_files"]) == 1
 
@@ -141,7 +141,7 @@ def test_users_spawned_at_once_send_only_once_all_are_connected(tmp_path, fast_s
     monkeypatch.setattr(OpenAIStreamingClient, "connect", recorded_connect)
     monkeypatch.setattr(OpenAIStreamingClient, "send", recorded_send)
     result = make_session(tmp_path, fast_simulator, concurrencies=[40], max_requests_per_run=40).run().results[0]
-    assert result.statistics.num_completed == 40
+    assert result.statistics.num_completed_requests == 40
     assert seen == ["connected"] * 40 + ["send"] * 40
 
 

@@ -39,7 +39,7 @@ def statistics(load: float, capacity: float, oversaturated: bool = False) -> Run
     """Made-up run statistics whose p90 TTFT is 10 ms up to `capacity` and a second beyond it."""
     ttft = 0.01 if load <= capacity else 1.0
     described = {name: ttft for name in ("mean", "min", "max", "stddev", "p25", "p50", "p75", "p90", "p95", "p99")}
-    return RunStatistics("D(20,10)", 1, 10, 10, 0, 0, 0.0, {}, 1.0, 10.0, 0, 0, 0, 0, 0, False, {"ttft": described},
+    return RunStatistics("D(20,10)", 1, 10, 10, 0, 0, 0.0, {}, 1.0, 10.0, 0, 0, 0, False, {"ttft": described},
                          oversaturated=oversaturated)
 
 

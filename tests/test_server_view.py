@@ -40,7 +40,7 @@ def test_closed_loop_running_is_the_concurrency_and_the_token_counter_matches_th
     assert statistics.median(middle) == 4.0
     assert max(series["waiting"]) == 0.0
     summary = aggregated["server"]
-    assert summary["generated_tokens"] == summary["client_output_tokens"] == aggregated["total_output_tokens"] == 24 * 60
+    assert summary["generated_tokens"] == summary["client_output_tokens"] == aggregated["stats"]["num_output_tokens"]["sum"] == 24 * 60
     assert aggregated["server_token_mismatch"] is False
     assert 0 < summary["kv_cache_usage_max"] <= 100 * 4 * 80 / 65536 + 1e-9
     assert summary["generation_tokens_per_second_mean"] > 0

@@ -45,7 +45,7 @@ def test_credentials_in_api_base_are_shown_nowhere(tmp_path, start_simulator):
         outcome = session.run(handle_signals=False)
     finally:
         session.close()
-    assert outcome.results[0].statistics.num_completed == 2  # the real URL still reached the server
+    assert outcome.results[0].statistics.num_completed_requests == 2  # the real URL still reached the server
     shown = f"http://***@127.0.0.1:{server.port}/v1?api_key=***"
     metadata = json.loads((tmp_path / "exp" / "experiment_metadata.json").read_text())
     assert metadata["api_base"] == shown and metadata["cmd"].endswith(shown)

@@ -29,7 +29,7 @@ def test_every_fourth_request_slow_gives_three_quarters_attainment_and_goodput_e
     session, result = run_session(tmp_path, server)
     statistics = result.statistics
     assert [m.ttft > 0.25 for m in result.requests] == [False, False, False, True] * 2
-    assert statistics.num_requests == 8 and statistics.num_errors == 0
+    assert statistics.num_requests == 8 and statistics.num_error_requests == 0
     duration = statistics.run_duration
     assert statistics.slo == {
         "targets": TARGETS, "attainment": 0.75, "per_metric": {"ttft": 0.75, "e2e_latency": 1.0},
@@ -50,8 +50,8 @@ def test_errors_never_meet_an_slo(tmp_path, start_simulator):
     server = start_simulator(ttft_ms=2.0, itl_ms=0.5, error_rate=0.5, seed=7)
     _, result = run_session(tmp_path, server)
     statistics = result.statistics
-    assert 0 < statistics.num_errors < statistics.num_requests  # the seed gives some of each
-    share = statistics.num_completed / statistics.num_requests
+    assert 0 < statistics.num_error_requests < statistics.num_requests  # the seed gives some of each
+    share = statistics.num_completed_requests / statistics.num_requests
     assert statistics.slo["attainment"] == pytest.approx(share)
     assert statistics.slo["per_metric"] == pytest.approx({"ttft": share, "e2e_latency": share})
     assert statistics.slo["goodput_requests_per_second"] == pytest.approx(statistics.requests_per_second)

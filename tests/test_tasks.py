@@ -37,8 +37,8 @@ def test_embeddings_send_batches_of_token_exact_inputs(tmp_path, start_simulator
     assert [run.key for run in experiment.runs] == ["E40_text-to-embeddings_batch_size_1_time_30s",
                                                     "E40_text-to-embeddings_batch_size_3_time_30s"]
     batch3 = experiment.runs[1].aggregated
-    assert batch3["batch_size"] == 3 and batch3["num_completed"] == 6 and batch3["total_inputs"] == 18
-    assert batch3["total_input_tokens"] == 6 * 3 * 40  # the server's usage.prompt_tokens
+    assert batch3["batch_size"] == 3 and batch3["num_completed_requests"] == 6 and batch3["total_inputs"] == 18
+    assert batch3["stats"]["num_input_tokens"]["sum"] == 6 * 3 * 40  # the server's usage.prompt_tokens
     assert batch3["inputs_per_second"] == pytest.approx(3 * batch3["requests_per_second"])
     assert batch3["stats"]["e2e_latency"]["p50"] > 0.001 and batch3["stats"]["ttft"] is None
     assert experiment.metadata["iteration_type"] == "batch_size" and experiment.metadata["batch_size"] == [1, 3]
@@ -56,7 +56,7 @@ def test_rerank_sends_a_query_and_batch_size_documents(tmp_path, start_simulator
     assert {tokenizer.count(doc) for body in bodies for doc in body["documents"]} == {30}
     (run,) = experiment.runs
     assert run.key == "R30_12_text-to-rerank_batch_size_4_time_30s"
-    assert run.aggregated["total_inputs"] == 20 and run.aggregated["num_errors"] == 0
+    assert run.aggregated["total_inputs"] == 20 and run.aggregated["num_error_requests"] == 0
     table = summary_table([session_stats(run)])
     assert "batch size" in table.splitlines()[0] and "TTFT" not in table
     csv_header, csv_line = report_csv([experiment]).splitlines()[:2]

@@ -54,7 +54,7 @@ def test_benchmark_with_a_model_tokenizer(tmp_path, run_cli):
                      "--num-concurrency", "2", "--max-requests-per-run", "4", "--experiment-folder-name", "exp")
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "experiments" / "exp"
-    assert json.loads((folder / "experiment_metadata.json").read_text())["model_tokenizer"] == str(path)
+    assert json.loads((folder / "experiment_metadata.json").read_text())["server_model_tokenizer"] == str(path)
     run = json.loads(next(folder.glob("D64_16_*.json")).read_text())
     # The embedded simulator counts with the same tokenizer, so the server-reported counts are exact.
     assert {r["num_input_tokens"] for r in run["individual_request_metrics"]} == {64}

@@ -88,6 +88,8 @@ def report_from_database(url: str, fmt: str, output: str | None, filters: dict) 
 
     if not output:
         raise ConfigError("report --results-db: give --output (there is no experiment folder to write into)")
+    if fmt not in ("html", "csv", "json"):
+        raise ConfigError(f"report --results-db writes html, csv or json, not {fmt}")
     where = experiment_filter(filters)
     store = open_store(url)
     try:

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from genai_bench.config import REDACTED, ConfigError, redact_url
+from genai_bench.config import ConfigError
+from genai_bench.redaction import REDACTED, redact_url
 
 REQUEST_MODES = ("none", "sample", "all")
 # --results-db-requests sample: at most this many requests per run, evenly spaced over it (the drill-down's view).

@@ -1,13 +1,14 @@
-"""The master side of scale-out: a Locust MasterRunner in the benchmark process driving local worker processes,
-holding each run's request budget and feeding the workers' records to the run's record sink."""
+"""The master side of scale-out: a Locust MasterRunner in the benchmark process driving local worker processes or
+remote ones that joined it, holding each run's request budget and feeding the workers' records (moved onto the
+master's clock) to the run's record sink."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import secrets
 import socket
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
@@ -16,12 +17,14 @@ import gevent
 import numpy as np
 from gevent.event import Event
 from locust.env import Environment
-from locust.runners import STATE_INIT, MasterRunner
+from locust.runners import MasterRunner
 
 from genai_bench.arrivals import ArrivalShape
 from genai_bench.config import ConfigError
-from genai_bench.distributed.messages import (Close, Closed, Done, Finish, Grant, Hello, Log, Records, RunAnnouncement,
-                                              Want, listen, send)
+from genai_bench.distributed.members import Member, Roster
+from genai_bench.distributed.messages import (Close, Closed, Done, Finish, Grant, Hello, Log, Pong, Ready, Records,
+                                              RunAnnouncement, Want, listen, send)
+from genai_bench.distributed.payload import pack
 from genai_bench.distributed.worker import WorkerSettings, WorkerUser
 from genai_bench.processes import end_children, spawn_child
 from genai_bench.protocol import RequestRecord
@@ -60,31 +63,27 @@ def probe_port(host: str, port: int) -> None:
                               "pick another port or leave it out for a free one") from None
 
 
-@dataclass
-class WorkerProcess:
-    """A worker process the master started, and the Locust node id it connected with."""
-
-    index: int
-    process: subprocess.Popen
-    node_id: str | None = None
-    lost: bool = False
-
-
 class LocustCluster(Engine):
-    """A Locust MasterRunner bound to 127.0.0.1 in this process and `num_workers` local worker processes."""
+    """A Locust MasterRunner in this process and its workers: `num_workers` local processes it starts, or with
+    `remote` as many `genai-bench worker` processes joining from any host, configured over Locust's channel."""
 
     def __init__(self, settings: WorkerSettings, num_workers: int, master_port: int = 0,
                  log_message: Callable[[str, str], None] | None = None,
-                 arrival: ArrivalShape = ArrivalShape()) -> None:
+                 arrival: ArrivalShape = ArrivalShape(), bind_host: str = MASTER_HOST, remote: bool = False,
+                 join_timeout: float = CONNECT_TIMEOUT, announce: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.num_workers = num_workers
         self.arrival = arrival  # open-loop runs: how arrivals spread around the rate
         self.requested_port = master_port
+        self.bind_host = bind_host
+        self.remote = remote
+        self.join_timeout = join_timeout
         self.log_message = log_message or (lambda message, level: log.warning(message))
+        self.announce = announce or (lambda line: None)
         self.environment: Environment | None = None
         self.runner: MasterRunner | None = None
         self.port: int | None = None
-        self.workers: list[WorkerProcess] = []
+        self.roster = Roster(num_workers, remote, self.log_message, self.announce)
         self.current: ClusterRun | None = None
         self.run_ids = 0
         self.closing = False
@@ -93,66 +92,75 @@ class LocustCluster(Engine):
     # lifecycle
 
     def start(self) -> LocustCluster:
-        """Bind the master, start the workers and wait until every one is connected and ready."""
-        probe_port(MASTER_HOST, self.requested_port)
+        """Bind the master, start the local workers or wait for the remote ones, until every one is ready."""
+        probe_port(self.bind_host, self.requested_port)
         logging.getLogger("locust.runners").addFilter(_quiet_spawn_rate_advice)
         self.environment = Environment(user_classes=[WorkerUser])
         try:
-            self.runner = self.environment.create_master_runner(MASTER_HOST, self.requested_port)
+            self.runner = self.environment.create_master_runner(self.bind_host, self.requested_port)
         except SystemExit:  # Locust exits when the port is taken; our probe lost a race
-            raise ConfigError(f"--master-port {self.requested_port} on {MASTER_HOST} is not available; "
+            raise ConfigError(f"--master-port {self.requested_port} on {self.bind_host} is not available; "
                               "pick another port or leave it out for a free one") from None
         self.port = self.runner.server.port
-        listen(self.runner, {Hello: self._on_hello, Want: self._on_want, Records: self._on_records,
-                             Closed: self._on_closed, Done: self._on_done, Log: self._on_log})
-        payload = self.settings.to_line()
+        roster = self.roster
+        roster.runner = self.runner
+        listen(self.runner, {Hello: roster.on_hello, Want: self._on_want, Records: self._on_records,
+                             Closed: self._on_closed, Done: self._on_done, Log: self._on_log, Ready: roster.on_ready,
+                             Pong: roster.on_pong})
         try:
-            for index in range(self.num_workers):
-                process = spawn_child(["worker", "--master-host", MASTER_HOST, "--master-port", str(self.port),
-                                       "--index", str(index)], payload)
-                self.workers.append(WorkerProcess(index, process))
+            if self.remote:
+                self.roster.payload = pack(dataclasses.asdict(self.settings))
+                self.announce(f"Waiting for {self.num_workers} worker(s) at {self.bind_host}:{self.port}: start each "
+                              f"with `genai-bench worker --master-host <this host> --master-port {self.port}`")
+                for note in self.roster.payload[2]:
+                    self.announce(f"Note: {note}")
+            else:
+                line = self.settings.to_line()
+                for index in range(self.num_workers):
+                    process = spawn_child(["worker", "--master-host", MASTER_HOST, "--master-port", str(self.port),
+                                           "--index", str(index), "--settings-on-stdin"], line)
+                    self.members.append(Member(index, process))
             self._wait_connected()
         except BaseException:
             self.close()
             raise
+        self.roster.accepting = False
         self.watcher = gevent.spawn(self._watch_workers)
         return self
 
     def _wait_connected(self) -> None:
-        deadline = gevent.Timeout(CONNECT_TIMEOUT)
+        deadline = gevent.Timeout(self.join_timeout)
         deadline.start()
         try:
-            while not self._all_ready():
-                for worker in self.workers:
-                    if (code := worker.process.poll()) is not None:
-                        raise ConfigError(f"--num-workers: worker {worker.index} exited with code {code} before "
-                                          "connecting to the master (see its message above)")
+            while not self.roster.all_ready():
+                self.roster.check_joining()
                 gevent.sleep(0.02)
         except gevent.Timeout as timeout:
             if timeout is not deadline:
                 raise
+            if self.remote:
+                joined = sum(1 for m in self.members if m.ready)
+                raise ConfigError(f"--expect-workers {self.num_workers}: only {joined} worker(s) joined the master at "
+                                  f"{self.bind_host}:{self.port} within {self.join_timeout:g} s "
+                                  "(--expect-workers-max-wait)") from None
             raise ConfigError(f"--num-workers: the workers did not connect to the master at {MASTER_HOST}:{self.port} "
-                              f"within {CONNECT_TIMEOUT:.0f} s") from None
+                              f"within {self.join_timeout:.0f} s") from None
         finally:
             deadline.close()
-
-    def _all_ready(self) -> bool:
-        """Every live worker has said hello and is idle (Locust state "ready")."""
-        live = [w for w in self.workers if not w.lost]
-        if any(w.node_id is None or w.node_id not in self.runner.clients for w in live):
-            return False
-        return all(self.runner.clients[w.node_id].state == STATE_INIT for w in live)
 
     def wait_ready(self) -> None:
         """Before a run: every live worker is back to "ready" after the previous run's stop (bounded)."""
         with gevent.Timeout(READY_TIMEOUT, False):
-            while not self._all_ready():
+            while not self.roster.all_ready():
                 gevent.sleep(0.01)
-        if not any(w.node_id in self.runner.clients for w in self.workers if not w.lost):
-            raise RuntimeError("no Locust worker is left: every worker process has exited")
+        if not any(m.node_id in self.runner.clients for m in self.members if not m.lost):
+            # One line, not a traceback; what was measured is written (marked partial) on the way out.
+            raise ConfigError("no Locust worker is left: every worker has exited or been lost (see the errors "
+                              "above); the experiment folder keeps what was measured, marked partial")
 
     def close(self) -> None:
-        """Tell the workers to quit (Locust's quit), wait for them to exit (bounded), then make sure they are gone."""
+        """Tell the workers to quit (Locust's quit), wait for local ones to exit (bounded), then make sure they are
+        gone."""
         if self.closing:
             return
         self.closing = True
@@ -163,9 +171,10 @@ class LocustCluster(Engine):
             try:
                 runner.stop(send_stop_to_client=False)
                 runner.send_message("quit")
+                gevent.sleep(0.05 if self.remote else 0)  # let the quit leave before the socket closes
             except Exception:  # shutting down: the processes are ended below either way
                 log.debug("could not send quit to the workers", exc_info=True)
-        end_children([worker.process for worker in self.workers], EXIT_TIMEOUT)
+        end_children([m.process for m in self.members if m.process is not None], EXIT_TIMEOUT)
         if runner is not None:
             runner.greenlet.kill(block=True)
             runner.server.close(linger=0)
@@ -173,14 +182,20 @@ class LocustCluster(Engine):
     def _watch_workers(self) -> None:
         while True:
             gevent.sleep(0.5)
-            for worker in self.workers:
-                if worker.lost or (code := worker.process.poll()) is None:
+            for member in self.members:
+                if member.lost or (reason := member.gone(self.runner)) is None:
                     continue
-                worker.lost = True
-                self.log_message(f"Locust worker {worker.index} exited unexpectedly (code {code}); "
-                                 "its requests still in flight are lost", "error")
-                if self.current is not None and worker.node_id is not None:
-                    self.current.worker_lost(worker.node_id)
+                member.lost = True
+                lost = self.current.worker_lost(member.node_id) if self.current is not None else None
+                detail = "" if lost is None else f"; {lost} request(s) it issued in this run were never recorded " \
+                                                  "(counted as lost)"
+                self.log_message(f"Locust {member.label} exited unexpectedly ({reason}){detail}", "error")
+
+    def describe(self) -> dict:
+        """The metadata's view of the cluster: where the master listened, every worker, requests lost."""
+        return {"mode": "distributed" if self.remote else "local", "master": f"{self.bind_host}:{self.port}",
+                "workers": [m.describe() for m in self.members],
+                "lost_requests": sum(m.lost_requests for m in self.members)}
 
     # runs
 
@@ -194,17 +209,23 @@ class LocustCluster(Engine):
 
     def live_nodes(self) -> list[str]:
         """Node ids of the workers taking part in runs."""
-        return [w.node_id for w in self.workers if not w.lost and w.node_id is not None]
+        return [m.node_id for m in self.members if not m.lost and m.node_id is not None]
+
+    @property
+    def members(self) -> list[Member]:
+        """Every worker, lost ones included."""
+        return self.roster.members
+
+    def member(self, node_id: str) -> Member | None:
+        """The worker with this Locust node id."""
+        return self.roster.member(node_id)
 
     def index_of(self, node_id: str) -> int:
-        """The worker's index (its --index), for messages."""
-        return next((w.index for w in self.workers if w.node_id == node_id), -1)
+        """The worker's index, for messages."""
+        member = self.member(node_id)
+        return -1 if member is None else member.index
 
     # message handlers: (the message, the sending worker's node id)
-
-    def _on_hello(self, hello: Hello, node: str) -> None:
-        if 0 <= hello.index < len(self.workers):
-            self.workers[hello.index].node_id = node
 
     def _run_of(self, run_id: int) -> ClusterRun | None:
         """The current run when a message is about it (a late message of an earlier run is not)."""
@@ -217,7 +238,12 @@ class LocustCluster(Engine):
             send(self.runner, Grant(want.run, 0, final=True), client_id=node)
 
     def _on_records(self, records: Records, node: str) -> None:
-        if (run := self._run_of(records.run)) is not None:
+        if (run := self._run_of(records.run)) is not None and node not in run.nodes and records.records:
+            # A worker counted lost (silent too long) that came back: what it issued stays counted as lost.
+            member = self.member(node)
+            self.log_message(f"{member.label if member else node} came back after it was counted lost; its "
+                             f"{len(records.records)} late record(s) stay out of the run", "warning")
+        elif run is not None:
             run.on_records(node, records.records, records.issued)
         else:
             log.warning("dropped %d records of an earlier run from worker %s", len(records.records), node)
@@ -263,7 +289,9 @@ class ClusterRun(RunDriver):
         self.on_record = on_record
         self.closed = False
         self.nodes: dict[str, NodeState] = {}
-        self.lost = 0  # granted to workers that died and never recorded
+        self.unaccounted = 0  # granted to (or issued by) workers that died, and never recorded
+        self.lost_requests = 0  # issued by workers that died and never recorded
+        self.workers_lost: list[int] = []
         self.exhausted = Event()
         self.all_done = Event()
         self.starter: gevent.Greenlet | None = None
@@ -272,11 +300,14 @@ class ClusterRun(RunDriver):
         """Announce the run to every worker, then let Locust's master dispatch the users (in the background)."""
         cluster = self.cluster
         cluster.wait_ready()
+        cluster.roster.resync()
         self.nodes = {node: NodeState() for node in cluster.live_nodes()}
         cluster.current = self
         users_per_worker = math.ceil(concurrency / max(len(self.nodes), 1))
-        # perf_counter is CLOCK_MONOTONIC, one clock for every process here: a shared first send time
-        first_time = perf_counter() + SCHEDULE_LEAD_SECONDS
+        # One first send time for all, in the master's perf_counter; each worker gets it in its own clock (the same
+        # CLOCK_MONOTONIC on this host, the measured offset on another), a round trip later for remote ones.
+        members = {node: cluster.member(node) for node in self.nodes}
+        first_time = perf_counter() + SCHEDULE_LEAD_SECONDS + max(m.offset.round_trip for m in members.values())
         shares = self._open_loop_shares()
         # Every worker draws the whole run's schedule from this seed and keeps its own share of the send times.
         schedule_seed = secrets.randbits(63) if cluster.settings.seed is None else \
@@ -289,7 +320,8 @@ class ClusterRun(RunDriver):
             announcement = RunAnnouncement(
                 run=self.run_id, scenario=self.scenario.text, concurrency=concurrency, limited=self.limit is not None,
                 users=users_per_worker, workers=len(self.nodes), request_rate=self.request_rate,
-                arrival=cluster.arrival.to_dict(), first_time=first_time, position=position,
+                arrival=cluster.arrival.to_dict(), first_time=first_time + members[node].offset.offset,
+                position=position,
                 schedule_seed=schedule_seed,
                 budget=None if shares is None else shares[position])
             send(self.runner, announcement, client_id=node)
@@ -342,7 +374,8 @@ class ClusterRun(RunDriver):
                    for n, s in self.nodes.items() if s.done and s.done.client]
         workers.sort(key=lambda w: w["worker"])
         return {**health, "saturated": any(w.get("saturated") for w in workers),
-                "master_saturated": bool(health.get("saturated")), "workers": workers}
+                "master_saturated": bool(health.get("saturated")), "workers": workers,
+                "lost_requests": self.lost_requests, "workers_lost": sorted(self.workers_lost)}
 
     # from the workers
 
@@ -369,8 +402,12 @@ class ClusterRun(RunDriver):
         state = self.nodes.get(node)
         if state is None:
             return
+        offset = self.cluster.member(node).offset.offset
         for data in records:
-            self.on_record(RequestRecord.from_wire(data))
+            record = RequestRecord.from_wire(data)
+            if offset:
+                record.shift(-offset)  # onto the master's clock
+            self.on_record(record)
         state.received += len(records)
         state.issued = max(state.issued, issued)
         self._check()
@@ -390,21 +427,31 @@ class ClusterRun(RunDriver):
         state.done = done
         self._check_done()
 
-    def worker_lost(self, node: str) -> None:
-        """A worker process died: count what it was granted and never recorded as lost, and stop waiting for it."""
+    def worker_lost(self, node: str) -> int | None:
+        """A worker died: what it issued (by its last report, at most 100 ms old) and never recorded is lost, what
+        it was granted and never recorded is out of the budget; stop waiting for it. The lost count (None when the
+        worker had no part in this run)."""
         state = self.nodes.pop(node, None)
         if state is None:
-            return
-        self.lost += state.granted - state.received
+            return None
+        issued = max(state.issued, state.received)
+        lost = issued - state.received
+        self.unaccounted += max(state.granted, issued) - state.received
+        self.lost_requests += lost
+        member = self.cluster.member(node)
+        self.workers_lost.append(member.index)
+        member.lost_requests += lost
+        member.lost_in.append(f"{self.scenario.text} @ {self.concurrency}")
         self._check()
         self._check_done()
+        return lost
 
     def _check(self) -> None:
         received = sum(s.received for s in self.nodes.values())
-        spent = self.limit is not None and self.remaining == 0 and received + self.lost >= self.limit
+        spent = self.limit is not None and self.remaining == 0 and received + self.unaccounted >= self.limit
         drained = self.closed and all(s.closed for s in self.nodes.values()) and \
             received >= sum(s.issued for s in self.nodes.values())
-        if spent or drained:
+        if spent or drained or not self.nodes:  # no worker left: nothing more will come
             self.exhausted.set()
 
     def _check_done(self) -> None:

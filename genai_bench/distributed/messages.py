@@ -1,6 +1,11 @@
 """The messages between the benchmark's Locust master and its worker processes, one typed payload per message.
 
-Once connected, each worker says hello {index, pid}; it may send log {message, level} at any time.
+Once connected, each worker says hello {index, pid, host, remote}; it may send log {message, level} at any time.
+A worker on another host (`genai-bench worker`, remote) is then set up over the same channel:
+  master → worker   setup {index, settings, files}   (or refuse {reason} when the master needs no more workers)
+  worker → master   ready {error}                    (its tokenizer and workload built, or why they could not be)
+  master → worker   ping {seq, sent, sent_wall}      worker → master   pong {seq, sent, sent_wall, clock, wall}
+                    a few times: the exchange with the shortest round trip gives the worker's clock offset
 One run, as the master drives it (message names without the "genai_bench:" prefix):
   master → workers  run {run, scenario, concurrency, limited, users, ...}; then Locust's spawn (MasterRunner.start)
   worker → master   want {run, count}        master → worker   grant {run, count, final}
@@ -50,8 +55,50 @@ class Message:
 class Hello(Message, name="hello"):
     """worker → master, once connected: which worker this node is."""
 
-    index: int
+    index: int  # -1: a remote worker, numbered by the master
     pid: int
+    host: str = ""
+    remote: bool = False  # set up over this channel (setup/ready), its clock measured (ping/pong)
+    version: str = ""  # genai-bench's: master and remote workers must speak the same messages
+
+
+class Setup(Message, name="setup"):
+    """master → remote worker: its number, the benchmark's WorkerSettings (as a dict) and the files travelling with
+    them (name → bytes: a small dataset file, a tokenizer.json)."""
+
+    index: int
+    settings: dict
+    files: dict
+
+
+class Refuse(Message, name="refuse"):
+    """master → worker: not wanted (the master has its workers already); the worker exits saying why."""
+
+    reason: str
+
+
+class Ready(Message, name="ready"):
+    """remote worker → master: set up and waiting for runs, or `error` saying why it could not be."""
+
+    error: str | None = None
+
+
+class Ping(Message, name="ping"):
+    """master → remote worker: the master's perf_counter and wall clock as it sends."""
+
+    seq: int
+    sent: float
+    sent_wall: float
+
+
+class Pong(Message, name="pong"):
+    """remote worker → master: the ping's values back, with the worker's own perf_counter and wall clock."""
+
+    seq: int
+    sent: float
+    sent_wall: float
+    clock: float
+    wall: float
 
 
 class Log(Message, name="log"):
@@ -77,7 +124,7 @@ class RunAnnouncement(RunMessage, name="run"):
     workers: int
     request_rate: float | None  # open loop: the whole run's rate
     arrival: dict  # open loop: arrivals.ArrivalShape.to_dict()
-    first_time: float  # open loop: perf_counter of the first send, the same clock in every process
+    first_time: float  # open loop: perf_counter of the first send, in the receiving worker's clock
     position: int  # this worker's place among the run's workers
     budget: int | None  # open loop with a limit: this worker's share, granted whole
     schedule_seed: int = 0  # open loop: seeds the whole run's schedule alike in every worker

@@ -7,27 +7,37 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
+import signal
+import socket
 import sys
+import tempfile
+import time
 from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 import gevent
 import numpy as np
 from locust.env import Environment
-from locust.runners import WorkerRunner
+from locust.rpc import Message as LocustMessage
+from locust.runners import CONNECT_RETRY_COUNT, CONNECT_TIMEOUT, WorkerRunner
 
+from genai_bench import __version__
 from genai_bench.arrivals import ArrivalSchedule, ArrivalShape
 from genai_bench.client import Target
 from genai_bench.conversations import Conversations, MultiTurn
-from genai_bench.distributed.messages import (Close, Closed, Done, Finish, Grant, Hello, Log, Message, Records,
-                                              RunAnnouncement, Want, listen, send)
+from genai_bench.distributed.messages import (Close, Closed, Done, Finish, Grant, Hello, Log, Message, Ping, Pong,
+                                              Ready, Records, Refuse, RunAnnouncement, Setup, Want, listen, send)
+from genai_bench.distributed.payload import unpack
 from genai_bench.monitor import ClientMonitor
 from genai_bench.processes import follow_parent
 from genai_bench.protocol import RequestRecord
 from genai_bench.prompt_datasets import DatasetError
 from genai_bench.sampling import BUILD_AHEAD_SECONDS, UpcomingRequests
 from genai_bench.scenarios import parse_scenario
-from genai_bench.tokenizer import load_tokenizer
+from genai_bench.tokenizer import TokenizerError, load_tokenizer
 from genai_bench.user import LeasedBudget, OpenAIUser, RequestBudget, RunContext
 from genai_bench.workload import Workload, WorkloadSpec
 
@@ -83,44 +93,110 @@ def worker_seed(seed: int | None, index: int) -> int | None:
 
 
 class WorkerNode:
-    """One worker process: a Locust WorkerRunner whose users' records go to the master in batches."""
+    """One worker process: a Locust WorkerRunner whose users' records go to the master in batches.
 
-    def __init__(self, settings: WorkerSettings, index: int) -> None:
+    A local worker (`benchmark --num-workers`) is configured from stdin before it connects; a remote one
+    (`genai-bench worker`) connects first and is configured by the master's setup message.
+    """
+
+    def __init__(self, index: int = -1, clock_skew: float = 0.0) -> None:
         self.index = index
-        self.multi_turn = MultiTurn(settings.turns, think_time=settings.think_time) if settings.turns > 1 else None
-        self.target = Target(**settings.target)
-        self.tokenizer = load_tokenizer(settings.model_tokenizer)
-        seed = worker_seed(settings.seed, index)
-        spec = WorkloadSpec.from_dict(settings.workload) if settings.workload else WorkloadSpec()
-        self.workload = Workload.load(self.tokenizer, spec, group_offset=index).prepare(
-            parse_scenario(text) for text in settings.scenarios)
-        self.rng = np.random.default_rng(seed)
+        # Tests only: pretend this worker's clocks read `clock_skew` seconds ahead, as another host's may; applied
+        # wherever a time crosses the wire, so the master's offset estimate and alignment are what is tested.
+        self.clock_skew = clock_skew
         self.environment = Environment(user_classes=[WorkerUser])
         self.environment.events.test_stopping.add_listener(self._on_test_stopping)
         self.runner: WorkerRunner | None = None
+        self.master = ""
+        self.exit_code = 0
+        self.configured = False
+        self.folder: Path | None = None  # where travelling files are written (remote workers)
         self.run_id: int | None = None
         self.budget: RequestBudget | None = None
         self.requests: UpcomingRequests | None = None
         self.monitor: ClientMonitor | None = None
         self.pending: list[list] = []
+        self.reported_issued = 0
         self.aborted = 0
 
+    def configure(self, settings: WorkerSettings, index: int) -> None:
+        """Build this worker's target, tokenizer and workload (a bad dataset or tokenizer raises its one-line error)."""
+        self.index = index
+        self.multi_turn = MultiTurn(settings.turns, think_time=settings.think_time) if settings.turns > 1 else None
+        self.target = Target(**settings.target)
+        self.tokenizer = load_tokenizer(settings.model_tokenizer)
+        spec = WorkloadSpec.from_dict(settings.workload) if settings.workload else WorkloadSpec()
+        self.workload = Workload.load(self.tokenizer, spec, group_offset=index).prepare(
+            parse_scenario(text) for text in settings.scenarios)
+        self.rng = np.random.default_rng(worker_seed(settings.seed, index))
+        self.configured = True
+
     def connect(self, master_host: str, master_port: int) -> WorkerRunner:
-        """Connect to the master (Locust's handshake) and say which worker this is."""
+        """Connect to the master (Locust's handshake, retried for minutes) and say which worker this is."""
+        self.master = f"{master_host}:{master_port}"
         self.runner = self.environment.create_worker_runner(master_host, master_port)
         listen(self.runner, {RunAnnouncement: self._on_run, Grant: self._on_grant, Close: self._on_close,
-                             Finish: self._on_finish})
+                             Finish: self._on_finish, Setup: self._on_setup, Refuse: self._on_refuse,
+                             Ping: self._on_ping})
         self.runner.greenlet.spawn(self._flusher)
-        send(self.runner, Hello(self.index, os.getpid()))
+        send(self.runner, Hello(self.index, os.getpid(), socket.gethostname(), not self.configured, __version__))
         return self.runner
+
+    # set-up of a remote worker, by the master
+
+    def _on_setup(self, setup: Setup, _master: str) -> None:
+        if not self.configured and self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="genai-bench-worker-"))
+            self.runner.greenlet.spawn(self._set_up, setup)
+
+    def _set_up(self, setup: Setup) -> None:
+        try:
+            self.configure(WorkerSettings(**unpack(setup.settings, setup.files, self.folder)), setup.index)
+        except Exception as exc:  # any reason this host cannot run the benchmark goes back to the master, in a line
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self._send(Ready(message))
+            self._leave(f"cannot run the benchmark here: {message}")
+            return
+        self._send(Ready(None))
+        print(f"genai-bench worker: joined the master at {self.master} as worker {self.index}; waiting for its runs",
+              flush=True)
+
+    def _on_refuse(self, refuse: Refuse, _master: str) -> None:
+        self._leave(f"the master at {self.master} refused this worker: {refuse.reason}")
+
+    def _leave(self, message: str) -> None:
+        print(f"genai-bench worker: {message}", file=sys.stderr, flush=True)
+        self.exit_code = 2
+        gevent.spawn(self.leave)
+
+    def interrupt(self) -> None:
+        """Ctrl-C or SIGTERM: leave the master (exit code 130)."""
+        print("genai-bench worker: interrupted; leaving the master", file=sys.stderr, flush=True)
+        self.exit_code = 130
+        self.leave()
+
+    def leave(self) -> None:
+        """Quit, telling the master (Locust's quit message), so it stops counting on this worker at once."""
+        try:
+            self.runner.client.send(LocustMessage("quit", None, self.runner.client_id))
+        except Exception:  # the master is gone already
+            log.debug("could not tell the master this worker quits", exc_info=True)
+        self.runner.quit()
+
+    def _on_ping(self, ping: Ping, _master: str) -> None:
+        skew = self.clock_skew
+        self._send(Pong(ping.seq, ping.sent, ping.sent_wall, perf_counter() + skew, time.time() + skew))
 
     # from the master (listen() passes the sender's node id too; a worker has one master)
 
     def _on_run(self, run: RunAnnouncement, _master: str) -> None:
         run_id = run.run
+        if not self.configured:
+            return
         if self.monitor is not None:  # the previous run never finished (its master gave up on it)
             self.monitor.stop()
         self.pending = []
+        self.reported_issued = 0
         self.aborted = 0
         if run.budget is not None:  # an open-loop share, granted whole
             self.budget = RequestBudget(run.budget)
@@ -147,7 +223,8 @@ class WorkerNode:
         if not run.request_rate:
             return None
         return ArrivalSchedule(run.request_rate, ArrivalShape.from_dict(run.arrival),
-                               np.random.default_rng(run.schedule_seed), run.first_time, run.workers, run.position)
+                               np.random.default_rng(run.schedule_seed), run.first_time - self.clock_skew, run.workers,
+                               run.position)
 
     def _close_requests(self) -> None:
         if self.requests is not None:
@@ -192,6 +269,8 @@ class WorkerNode:
     def _on_record(self, record: RequestRecord) -> None:
         if self.run_id is None:
             return
+        if self.clock_skew:
+            record.shift(self.clock_skew)
         self.pending.append(record.to_wire())
         if len(self.pending) >= FLUSH_RECORDS or self.budget.exhausted.is_set():
             self.flush()
@@ -202,11 +281,15 @@ class WorkerNode:
     # to the master
 
     def flush(self) -> None:
-        """Send the records gathered so far."""
-        if not self.pending or self.run_id is None:
+        """Send the records gathered so far, or only the issued count when it grew: should this worker die, the
+        master counts what it issued and never recorded as lost."""
+        if self.run_id is None or (not self.pending and self.budget.issued == self.reported_issued):
             return
         records, self.pending = self.pending, []
-        if not self._send(Records(self.run_id, records, self.budget.issued)):
+        issued = self.budget.issued
+        if self._send(Records(self.run_id, records, issued)):
+            self.reported_issued = issued
+        else:
             self.pending = records + self.pending  # kept for the next try
 
     def _flusher(self) -> None:
@@ -227,20 +310,41 @@ class WorkerNode:
             return False
 
 
-def run_worker(master_host: str, master_port: int, index: int, parent_pid: int | None) -> int:
-    """The `genai-bench worker` process: read settings from stdin, serve the master until it says quit."""
-    follow_parent(parent_pid)
-    line = sys.stdin.readline()
-    if not line:
-        print("genai-bench worker: no settings on stdin (workers are started by `benchmark --num-workers`)",
-              file=sys.stderr)
-        return 2
+def run_worker(master_host: str, master_port: int, index: int = -1, parent_pid: int | None = None,
+               settings_on_stdin: bool = False, clock_skew: float = 0.0) -> int:
+    """The `genai-bench worker` process: join the master (configured by it, or from stdin when the master started
+    this process), serve its runs until it says quit; the exit code."""
+    if parent_pid is not None:
+        follow_parent(parent_pid)
+    node = WorkerNode(index, clock_skew)
+    if settings_on_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            print("genai-bench worker: no settings on stdin (--settings-on-stdin is for workers that "
+                  "`benchmark --num-workers` starts)", file=sys.stderr)
+            return 2
+        try:
+            node.configure(WorkerSettings.from_line(line), index)
+        except (DatasetError, TokenizerError) as exc:
+            print(f"genai-bench worker {index}: {exc}", file=sys.stderr)
+            return 2
+    else:
+        print(f"genai-bench worker: connecting to the master at {master_host}:{master_port}", flush=True)
     try:
-        node = WorkerNode(WorkerSettings.from_line(line), index)
-    except DatasetError as exc:
-        print(f"genai-bench worker {index}: {exc}", file=sys.stderr)
-        return 2
-    runner = node.connect(master_host, master_port)
-    runner.greenlet.join()
-    return 0
-
+        runner = node.connect(master_host, master_port)
+    except ConnectionError:
+        print(f"genai-bench worker: no master answered at {master_host}:{master_port} within "
+              f"{CONNECT_TIMEOUT * CONNECT_RETRY_COUNT:.0f} s; is `genai-bench benchmark --distributed` running "
+              "there, bound to an address this host reaches (--master-bind-host)?", file=sys.stderr)
+        return 1
+    for sig in (signal.SIGINT, signal.SIGTERM) if parent_pid is None else ():
+        # Leave properly (Locust tells the master), so a run going on counts this worker lost at once.
+        gevent.signal_handler(sig, gevent.spawn, node.interrupt)
+    try:
+        runner.greenlet.join()
+    finally:
+        if node.folder is not None:
+            shutil.rmtree(node.folder, ignore_errors=True)
+    if not settings_on_stdin and node.exit_code == 0:
+        print("genai-bench worker: the master ended the benchmark (or stopped answering); exiting", flush=True)
+    return node.exit_code

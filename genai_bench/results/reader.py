@@ -14,6 +14,7 @@ from genai_bench.intervals import point_intervals
 from genai_bench.results.filters import ExperimentFilter
 from genai_bench.metrics import TIME_UNIT_SCALE, histogram, scaled_by_turn, scaled_stats
 from genai_bench.slo import scaled_slo
+from genai_bench.results.formats import normalize_aggregated, normalize_metadata
 from genai_bench.results.writer import EVENTS_FILE, METADATA_FILE
 MAX_DRILLDOWN_REQUESTS = 5000
 REQUEST_TIME_FIELDS = ("ttft", "tpot", "e2e_latency", "output_latency", "itl")
@@ -85,6 +86,11 @@ class RunDocument:
         return bool(self.aggregated.get("partial"))
 
     @property
+    def lost_requests(self) -> int:
+        """Requests issued by workers that died mid-run and never recorded (0 without workers)."""
+        return int((self.aggregated.get("client") or {}).get("lost_requests") or 0)
+
+    @property
     def batch_size(self) -> int | None:
         """Inputs per request of an embeddings or rerank run (its sweep's axis); None for other runs."""
         return self.aggregated.get("batch_size")
@@ -107,7 +113,8 @@ class RunDocument:
         scale = 1000.0 if self.time_unit == "ms" else 1.0
         first_start = min((r["start_time"] for r in records if r.get("start_time") is not None), default=0.0)
         points = [{
-            "t": r["start_time"] - first_start,
+            # Upstream's records carry no timestamps: their points have no place on the time axis.
+            "t": None if r.get("start_time") is None else r["start_time"] - first_start,
             "ttft": _scaled(r.get("ttft"), scale),
             "tpot": _scaled(r.get("tpot"), scale),
             "e2e_latency": _scaled(r.get("e2e_latency"), scale),
@@ -193,16 +200,19 @@ def load_experiment(folder: Path, experiment_id: str | None = None, live: bool =
     if not folder.is_dir():
         raise ExperimentNotFound(f"{folder} is not a directory")
     reasons: list[str] = []
-    metadata = _read_json(folder / METADATA_FILE, reasons) or {}
+    metadata = normalize_metadata(_read_json(folder / METADATA_FILE, reasons) or {})
     # Run files are named by their sweep's axis like upstream's: num_concurrency, or batch_size for batched tasks.
     paths = sorted({*folder.glob("*_num_concurrency_*.json"), *folder.glob("*_batch_size_*.json")})
-    runs = [run for path in paths if (run := _read_run(path, reasons))]
+    default_unit = metadata.get("metrics_time_unit") or "s"
+    runs = [run for path in paths if (run := _read_run(path, reasons, default_unit))]
     runs.sort(key=lambda r: (r.scenario, r.batch_size or 0, r.concurrency))
     if not metadata and not runs:
         raise ExperimentNotFound(f"{folder} holds no genai-bench experiment ({METADATA_FILE} or run files)")
     if metadata.get("partial") and not live:
         reasons.append("the benchmark was interrupted before it finished")
     reasons.extend(f"run {r.scenario} @ {r.load} was cut short" for r in runs if r.partial)
+    reasons.extend(f"run {r.scenario} @ {r.load} lost {r.lost_requests} request(s) with a worker that died"
+                   for r in runs if r.lost_requests)
     reasons.extend(_missing_runs(metadata, runs))
     _, bad_lines = read_events(folder / EVENTS_FILE)
     if bad_lines:
@@ -227,15 +237,16 @@ def _read_json(path: Path, reasons: list[str]) -> dict | None:
     return None
 
 
-def _read_run(path: Path, reasons: list[str]) -> RunDocument | None:
+def _read_run(path: Path, reasons: list[str], default_unit: str = "s") -> RunDocument | None:
     document = _read_json(path, reasons)
     if document is None or "aggregated_metrics" not in document:
         if document is not None:
             reasons.append(f"{path.name} has no aggregated_metrics")
         return None
-    time_unit = document.get("_time_unit", "s")
-    aggregated = to_seconds(document["aggregated_metrics"], time_unit)
-    return RunDocument(path.stem, aggregated.get("scenario", "?"), int(aggregated.get("concurrency", 0)),
+    # Upstream files before its _time_unit key are in its metadata's metrics_time_unit (seconds by default).
+    time_unit = document.get("_time_unit") or default_unit
+    aggregated = to_seconds(normalize_aggregated(document["aggregated_metrics"]), time_unit)
+    return RunDocument(path.stem, aggregated.get("scenario", "?"), int(aggregated.get("num_concurrency") or 0),
                        aggregated, path, time_unit)
 
 

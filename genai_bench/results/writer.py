@@ -10,6 +10,8 @@ from pathlib import Path
 import gevent
 import orjson
 
+from genai_bench.results.formats import run_file_aggregated
+
 METADATA_FILE = "experiment_metadata.json"
 EVENTS_FILE = "events.ndjson"
 
@@ -54,6 +56,11 @@ class ExperimentWriter:
         self.time_unit = time_unit
         self.clock_offset = clock_offset
         self.run_files: list[Path] = []
+        self.alerts: list[dict] = []  # every `alert` data of the experiment, in order (the metadata's `alerts`)
+
+    def add_alert(self, alert: dict) -> None:
+        """Keep an `alert` event's data: its run's file lists it, and the metadata lists them all."""
+        self.alerts.append(alert)
 
     def write_metadata(self, metadata: dict) -> Path:
         """Write experiment_metadata.json."""
@@ -63,16 +70,26 @@ class ExperimentWriter:
         """Write the run file of a finished run (a runner.RunResult), named by its run key like upstream's."""
         name = result.run.key + ".json"
         document = {
-            "aggregated_metrics": result.statistics.to_dict(self.time_unit),
+            "aggregated_metrics": run_file_aggregated(result.statistics.to_dict(self.time_unit)),
             "individual_request_metrics": [m.to_dict(self.clock_offset, self.time_unit) for m in result.requests],
             "_time_unit": self.time_unit,
         }
         if result.server_metrics is not None:
             document["server_metrics"] = result.server_metrics  # the server's scrapes: times in s since the start
+        document.update(self._run_alerts(result.run.key))
         # Encoding and fsync of a large run file happen on a real thread, so live streams keep flowing meanwhile.
         path = gevent.get_hub().threadpool.apply(write_json_atomic, (self.folder / name, document))
         self.run_files.append(path)
         return path
+
+
+    def _run_alerts(self, run_key: str) -> dict:
+        """A run file's `alerts` (those of the run) and `stopped_by_alert` (the rule that ended it), when it has any."""
+        alerts = [alert for alert in self.alerts if alert.get("run_key") == run_key]
+        if not alerts:
+            return {}
+        stop = next((a["rule"] for a in alerts if a["state"] == "firing" and a.get("action") == "stop"), None)
+        return {"alerts": alerts, "stopped_by_alert": stop}
 
 
 class EventLogWriter:

@@ -16,7 +16,7 @@ import gevent
 from gevent.lock import Semaphore
 from geventhttpclient import HTTPClient
 
-from genai_bench.config import redact_url
+from genai_bench.redaction import redact_url
 from genai_bench.hooks import SweepHooks
 from genai_bench.servermetrics.runs import RunServerMetrics, ServerSample
 from genai_bench.servermetrics.vocabulary import SERIES, ExpositionError, Reader, combine, parse_samples

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from genai_bench import events
@@ -66,5 +66,6 @@ def buffered_events():
 @blueprint.get("/metrics")
 def prometheus_metrics():
     """The live benchmark's requests, latency histograms and tokens in Prometheus text format (docs/prometheus.md)."""
-    registry = web_context().metrics or CollectorRegistry(auto_describe=False)
+    # The app's own context: the benchmark (or the wsgi host's) that this dashboard serves.
+    registry = current_app.extensions["genai_bench"].metrics or CollectorRegistry(auto_describe=False)
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

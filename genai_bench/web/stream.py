@@ -38,7 +38,7 @@ def parse_last_event_id(header: str | None, query: str | None) -> int | None:
     for text in (header, query):
         if text:
             try:
-                return int(text)
+                return int(text.removeprefix("0-"))  # a Redis stream entry id 0-N names event N (docs/redis.md)
             except ValueError:
                 return None
     return None

@@ -131,7 +131,41 @@
     Chart.defaults.borderColor = COLORS.grid;
     Chart.defaults.font.size = 11;
     try { Chart.defaults.font.family = getComputedStyle(document.body).fontFamily; } catch (e) { /* ignore */ }
+    Chart.register(narrowChartsPlugin);
   }
+
+  // ---------------------------------------------------------------- narrow screens (phones)
+  // A chart narrower than NARROW_CHART_PX gets its legend below the plot (a top legend eats a small plot), and every
+  // horizontal axis about one tick label per TICK_SPACING_PX, so labels never collide; wider again, it gets back the
+  // settings it was built with. Runs before each update, so a rotated phone or a resized window re-fits.
+  var NARROW_CHART_PX = 480, TICK_SPACING_PX = 64;
+  var builtWith = typeof WeakMap === "function" ? new WeakMap() : null;  // chart -> {legend, limits}
+  var narrowChartsPlugin = {
+    id: "genaiNarrowCharts",
+    beforeUpdate: function (chart) {
+      var width = chart.width;
+      if (!width || !builtWith) return;
+      var narrow = width < NARROW_CHART_PX;
+      var legend = chart.options.plugins && chart.options.plugins.legend;
+      var scales = chart.options.scales || {};
+      var built = builtWith.get(chart);
+      if (!built) {
+        built = { legend: legend ? legend.position || "top" : null, limits: {} };
+        Object.keys(scales).forEach(function (id) {
+          var ticks = scales[id] && scales[id].ticks;
+          built.limits[id] = ticks && ticks.maxTicksLimit ? ticks.maxTicksLimit : 11;
+        });
+        builtWith.set(chart, built);
+      }
+      if (legend) legend.position = narrow ? "bottom" : built.legend;
+      Object.keys(scales).forEach(function (id) {
+        var scale = scales[id];
+        if (!scale || !scale.ticks || (scale.axis || id.charAt(0)) !== "x" || built.limits[id] === undefined) return;
+        var fits = Math.max(3, Math.floor(width / TICK_SPACING_PX));
+        scale.ticks.maxTicksLimit = narrow ? Math.min(fits, built.limits[id]) : built.limits[id];
+      });
+    },
+  };
 
   // ---------------------------------------------------------------- run load (closed loop: concurrency; open loop: rate)
   // The arrival rate (req/s) of an open-loop run, or null for a closed-loop run. Accepts a run_completed/scatter

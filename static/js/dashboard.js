@@ -7,6 +7,7 @@
  * Tells the rest of the page (results-page.js) through CustomEvents on document:
  *   "genai:replay-started"       detail: the status data of the replay
  *   "genai:benchmark-completed"  detail: the benchmark_completed data + {runs: [run_completed data], replay: bool}
+ *   "genai:event"                detail: each envelope from the stream as it arrives (plugin panels, live-panels.js)
  * and listens to "genai:view-shown" (detail {view: "live"}) to fit its charts to the view shown again.
  *
  * window.genaiDashboard is a read-only handle for debugging and tests, not an interface.
@@ -49,6 +50,7 @@
   }
 
   function onEnvelope(env) {
+    notify("genai:event", env);
     if (L.startsReplay(model, env)) {
       var fresh = L.createModel();
       L.applyEnvelope(fresh, env);

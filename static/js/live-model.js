@@ -43,6 +43,7 @@
       finalStatus: null,     // completed, stopped or failed once the benchmark ended
       experimentFolder: null,
       replay: null,          // {what, speed} while the page shows a replayed event log (POST api/replay)
+      alerts: { firing: {}, events: [] },   // --alert: the rules firing now, and every alert event (live-alerts.js)
     };
   }
 
@@ -140,6 +141,12 @@
     }, MAX_LOG_LINES);
   }
 
+  // live-alerts.js keeps the alerts (loaded after this file: looked up when an alert comes).
+  function applyAlert(model, data) {
+    var L = window.GenaiLive;
+    return !!L.applyAlert && L.applyAlert(model, data);
+  }
+
   function applyCompleted(model, data) {
     model.completed = data;
     if (data.experiment_folder) model.experimentFolder = String(data.experiment_folder);
@@ -171,6 +178,7 @@
       case "search": model.search = data; break;
       case "server_metrics": if (!addServerPoint(model, data)) return null; break;
       case "benchmark_completed": applyCompleted(model, data); break;
+      case "alert": if (!applyAlert(model, data)) return null; break;
       default: return null;
     }
     if (!seen && env.event_type === "status" && data.status === "replaying") {
@@ -194,6 +202,7 @@
     (state.server_timeseries || []).forEach(function (s) { addServerPoint(model, s); });
     (state.history || []).forEach(function (r) { applyRunCompleted(model, r); });
     (state.logs || []).forEach(function (l) { addLog(model, l, null); });
+    (state.alerts || []).forEach(function (a) { applyAlert(model, a); });
     if (state.scatter) applyScatter(model, state.scatter);
     if (state.histogram) applyHistogram(model, state.histogram);
     if (state.progress) model.progress = state.progress;

@@ -205,7 +205,7 @@
       setKpi("kpi-input-tps", fmtRate(live.input_tokens_per_second));
       taskView(model);
       // Reasoning models only: the answer's own TTFT and the tokens spent thinking.
-      var answer = stat(stats, "ttft_answer", "p50"), thinking = stat(stats, "reasoning_tokens", "mean");
+      var answer = stat(stats, "ttft_answer", "p50"), thinking = stat(stats, "num_reasoning_tokens", "mean");
       $("kpi-ttft-answer-p50").hidden = !isNum(answer);
       $("kpi-reasoning-tokens").hidden = !isNum(thinking);
       setKpi("kpi-ttft-answer-p50", fmtMs(answer));
@@ -366,17 +366,17 @@
       model.runs.forEach(function (r) {
         var stats = r.stats || {};
         var tr = el("tr", { className: r.partial ? "partial" : null });
-        var requests = isNum(r.num_requests) ? r.num_requests : r.num_completed;
+        var requests = isNum(r.num_requests) ? r.num_requests : r.num_completed_requests;
         cell(tr, String(r.scenario === undefined ? "—" : r.scenario), "scenario");
-        cell(tr, isNum(r.concurrency) ? String(r.concurrency) : String(r.concurrency || "—"), "num");
+        cell(tr, isNum(r.num_concurrency) ? String(r.num_concurrency) : "—", "num");
         if (showRate) cell(tr, C.fmtRequestRate(C.runRate(r)), "num");
         cell(tr, isNum(requests) ? String(requests) : "—", "num");
-        cell(tr, isNum(r.num_errors) ? String(r.num_errors) : "—", "num" + (r.num_errors > 0 ? " has-errors" : ""));
+        cell(tr, isNum(r.num_error_requests) ? String(r.num_error_requests) : "—", "num" + (r.num_error_requests > 0 ? " has-errors" : ""));
         cell(tr, fmtMs(stat(stats, "ttft", "p50")), "num");
         cell(tr, fmtMs(stat(stats, "ttft", "p99")), "num");
         cell(tr, fmtMs(stat(stats, "tpot", "p50")), "num");
         cell(tr, fmtMs(stat(stats, "e2e_latency", "p50")), "num");
-        cell(tr, fmtRate(r.output_tokens_per_second), "num");
+        cell(tr, fmtRate(r.mean_output_throughput_tokens_per_s), "num");
         cell(tr, fmtRate(r.requests_per_second), "num");
         rows.appendChild(tr);
       });
@@ -446,6 +446,14 @@
       $("search-body").replaceChildren(rows);
     }
 
+    // ------------------------------------------------------------ --alert: the firing banner, marks on the time charts
+    function alerts(model) {
+      if (!L.drawAlerts) return;
+      var timeCharts = charts.latency ? TIME_CHARTS.map(function (name) { return charts[name]; }) : [];
+      if (server) timeCharts = timeCharts.concat(Object.keys(server.charts).map(function (k) { return server.charts[k]; }));
+      L.drawAlerts(model, timeCharts);
+    }
+
     // ------------------------------------------------------------ the whole page, or what one event changed
     function all(model) {
       header(model);
@@ -458,6 +466,7 @@
       runs(model);
       logs(model, true);
       if (server) server.draw(model);
+      alerts(model);
     }
 
     function update(model, type) {
@@ -468,6 +477,7 @@
         case "run_completed": runs(model); break;
         case "search": search(model); return;
         case "server_metrics": if (server) server.draw(model); return;
+        case "alert": alerts(model); return;
         case "run_started": histograms(model); break;
         case "metrics": kpis(model); turns(model); newPoint(model); break;
         default: kpis(model); break;   // status, progress, benchmark_completed

@@ -227,7 +227,7 @@
       var list = seriesList();
       var p = state.percentile;
       var ms = function (metric) { return function (run) { var v = statOf(run, metric, p); return v === null ? null : v * 1000; }; };
-      var otps = function (run) { return aggOf(run, "output_tokens_per_second"); };
+      var otps = function (run) { return aggOf(run, "mean_output_throughput_tokens_per_s"); };
       var rps = function (run) { return aggOf(run, "requests_per_second"); };
       // Open loop (every shown run has an arrival rate): the load axis is the request rate, not the concurrency.
       var shownRuns = [];

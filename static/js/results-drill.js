@@ -168,13 +168,15 @@
         facts.appendChild(div);
       }
       fact("Requests", isNum(agg.num_requests) ? String(agg.num_requests) : "—");
-      fact("Errors", (isNum(agg.num_errors) ? String(agg.num_errors) : "—") + (isNum(agg.error_rate) ? " (" + fmtPercent(agg.error_rate) + " %)" : ""));
-      var codes = agg.error_codes_frequency && typeof agg.error_codes_frequency === "object" ? agg.error_codes_frequency : {};
+      fact("Errors", (isNum(agg.num_error_requests) ? String(agg.num_error_requests) : "—") + (isNum(agg.error_rate) ? " (" + fmtPercent(agg.error_rate) + " %)" : ""));
+      // Our finer breakdown ("timeout", "incomplete_stream", HTTP statuses); upstream's numeric codes when that is all.
+      var byKind = agg.error_kinds_frequency || agg.error_codes_frequency;
+      var codes = byKind && typeof byKind === "object" ? byKind : {};
       var codeText = Object.keys(codes).map(function (c) { return c + ": " + codes[c]; }).join(", ");
       if (codeText) fact("Error codes", codeText);
       fact("Duration", isNum(agg.run_duration) ? fmtExact(agg.run_duration, "s") : "—");
       if (C.runBatch(run) !== null) fact("Batch size", String(C.runBatch(run)));
-      if (streamed) fact("Output tokens/s", fmtRate(agg.output_tokens_per_second));
+      if (streamed) fact("Output tokens/s", fmtRate(agg.mean_output_throughput_tokens_per_s));
       fact("Requests/s", fmtRate(agg.requests_per_second));
       if (C.runBatch(run) !== null && isNum(agg.inputs_per_second)) fact("Inputs/s", fmtRate(agg.inputs_per_second) + (isNum(agg.total_inputs) ? " (" + agg.total_inputs + " inputs)" : ""));
       if (C.runRate(run) !== null) fact("Arrival rate", fmtExact(C.runRate(run), "req/s") + " · ≤" + run.concurrency + " in flight");
@@ -198,7 +200,7 @@
       }
       if (U.hasStat(run, "ttft_answer")) {
         fact("Answer TTFT p50 / p99", fmtMs(statOf(run, "ttft_answer", "p50")) + " / " + fmtMs(statOf(run, "ttft_answer", "p99")) + " ms");
-        fact("Reasoning tokens mean", fmtRate(statOf(run, "reasoning_tokens", "mean")));
+        fact("Reasoning tokens mean", fmtRate(statOf(run, "num_reasoning_tokens", "mean")));
       }
       // Multi-turn runs: one line per turn index, so prefix reuse across turns shows.
       var byTurn = agg.stats_by_turn && typeof agg.stats_by_turn === "object" ? agg.stats_by_turn : {};

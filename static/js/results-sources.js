@@ -100,7 +100,7 @@
   // from the events it received.
   function completedBenchmarkSource(detail) {
     var runs = detail.runs.map(function (r) {
-      return { key: r.run_key, scenario: r.scenario, concurrency: r.concurrency, partial: !!r.partial, aggregated: r };
+      return { key: r.run_key, scenario: r.scenario, concurrency: r.num_concurrency, partial: !!r.partial, aggregated: r };
     }).sort(function (a, b) { return String(a.scenario).localeCompare(String(b.scenario)) || U.byLoad(a, b); });
     return embeddedSource({ experiments: [{ summary: detail.experiment, metadata: {}, runs: runs, requests: {},
       requests_note: "this page only received the run summaries" }] }, "events");

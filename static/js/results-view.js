@@ -88,9 +88,25 @@
       searchBanner.hidden = !lines.length;
     }
 
+    // --alert: the rules that fired during each selected experiment, and the one that stopped it.
+    var alertsBanner = el("section", { className: "rv-search rv-alerts", id: "rv-alerts", "aria-label": "Alerts", hidden: true });
+    function renderAlerts() {
+      var lines = selectedExperiments().filter(function (e) { return e.metadata && (e.metadata.alerts || []).length; }).map(function (e) {
+        var m = e.metadata, name = (e.summary || {}).name || (e.summary || {}).id, fired = {};
+        m.alerts.forEach(function (a) { if (a.state === "firing") fired[a.rule] = (fired[a.rule] || 0) + 1; });
+        var rules = Object.keys(fired).map(function (rule) { return rule + (fired[rule] > 1 ? " ×" + fired[rule] : ""); });
+        var line = el("p", { className: "rv-search-line" });
+        line.append(el("strong", { className: "alert-rule" }, "Alerts fired: " + (rules.join(", ") || "none")),
+          el("span", { className: "panel-note" }, " · " + name + (m.stopped_by_alert ? " · stopped by alert " + m.stopped_by_alert : "")));
+        return line;
+      });
+      alertsBanner.replaceChildren.apply(alertsBanner, lines);
+      alertsBanner.hidden = !lines.length;
+    }
+
     root.replaceChildren();
     var page = el("div", { className: "rv" });
-    page.append(searchBanner, picker.head, picker.cards, message, curves.node, table.node, drill.node);
+    page.append(searchBanner, alertsBanner, picker.head, picker.cards, message, curves.node, table.node, drill.node);
     root.appendChild(page);
     if (!window.Chart) showMessage("The chart library did not load: the table still works.");
 
@@ -166,6 +182,7 @@
         picker.scenarios();
         picker.renderCards();
         renderSearch();
+        renderAlerts();
         curves.render();
         table.render();
         if (state.drill && state.selected.indexOf(state.drill.id) < 0) drill.close();

@@ -45,7 +45,7 @@ def test_csv_download(serve_app, finished_experiment):
     with serve_app().get(f"/api/experiments/{finished_experiment.name}/report.csv") as response:
         assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
         rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    assert [row["concurrency"] for row in rows] == ["1", "2"]
+    assert [row["num_concurrency"] for row in rows] == ["1", "2"]
 
 
 def test_history_survives_a_restart(serve_app):

@@ -1,0 +1,28 @@
+"""Which experiments an export command reads: one experiment folder, or (like upstream's plot) a folder of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from genai_bench.config import ConfigError
+from genai_bench.results import Experiment, ExperimentNotFound, load_experiment
+
+
+def load_experiments(folder: str, option: str) -> list[Experiment]:
+    """The experiment in `folder`, or every experiment in its subfolders; a one-line error naming `option` if none."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise ConfigError(f"{option} {folder}: not a directory")
+    try:
+        return [load_experiment(path)]
+    except ExperimentNotFound:
+        pass
+    found = []
+    for child in sorted(p for p in path.iterdir() if p.is_dir()):
+        try:
+            found.append(load_experiment(child))
+        except ExperimentNotFound:
+            continue
+    if not found:
+        raise ConfigError(f"{option} {folder}: holds no genai-bench experiment (experiment_metadata.json or run files)")
+    return found
