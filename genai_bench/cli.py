@@ -12,6 +12,8 @@ from typing import Any, Callable
 import click
 
 from genai_bench.config import ConfigError, port_problem
+from genai_bench.database import commands as db_commands
+from genai_bench.database.commands import filter_options as report_filters
 from genai_bench.redaction import redact_url
 from genai_bench.export.excel import excel_command
 from genai_bench.export.plot import plot_command
@@ -234,6 +236,8 @@ def load_folders(folders: tuple[str, ...]) -> list:
 @main.command()
 @click.option("--experiment-folder", "folders", multiple=True,
               help="An experiment folder to serve; repeat to compare several.")
+@click.option("--results-db", default=None, help="Serve the experiments of this results database instead "
+                                                 "(sqlite:///path.db, a file path, or postgresql://...).")
 @click.option("--redis-url", default=None, envvar="GENAI_BENCH_REDIS_URL",
               help="Also serve every experiment in this Redis, live ones live (benchmarks run with "
                    "--streaming-redis-url; docs/redis.md). Needs the redis extra.")
@@ -243,10 +247,10 @@ def load_folders(folders: tuple[str, ...]) -> list:
               help="Require this token on every endpoint (or GENAI_BENCH_STREAMING_TOKEN).")
 @ALLOWED_HOSTS_OPTION
 @STATIC_URL_OPTION
-def serve(folders: tuple[str, ...], redis_url: str | None, host: str, port: int, streaming_token: str | None,
-          streaming_allowed_hosts: tuple[str, ...], static_url: str | None) -> None:
-    """Open the dashboard on finished experiments (results, comparison, replay, downloads), or with --redis-url on
-    every experiment kept in Redis, running ones live."""
+def serve(folders: tuple[str, ...], results_db: str | None, redis_url: str | None, host: str, port: int,
+          streaming_token: str | None, streaming_allowed_hosts: tuple[str, ...], static_url: str | None) -> None:
+    """Open the dashboard on finished experiments (results, comparison, replay, downloads), on a results database
+    (--results-db), or with --redis-url on every experiment kept in Redis, running ones live."""
     from genai_bench.web.security import token_setting, warn_if_exposed
     from genai_bench.web.server import results_server
 
@@ -257,19 +261,24 @@ def serve(folders: tuple[str, ...], redis_url: str | None, host: str, port: int,
 
         return serve_redis(redis_url, load_folders(folders), host, port, token_setting(streaming_token),
                            streaming_allowed_hosts, static_url)
-    if not folders:
-        raise ConfigError("serve needs --experiment-folder (repeatable) or --redis-url")
+    if bool(folders) == bool(results_db):
+        raise ConfigError("serve needs --experiment-folder (repeatable), --results-db or --redis-url "
+                          "(--experiment-folder and --results-db do not combine)")
     streaming_token = token_setting(streaming_token)
+    library = database_library(results_db) if results_db else None
     experiments = load_folders(folders)
     warn_if_exposed(host, streaming_token, "read and replay these results")
     try:
         server = results_server([e.folder for e in experiments], host, port, streaming_token, streaming_allowed_hosts,
-                                static_url)
+                                static_url, library=library)
     except OSError as exc:
         raise ConfigError(f"--port {port} on {host} is not available ({exc.strerror or exc}); pick another") from None
 
     def announce() -> None:
-        click.echo(f"Serving {len(experiments)} experiment(s) at {server.url} (Ctrl-C to stop)")
+        if library is not None:
+            click.echo(f"Serving the results database {library.store.shown} at {server.url} (Ctrl-C to stop)")
+        else:
+            click.echo(f"Serving {len(experiments)} experiment(s) at {server.url} (Ctrl-C to stop)")
         for experiment in experiments:
             if experiment.partial_reasons:
                 click.echo(f"  {experiment.folder.name}: partial ({'; '.join(experiment.partial_reasons)})")
@@ -277,16 +286,34 @@ def serve(folders: tuple[str, ...], redis_url: str | None, host: str, port: int,
     server.serve_until_signalled(announce)
 
 
+def database_library(url: str):
+    """The experiments of a results database (connected and migrated), or a one-line error."""
+    from genai_bench.database.commands import open_store
+    from genai_bench.database.library import DatabaseLibrary
+
+    return DatabaseLibrary(open_store(url))
+
+
 @main.command()
-@click.option("--experiment-folder", "folder", required=True, help="The experiment folder to report on.")
+@click.option("--experiment-folder", "folder", default=None, help="The experiment folder to report on.")
+@click.option("--results-db", default=None, help="Report on the experiments of this results database instead "
+                                                 "(filtered by the options below; html, csv or json; needs --output).")
 @click.option("--format", "fmt", default="html", type=click.Choice(["html", "csv", "json", "parquet"]),
               show_default=True, help="html: one self-contained file; csv: one row per run (units in the column "
               "names); json: summary; parquet: the csv's table (extra `parquet`).")
 @click.option("--output", default=None, help="Where to write it (default: report.<format> inside the folder).")
-def report(folder: str, fmt: str, output: str | None) -> None:
-    """Write an HTML, CSV, JSON or Parquet report of an experiment folder."""
+@report_filters
+def report(folder: str | None, results_db: str | None, fmt: str, output: str | None, **filters: str | None) -> None:
+    """Write an HTML, CSV, JSON or Parquet report of an experiment folder (or of experiments in a results database)."""
     from genai_bench.report import write_report
 
+    if bool(folder) == bool(results_db):
+        raise ConfigError("report: give --experiment-folder or --results-db, one of them")
+    if results_db:
+        from genai_bench.database.commands import report_from_database
+
+        click.echo(report_from_database(results_db, fmt, output, filters))
+        return
     experiment = load_folders((folder,))[0]
     try:
         path = write_report(experiment, fmt, Path(output) if output else None)
@@ -301,6 +328,7 @@ def report(folder: str, fmt: str, output: str | None) -> None:
 main.add_command(excel_command)
 main.add_command(plot_command)
 main.add_command(plugins_command)  # `genai-bench plugins` (plugins_cli.py)
+main.add_command(db_commands.db)  # genai-bench db import (issue 18)
 
 if __name__ == "__main__":
     main()

@@ -113,6 +113,8 @@ class BenchmarkConfig:
     server_metrics_interval: float = 1.0  # seconds between scrapes
     server_metrics_include: str | None = None  # a regex: unknown metrics kept raw when their name matches
     image_format: str = "jpeg"  # image-text-to-text: how the images are encoded (jpeg or png)
+    results_db: str | None = None  # --results-db: also write results to this database (database/, issue 18)
+    results_db_requests: str = "sample"  # none | sample | all request records in it
     alerts: object = None  # alerts.AlertSettings: --alert rules and the notifiers (None: no rule, no webhook)
     streaming_redis: object | None = None  # fanout.RedisSettings: also publish live events to Redis (docs/redis.md)
     live_interval: float = 0.25

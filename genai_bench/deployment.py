@@ -53,7 +53,8 @@ def app_from_environment(environ: Mapping[str, str] = os.environ) -> Flask:
     app = create_app(bus, library, mode="live" if session else "serve", token=environ.get(ENV_TOKEN),
                      heartbeat_interval=float(environ.get(ENV_HEARTBEAT, "10")),
                      allowed_hosts=environ.get(ENV_ALLOWED_HOSTS, "").split(","),
-                     static_url=environ.get(ENV_STATIC_URL) or (session.config.static_url if session else None))
+                     static_url=environ.get(ENV_STATIC_URL) or (session.config.static_url if session else None),
+                     metrics=session.exporter.registry if session else None)
     worker = gevent.spawn(run_session, session) if session else None
 
     def shutdown() -> None:

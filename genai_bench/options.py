@@ -219,6 +219,16 @@ REDIS_OPTIONS = [
                       "default: kept until deleted."),
 ]
 BENCHMARK_OPTIONS += REDIS_OPTIONS
+# Results in a database (issue 18): experiments, runs and request records written as runs finish.
+RESULTS_DB_OPTIONS = [
+    click.option("--results-db", default=None,
+                 help="Also write the results to this database as runs finish: sqlite:///path.db (or a file path) or "
+                      "postgresql://user@host/db (the db extra). The experiment folder stays the source of truth."),
+    click.option("--results-db-requests", default="sample", type=click.Choice(("none", "sample", "all")),
+                 show_default=True, help="Request records written to --results-db: none, a sample (1000 per run) or "
+                                         "all."),
+]
+BENCHMARK_OPTIONS += RESULTS_DB_OPTIONS
 
 
 def benchmark_options(command: Callable) -> Callable:
@@ -302,6 +312,7 @@ PASSED_AS_IS += ("rerank_endpoint",)
 PASSED_AS_IS += ("server_metrics_interval", "server_metrics_include")
 PASSED_AS_IS += ("image_format",)
 PASSED_AS_IS += ("static_url",)
+PASSED_AS_IS += ("results_db", "results_db_requests")
 
 
 def build_config(options: dict[str, Any], command: list[str]) -> BenchmarkConfig:

@@ -27,6 +27,10 @@ def redact_url(url: str) -> str:
         return REDACTED
 
 
+# Options whose value is a URL that may carry user:password (shown with it hidden).
+URL_OPTIONS = ("--api-base", "--results-db", "--server-metrics")
+
+
 def redacted_command(command: list[str]) -> list[str]:
     """The command line with the API key and streaming token hidden and --api-base redacted, for metadata."""
     out, previous = [], None
@@ -34,11 +38,11 @@ def redacted_command(command: list[str]) -> list[str]:
         option, equals, value = arg.partition("=")
         if previous in SECRET_OPTIONS:
             out.append(REDACTED)
-        elif previous == "--api-base":
+        elif previous in URL_OPTIONS:
             out.append(redact_url(arg))
         elif equals and option in SECRET_OPTIONS:
             out.append(f"{option}={REDACTED}")
-        elif equals and option == "--api-base":
+        elif equals and option in URL_OPTIONS:
             out.append(f"{option}={redact_url(value)}")
         else:
             out.append(arg)

@@ -20,7 +20,10 @@ from genai_bench.config import BenchmarkConfig, ConfigError
 from genai_bench.redaction import redact_url
 from genai_bench.conversations import multi_turn_of, multi_turn_workload
 from genai_bench.dashboard import Dashboard, DashboardListener
+from genai_bench.database.listener import ResultsDatabaseListener
+from genai_bench.database.settings import ResultsDbSettings
 from genai_bench.events import EventBus
+from genai_bench.exporter import LiveMetricsExporter
 from genai_bench.fanout.publisher import publisher_for
 from genai_bench.hooks import SweepHooks
 from genai_bench.live_events import search as search_data
@@ -126,6 +129,12 @@ class BenchmarkSession:
         self.writer = ExperimentWriter(self.folder, config.metrics_time_unit, self.clock_offset)
         self.hooks = SweepHooks()
         self.hooks.run_finished.add_listener(lambda result, **_: self.writer.write_run(result))  # files first
+        # --results-db: each run also goes to the database once its file is written (database/listener.py).
+        self.results_db = ResultsDatabaseListener.of(
+            ResultsDbSettings.of(config), self.folder, self.writer.run_files, lambda: self.metadata(end_time=None),
+            lambda message, level: self.hooks.log.fire(message=message, level=level))
+        if self.results_db is not None:
+            self.results_db.attach(self.hooks)
         # A search without SLOs is refused here, before anything starts; `objective` lets a caller judge steps itself.
         self.planner: RunPlanner = (CapacitySearch(config, objective or objective_of(config), self.hooks)
                                     if config.search else SweepPlan(config))
@@ -136,6 +145,10 @@ class BenchmarkSession:
         self.publisher.attach(self.hooks)
         if terminal is not None:
             DashboardListener(terminal).attach(self.hooks)
+        # /metrics for Prometheus when a page is served, by this session or by the host that passed its bus.
+        self.exporter = LiveMetricsExporter(self.folder.name, config.slo) if config.enable_streaming or bus else None
+        if self.exporter is not None:
+            self.exporter.attach(self.hooks)
         self._attach_alerts(config.alerts or AlertSettings())
         self.event_log = EventLogWriter(self.folder / EVENTS_FILE)
         self.bus.add_listener(self.event_log.write)
@@ -149,7 +162,7 @@ class BenchmarkSession:
         if config.enable_streaming and bus is None:
             app = create_app(self.bus, ExperimentLibrary(live_folder=self.folder), token=config.streaming_token,
                              allowed_hosts=(config.streaming_host, *config.streaming_allowed_hosts),
-                             static_url=config.static_url)
+                             static_url=config.static_url, metrics=self.exporter.registry)
             self.server = DashboardServer(app, config.streaming_host, config.streaming_port)
         self.collector = MetricsCollector(slo=config.slo)
         self.simulator: SimulatorServer | None = None
@@ -279,13 +292,16 @@ class BenchmarkSession:
             for handler in handlers:
                 handler.cancel()
             self.server_metrics.stop()
-            self.writer.write_metadata(self.metadata(end_time=time.time()))
+            final_metadata = self.metadata(end_time=time.time())
+            self.writer.write_metadata(final_metadata)
             self.publisher.benchmark_completed(final_status, len(self.runner.results), self._experiment_summary())
             self._notify_end(final_status, error)
             self._stop_cluster()
             if self.simulator is not None:
                 self.simulator.stop()
                 self.simulator = None
+            if self.results_db is not None:
+                self.results_db.finish(final_metadata)  # the final experiment row, then the queued writes (bounded)
         return SessionOutcome(results, self.folder, self.runner.stopped)
 
     @property

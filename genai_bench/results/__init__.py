@@ -7,9 +7,11 @@ from genai_bench.results.reader import (
     ExperimentNotFound,
     RunDocument,
     load_experiment,
+    load_run,
     read_events,
     to_seconds,
 )
+from genai_bench.results.filters import ExperimentFilter
 from genai_bench.results.writer import (
     EVENTS_FILE,
     METADATA_FILE,
@@ -21,7 +23,8 @@ from genai_bench.results.writer import (
 )
 
 __all__ = [
-    "EVENTS_FILE", "MAX_DRILLDOWN_REQUESTS", "METADATA_FILE", "EventLogWriter", "Experiment", "ExperimentLibrary",
-    "ExperimentNotFound", "ExperimentWriter", "RunDocument", "default_folder_name", "load_experiment", "read_events",
+    "EVENTS_FILE", "MAX_DRILLDOWN_REQUESTS", "METADATA_FILE", "EventLogWriter", "Experiment", "ExperimentFilter",
+    "ExperimentLibrary",
+    "ExperimentNotFound", "ExperimentWriter", "RunDocument", "default_folder_name", "load_experiment", "load_run", "read_events",
     "safe_name", "to_seconds", "write_json_atomic",
 ]

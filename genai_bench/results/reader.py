@@ -11,6 +11,7 @@ from typing import BinaryIO
 import orjson
 
 from genai_bench.intervals import point_intervals
+from genai_bench.results.filters import ExperimentFilter
 from genai_bench.metrics import TIME_UNIT_SCALE, histogram, scaled_by_turn, scaled_stats
 from genai_bench.slo import scaled_slo
 from genai_bench.results.formats import normalize_aggregated, normalize_metadata
@@ -156,6 +157,7 @@ class Experiment:
             "partial": bool(self.partial_reasons), "partial_reasons": self.partial_reasons,
             "model": meta.get("model"), "api_backend": meta.get("api_backend"),
             "server_engine": meta.get("server_engine"), "server_version": meta.get("server_version"),
+            "server_gpu_type": meta.get("server_gpu_type"),
             "traffic_scenario": meta.get("traffic_scenario") or sorted({r.scenario for r in self.runs}),
             "num_concurrency": meta.get("num_concurrency") or sorted({r.concurrency for r in self.runs}),
             "start_time": meta.get("start_time"), "end_time": meta.get("end_time"),
@@ -216,6 +218,11 @@ def load_experiment(folder: Path, experiment_id: str | None = None, live: bool =
     if bad_lines:
         reasons.append(f"{EVENTS_FILE} has {bad_lines} unreadable line(s) (cut off by a crash?)")
     return Experiment(experiment_id or folder.name, folder, metadata, runs, reasons, live)
+
+
+def load_run(path: Path) -> RunDocument | None:
+    """One run file read back (None when it is unreadable or has no aggregated metrics)."""
+    return _read_run(Path(path), [])
 
 
 def _read_json(path: Path, reasons: list[str]) -> dict | None:
@@ -292,6 +299,10 @@ class ExperimentLibrary:
         if folder is None:
             raise ExperimentNotFound(f"no experiment {experiment_id!r}")
         return load_experiment(folder, experiment_id, live=folder == self.live_folder)
+
+    def select(self, where: ExperimentFilter) -> list[Experiment]:
+        """The experiments whose summary passes `where`, newest first."""
+        return [e for e in self.experiments() if where.matches(e.summary())]
 
     def historical_runs(self) -> list[dict]:
         """Every completed run of every experiment, tagged with its experiment id."""

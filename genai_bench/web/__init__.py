@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import Flask
+from prometheus_client import CollectorRegistry
 from werkzeug.exceptions import HTTPException
 
 from genai_bench.assets import asset_folder
@@ -19,7 +20,8 @@ from genai_bench.web.static_url import StaticAssets
 
 def create_app(bus: EventBus, library: ExperimentLibrary | None = None, mode: str = "live", token: str | None = None,
                heartbeat_interval: float = 10.0, state: DashboardState | None = None, title: str = "genai-bench",
-               allowed_hosts: Iterable[str] = (), static_url: str | None = None) -> Flask:
+               allowed_hosts: Iterable[str] = (), static_url: str | None = None,
+               metrics: CollectorRegistry | None = None) -> Flask:
     """Build the dashboard app around a bus and the experiment folders it serves; nothing is global.
 
     This is the one place a bus, its dashboard state and the app are wired together (pass `state` only when the
@@ -27,13 +29,15 @@ def create_app(bus: EventBus, library: ExperimentLibrary | None = None, mode: st
     finished experiments are shown. An empty token is refused (ConfigError); without a token, only loopback Host names,
     addresses and `allowed_hosts` (the bound host, --streaming-allowed-hosts; "*" for any) are accepted.
     `static_url` (--static-url) loads the page's assets from a mirror of static/, pinned by integrity hashes.
+    `metrics` is the registry /metrics exposes (a benchmark's exporter.LiveMetricsExporter; empty without one).
     """
     token = security.checked_token(token)
     state = state or attach_state(bus)
     library = library or ExperimentLibrary()
     app = Flask(__name__, template_folder=str(asset_folder("templates")), static_folder=str(asset_folder("static")))
     app.extensions["genai_bench"] = WebContext(bus, state, library, Replayer(bus, library), mode, token,
-                                               heartbeat_interval, title=title, panels=panels.installed_panels())
+                                               heartbeat_interval, title=title, panels=panels.installed_panels(),
+                                               metrics=metrics or CollectorRegistry(auto_describe=False))
     app.jinja_env.globals["static_assets"] = StaticAssets.of(asset_folder("static"), static_url)
     security.init_app(app, allowed_hosts)
     app.register_error_handler(HTTPException, lambda exc: error_response(exc.code or 500, exc.description))

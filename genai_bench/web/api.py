@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, current_app, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from genai_bench import events
 from genai_bench.web.context import error_response, web_context
@@ -60,3 +61,11 @@ def buffered_events():
     complete = newer is not None
     newer = list(bus.history) if newer is None else newer
     return {"events": [e.to_dict() for e in newer], "last_event_id": bus.last_id, "complete": complete}
+
+
+@blueprint.get("/metrics")
+def prometheus_metrics():
+    """The live benchmark's requests, latency histograms and tokens in Prometheus text format (docs/prometheus.md)."""
+    # The app's own context: the benchmark (or the wsgi host's) that this dashboard serves.
+    registry = current_app.extensions["genai_bench"].metrics or CollectorRegistry(auto_describe=False)
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

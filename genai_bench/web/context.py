@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app, has_request_context, jsonify
+from prometheus_client import CollectorRegistry
 
 from genai_bench.events import EventBus
 from genai_bench.plugins import Panel
@@ -31,6 +32,7 @@ class WebContext:
     panels: dict[str, Panel] = field(default_factory=dict)  # plugins' live-page panels by name (web/panels.py)
     # Gives each request the context of the experiment it names (web/fanout.py: experiments in Redis); None: this one.
     source: Callable[[WebContext], object] | None = None
+    metrics: CollectorRegistry | None = None  # what /metrics exposes (exporter.py)
 
 
 def web_context(app: Flask | None = None) -> WebContext:

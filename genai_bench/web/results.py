@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import Blueprint, Response, request
 
 from genai_bench.replay import ReplayError
 from genai_bench.report import REPORT_FORMATS, render_report
-from genai_bench.results import ExperimentNotFound
+from genai_bench.results import ExperimentFilter, ExperimentNotFound
 from genai_bench.web.context import error_response, web_context
 from genai_bench.web.security import REPORT_POLICY
 
@@ -28,9 +30,15 @@ def replay_refused(exc: ReplayError):
 
 @blueprint.get("/api/experiments")
 def experiments():
-    """Summaries of every experiment this dashboard serves, newest first."""
+    """Summaries of the experiments this dashboard serves, newest first; ?model=&engine=&version=&gpu=&scenario=
+    &since=&until= keep those that match (docs/results-api.md)."""
     context = web_context()
-    return {"experiments": [e.summary() for e in context.library.experiments()], "mode": context.mode}
+    try:
+        where = ExperimentFilter.of(request.args)
+    except ValueError as exc:
+        return error_response(400, str(exc))
+    return {"experiments": [e.summary() for e in context.library.select(where)], "mode": context.mode,
+            "filter": {name: value for name, value in asdict(where).items() if value is not None}}
 
 
 @blueprint.get("/api/experiments/<experiment_id>")

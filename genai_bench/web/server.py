@@ -131,11 +131,12 @@ class DashboardServer:
 
 
 def results_server(folders: list[Path], host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
-                   allowed_hosts: Iterable[str] = (), static_url: str | None = None) -> DashboardServer:
-    """A dashboard over finished experiment folders (`genai-bench serve`), bound but not yet waited on.
+                   allowed_hosts: Iterable[str] = (), static_url: str | None = None, library=None) -> DashboardServer:
+    """A dashboard over finished experiment folders (`genai-bench serve`), bound but not yet waited on; `library`
+    (a database.library.DatabaseLibrary) serves a results database instead.
 
     Replays drive its live view through the bus the way a benchmark would.
     """
-    app = create_app(EventBus(), ExperimentLibrary(folders), mode="serve", token=token,
+    app = create_app(EventBus(), library or ExperimentLibrary(folders), mode="serve", token=token,
                      allowed_hosts=(host, *allowed_hosts), static_url=static_url)
     return DashboardServer(app, host=host, port=port).start()

@@ -1,5 +1,6 @@
 /* genai-bench results view: where experiments come from. A source answers
- *   experiments() -> {experiments: [Summary], mode}, experiment(id) -> {summary, metadata, runs, intervals}, requests(id, key)
+ *   experiments(filter) -> {experiments: [Summary], mode} (filter: {model, engine, version, gpu, scenario, since, until},
+ *   applied by served sources), experiment(id) -> {summary, metadata, runs, intervals}, requests(id, key)
  * (each a Promise), plus, when served, downloadUrl(id, format), replay(id, speed) and replayStatus().
  *
  *   GenaiResults.apiSource()                          the results API of the server (docs/results-api.md)
@@ -40,7 +41,12 @@
     return {
       kind: "api",
       served: true,
-      experiments: function () { return fetchJSON("api/experiments").then(U.asList); },
+      experiments: function (filter) {
+        var query = Object.keys(filter || {}).filter(function (k) { return filter[k]; }).map(function (k) {
+          return encodeURIComponent(k) + "=" + encodeURIComponent(filter[k]);
+        }).join("&");
+        return fetchJSON("api/experiments" + (query ? "?" + query : "")).then(U.asList);
+      },
       experiment: function (id) { return fetchJSON(exp(id)); },
       requests: function (id, key) { return fetchJSON(exp(id) + "/runs/" + encodeURIComponent(key) + "/requests"); },
       downloadUrl: function (id, format) { return exp(id) + "/report." + format; },

@@ -61,6 +61,17 @@
     var curves = GenaiResults.createCurves(view);
     var table = GenaiResults.createTable(view);
     var drill = GenaiResults.createDrill(view);
+    // Served lists can be filtered by the server (results-filters.js; absent from the report, which needs none).
+    var filters = GenaiResults.createFilters && source.served ? GenaiResults.createFilters(view, function () {
+      // Keep the ticked experiments the filter still lists; with none left, show the newest listed.
+      return refresh(state.selected.slice()).then(function () {
+        if (state.selected.length || !state.list.length) return;
+        state.selected = [state.list[0].id];
+        picker.render();
+        return renderAll();
+      });
+    }) : null;
+    if (filters) picker.head.insertBefore(filters.node, picker.head.children[1] || null);
 
     // A capacity search's outcome comes first: it is the experiment's answer.
     var searchBanner = el("section", { className: "rv-search", id: "rv-search", "aria-label": "Capacity search", hidden: true });
@@ -120,11 +131,12 @@
     }
 
     function refresh(selection) {
-      return source.experiments().then(function (answer) {
+      return source.experiments(state.filter).then(function (answer) {
         if (state.destroyed) return;
         var info = U.asList(answer);
         state.mode = info.mode;
         state.list = info.experiments.filter(function (s) { return s && s.id !== undefined && s.id !== null; });
+        if (filters) filters.update(state.list);
         var ids = state.list.map(function (s) { return s.id; });
         var wanted = selection || options.select || "newest";
         var chosen;
