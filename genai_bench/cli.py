@@ -16,6 +16,7 @@ from genai_bench.database import commands as db_commands
 from genai_bench.database.commands import filter_options as report_filters
 from genai_bench.redaction import redact_url
 from genai_bench.export.excel import excel_command
+from genai_bench.export.folders import load_folders
 from genai_bench.export.plot import plot_command
 from genai_bench.options import ALLOWED_HOSTS_OPTION, STATIC_URL_OPTION, benchmark_options, build_config, split_values
 from genai_bench.plugins_cli import plugins as plugins_command
@@ -218,19 +219,6 @@ def check_port(port: int) -> None:
     problem = port_problem("--port", port)
     if problem:
         raise ConfigError(problem)
-
-
-def load_folders(folders: tuple[str, ...]) -> list:
-    """Experiment folders named by --experiment-folder, each checked, or a one-line error naming the bad one."""
-    from genai_bench.results import ExperimentNotFound, load_experiment
-
-    loaded = []
-    for folder in folders:
-        try:
-            loaded.append(load_experiment(Path(folder)))
-        except ExperimentNotFound as exc:
-            raise ConfigError(f"--experiment-folder {folder}: {exc}") from None
-    return loaded
 
 
 @main.command()

@@ -9,7 +9,8 @@ import click
 from genai_bench.config import ConfigError
 from genai_bench.database.settings import REQUEST_MODES, ResultsDbSettings, shown_url
 from genai_bench.database.store import DatabaseError, ResultsStore
-from genai_bench.results import ExperimentFilter, ExperimentNotFound, load_experiment
+from genai_bench.results import ExperimentFilter
+from genai_bench.export.folders import load_folders
 
 RESULTS_DB_HELP = "A results database (sqlite:///path.db, a file path, or postgresql://...) written by --results-db."
 # The filter options of `report --results-db` (serve filters in the page and with query parameters).
@@ -61,12 +62,7 @@ def db() -> None:
               show_default=True, help="Request records written: none, a sample (1000 per run) or all.")
 def import_folders(url: str, folders: tuple[str, ...], requests: str) -> None:
     """Load experiment folders written earlier into the results database (idempotent)."""
-    experiments = []
-    for folder in folders:
-        try:
-            experiments.append(load_experiment(Path(folder)))
-        except ExperimentNotFound as exc:
-            raise ConfigError(f"--experiment-folder {folder}: {exc}") from None
+    experiments = load_folders(folders)
     store = open_store(url)
     limit = ResultsDbSettings(url, requests).request_limit
     try:

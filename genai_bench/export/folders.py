@@ -1,4 +1,5 @@
-"""Which experiments an export command reads: one experiment folder, or (like upstream's plot) a folder of them."""
+"""Which experiments a command reads: the folders it names, one experiment folder, or (like upstream's plot) a folder
+of them; a folder that holds none is a one-line error."""
 
 from __future__ import annotations
 
@@ -26,3 +27,14 @@ def load_experiments(folder: str, option: str) -> list[Experiment]:
     if not found:
         raise ConfigError(f"{option} {folder}: holds no genai-bench experiment (experiment_metadata.json or run files)")
     return found
+
+
+def load_folders(folders: tuple[str, ...] | list[str]) -> list[Experiment]:
+    """Experiment folders named by --experiment-folder, each checked, or a one-line error naming the bad one."""
+    loaded = []
+    for folder in folders:
+        try:
+            loaded.append(load_experiment(Path(folder)))
+        except ExperimentNotFound as exc:
+            raise ConfigError(f"--experiment-folder {folder}: {exc}") from None
+    return loaded
