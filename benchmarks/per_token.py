@@ -30,12 +30,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from common import ROOT, start_simulator
+from common import start_simulator
 
 HERE = Path(__file__).resolve().parent
 SCENARIO_OUT = 100  # D(100,100): 100 output tokens per request
@@ -241,7 +240,7 @@ def print_summary(itl_ms: float, args: argparse.Namespace, costs: dict, rows: li
         if name == "ours" and "upstream" in costs:
             extra += f"  (upstream / ours {costs['upstream']['us_per_token'] / figures['us_per_token']:.2f}x)"
         print(f"  {name:>10}: {figures['us_per_token']:7.1f} us/token{extra}")
-    print(f"  timing error (ms): TTFT measured-configured, ITL |gap-configured|; knee = first concurrency past "
+    print("  timing error (ms): TTFT measured-configured, ITL |gap-configured|; knee = first concurrency past "
           f"1 ms p50 / 5 ms p99")
     for row in rows:
         print(f"  {row['client']:>10} c={row['concurrency']:<4} TTFT p50 {row.get('ttft_p50', float('nan')):6.2f} "

@@ -45,7 +45,7 @@ class StreamRead:
 
     __slots__ = ("sock", "raw", "take", "error_limit", "parser", "watcher", "waiter", "status", "now", "pending",
                  "error_body", "framed", "headers_done", "message_done", "stream_over", "failure", "finished",
-                 "stamped", "grace", "clean_end")
+                 "stamped", "grace", "clean_end", "keep_alive")
 
     def __init__(self, sock, take: Callable[[bytes, float], int], error_limit: int) -> None:
         self.sock = sock
@@ -66,6 +66,7 @@ class StreamRead:
         self.watcher = get_hub().loop.io(sock.fileno(), 1)
         self.grace = None
         self.clean_end = False  # the stream ended with [DONE]
+        self.keep_alive = False
 
     def wait(self) -> None:
         """Read until the answer is over, from the loop; raises the error that ended it early."""
@@ -84,7 +85,7 @@ class StreamRead:
     @property
     def reusable(self) -> bool:
         """True when the connection can carry the next request (the whole answer was read, keep-alive)."""
-        return self.message_done and self.failure is None and self.parser.should_keep_alive()
+        return self.message_done and self.keep_alive and self.failure is None
 
     # ---- the loop's callback -----------------------------------------------------------------------------------
 
@@ -171,3 +172,4 @@ class StreamRead:
 
     def on_message_complete(self) -> None:
         self.message_done = True
+        self.keep_alive = self.parser.should_keep_alive()  # asked now: llhttp resets it for the next message
