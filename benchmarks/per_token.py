@@ -194,11 +194,13 @@ def knees(rows: list[dict]) -> dict[str, int | None]:
 def main() -> None:
     """Run the cost and fidelity measurements for each ITL and print them (and JSON with --json)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--itl-ms", type=float, nargs="+", default=[1.0, 10.0])
+    parser.add_argument("--itl-ms", type=float, nargs="+", default=[0.0, 1.0, 10.0],
+                        help="0: the zero-delay simulator, where many tokens arrive in one read")
     parser.add_argument("--ttft-ms", type=float, default=20.0)
-    parser.add_argument("--cost-concurrency", type=int, default=16)
+    parser.add_argument("--cost-concurrency", type=int, nargs="+", default=[16, 16, 64],
+                        help="concurrency of the cost runs, one per --itl-ms (the last repeats)")
     parser.add_argument("--short", type=int, default=64, help="requests in the short run of a cost pair")
-    parser.add_argument("--long", type=int, default=320, help="requests in the long run of a cost pair")
+    parser.add_argument("--long", type=int, default=800, help="requests in the long run of a cost pair")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="*", default=[16, 64, 128, 256])
     parser.add_argument("--requests-per-user", type=int, default=3)
@@ -207,7 +209,8 @@ def main() -> None:
     args = parser.parse_args()
     report = {"load_before": os.getloadavg(), "cores": os.cpu_count(), "by_itl": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        for itl_ms in args.itl_ms:
+        for index, itl_ms in enumerate(args.itl_ms):
+            concurrency = args.cost_concurrency[min(index, len(args.cost_concurrency) - 1)]
             work = Path(tmp) / f"itl{itl_ms:g}"
             work.mkdir()
             simulator, url = start_simulator("--ttft-ms", str(args.ttft_ms), "--itl-ms", str(itl_ms), "--jitter-ms",
@@ -217,13 +220,15 @@ def main() -> None:
                 if args.upstream:
                     clients.append(Upstream(url, work))
                 print(f"== ITL {itl_ms:g} ms, TTFT {args.ttft_ms:g} ms, D(100,{SCENARIO_OUT}) ==", flush=True)
-                costs = cost(clients, args.cost_concurrency, args.short, args.long, args.rounds)
-                rows = fidelity(clients[:2], args.concurrency, args.requests_per_user, args.ttft_ms, itl_ms)
+                costs = cost(clients, concurrency, args.short, args.long, args.rounds)
+                rows = fidelity(clients[:2], args.concurrency if itl_ms else [], args.requests_per_user,
+                                args.ttft_ms, itl_ms)
             finally:
                 simulator.terminate()
                 simulator.wait(timeout=10)
-            report["by_itl"][f"{itl_ms:g}"] = {"cost": costs, "fidelity": rows, "knee": knees(rows)}
-            print_summary(itl_ms, args, costs, rows)
+            report["by_itl"][f"{itl_ms:g}"] = {"cost_concurrency": concurrency, "cost": costs, "fidelity": rows,
+                                               "knee": knees(rows)}
+            print_summary(itl_ms, concurrency, args, costs, rows)
     report["load_after"] = os.getloadavg()
     print(f"load average before {report['load_before'][0]:.2f}, after {report['load_after'][0]:.2f} "
           f"({report['cores']} cores)")
@@ -231,9 +236,10 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(report, indent=2))
 
 
-def print_summary(itl_ms: float, args: argparse.Namespace, costs: dict, rows: list[dict]) -> None:
+def print_summary(itl_ms: float, concurrency: int, args: argparse.Namespace, costs: dict, rows: list[dict]) -> None:
+    """One ITL's figures."""
     reference = costs["reference"]["us_per_token"]
-    print(f"\nITL {itl_ms:g} ms: marginal client CPU per token at concurrency {args.cost_concurrency} "
+    print(f"\nITL {itl_ms:g} ms: marginal client CPU per token at concurrency {concurrency} "
           f"(median of {args.rounds} rounds, {args.short} vs {args.long} requests)")
     for name, figures in costs.items():
         extra = "" if name == "reference" else f"  ({figures['us_per_token'] / reference:.2f}x reference)"
@@ -241,12 +247,13 @@ def print_summary(itl_ms: float, args: argparse.Namespace, costs: dict, rows: li
             extra += f"  (upstream / ours {costs['upstream']['us_per_token'] / figures['us_per_token']:.2f}x)"
         print(f"  {name:>10}: {figures['us_per_token']:7.1f} us/token{extra}")
     print("  timing error (ms): TTFT measured-configured, ITL |gap-configured|; knee = first concurrency past "
-          f"1 ms p50 / 5 ms p99")
+          "1 ms p50 / 5 ms p99")
     for row in rows:
         print(f"  {row['client']:>10} c={row['concurrency']:<4} TTFT p50 {row.get('ttft_p50', float('nan')):6.2f} "
               f"p99 {row.get('ttft_p99', float('nan')):7.2f}  ITL p50 {row.get('itl_p50', float('nan')):6.2f} "
               f"p99 {row.get('itl_p99', float('nan')):7.2f}  {'PAST' if row['passed'] else 'ok'}")
-    print(f"  knee: {knees(rows)}")
+    if rows:
+        print(f"  knee: {knees(rows)}")
 
 
 if __name__ == "__main__":

@@ -150,25 +150,35 @@ class StreamRead:
                 self.error_body = (self.error_body + body)[:self.error_limit]
                 self.stream_over = len(self.error_body) >= self.error_limit
             return
+        try:
+            # The usual arrival: one whole event of one data line, alone (a token written on its own).
+            if (not self.pending and body.startswith(b"data:") and body.endswith(b"\n\n")
+                    and body.find(b"\n") == len(body) - 2):
+                outcome = self.take(body[5:-2].strip(), self.now)
+            else:
+                outcome = self._lines(body)
+        except Exception as exc:  # a chunk the client cannot read: the stream ends with this error
+            self.failure = exc
+            outcome = FAILED
+        if outcome:
+            self.stream_over = True
+            self.clean_end = outcome == DONE
+
+    def _lines(self, body: bytes) -> int:
+        """Hand every complete data line to the parser, keeping an unfinished line for the next read."""
         buffer = self.pending + body if self.pending else body
         start = 0
         take, now = self.take, self.now
-        try:
-            while True:
-                end = buffer.find(b"\n", start)
-                if end < 0:
-                    break
-                if buffer.startswith(b"data:", start) and (outcome := take(buffer[start + 5:end].strip(), now)):
-                    self.stream_over = True
-                    self.clean_end = outcome == DONE
-                    self.pending = b""
-                    return
-                start = end + 1
-        except Exception as exc:  # a chunk the client cannot read: the stream ends with this error
-            self.failure = exc
-            self.stream_over = True
-            return
+        while True:
+            end = buffer.find(b"\n", start)
+            if end < 0:
+                break
+            if buffer.startswith(b"data:", start) and (outcome := take(buffer[start + 5:end].strip(), now)):
+                self.pending = b""
+                return outcome
+            start = end + 1
         self.pending = buffer[start:] if start < len(buffer) else b""
+        return GO_ON
 
     def on_message_complete(self) -> None:
         self.message_done = True
