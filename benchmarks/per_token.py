@@ -64,17 +64,20 @@ def run_file(folder: Path) -> dict:
 
 
 class Ours:
-    name = "ours"
+    """genai-bench from this checkout (with --num-workers N when workers > 0)."""
 
-    def __init__(self, url: str, work: Path) -> None:
-        self.url, self.work = url, work
+    def __init__(self, url: str, work: Path, workers: int = 0) -> None:
+        self.url, self.work, self.workers = url, work, workers
+        self.name = f"ours-w{workers}" if workers else "ours"
 
     def run(self, concurrency: int, requests: int, tag: str) -> dict:
-        folder = self.work / f"ours-{tag}"
+        folder = self.work / f"{self.name}-{tag}"
         command = [sys.executable, "-m", "genai_bench", "benchmark", "--api-base", self.url, "--traffic-scenario",
                    f"D(100,{SCENARIO_OUT})", "--num-concurrency", str(concurrency), "--max-requests-per-run",
                    str(requests), "--max-time-per-run", "10", "--experiment-base-dir", str(self.work),
-                   "--experiment-folder-name", folder.name]
+                   "--experiment-folder-name", folder.name, "--no-stop-on-saturation"]
+        if self.workers:
+            command += ["--num-workers", str(self.workers)]
         cpu = run_child(command, None, self.work / f"{folder.name}.log", 900)
         document = run_file(folder)
         scale = 1000.0 if document.get("_time_unit", "s") == "s" else 1.0  # to ms
@@ -89,6 +92,8 @@ class Ours:
 
 
 class Reference:
+    """benchmarks/reference_client.py: the floor."""
+
     name = "reference"
 
     def __init__(self, url: str, work: Path) -> None:
@@ -108,6 +113,8 @@ class Reference:
 
 
 class Upstream:
+    """Upstream genai-bench 0.0.5 from its own venv."""
+
     name = "upstream"
 
     def __init__(self, url: str, work: Path) -> None:
@@ -159,6 +166,10 @@ def cost(clients: list, concurrency: int, short: int, long: int, rounds: int) ->
             a = client.run(concurrency, short, f"c{concurrency}-n{short}-r{round_index}")
             b = client.run(concurrency, long, f"c{concurrency}-n{long}-r{round_index}")
             micro = 1e6 * (b["cpu"] - a["cpu"]) / max(b["tokens"] - a["tokens"], 1)
+            if b["tokens"] < 0.9 * long * SCENARIO_OUT or a["tokens"] < 0.9 * short * SCENARIO_OUT:
+                print(f"[round {round_index + 1}/{rounds}] {client.name}: not counted, a run streamed too few "
+                      f"tokens ({a['tokens']}, {b['tokens']})", flush=True)
+                continue
             per_token[client.name].append(micro)
             print(f"[round {round_index + 1}/{rounds}] {client.name}: {micro:.1f} us/token "
                   f"(short {a['cpu']:.2f} s / {a['tokens']} tok, long {b['cpu']:.2f} s / {b['tokens']} tok; "
@@ -205,8 +216,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="*", default=[16, 64, 128, 256])
     parser.add_argument("--requests-per-user", type=int, default=3)
     parser.add_argument("--upstream", action="store_true", help="also run upstream genai-bench 0.0.5")
+    parser.add_argument("--workers-sweep", type=int, nargs="*", metavar="CONCURRENCY",
+                        help="instead: ours with 0, 1 and 2 --num-workers at these concurrencies (at the first "
+                             "--itl-ms): the streams followed within 1 ms p50 / 5 ms p99 per worker count")
     parser.add_argument("--json", help="write every figure here")
     args = parser.parse_args()
+    if args.workers_sweep:
+        workers_sweep(args)
+        return
     report = {"load_before": os.getloadavg(), "cores": os.cpu_count(), "by_itl": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for index, itl_ms in enumerate(args.itl_ms):
@@ -232,6 +249,31 @@ def main() -> None:
     report["load_after"] = os.getloadavg()
     print(f"load average before {report['load_before'][0]:.2f}, after {report['load_after'][0]:.2f} "
           f"({report['cores']} cores)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+def workers_sweep(args: argparse.Namespace) -> None:
+    """Ours with 0, 1 and 2 worker processes at each concurrency: timing errors and the knee per worker count."""
+    itl_ms = args.itl_ms[0]
+    report = {"load_before": os.getloadavg(), "itl_ms": itl_ms, "rows": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        simulator, url = start_simulator("--ttft-ms", str(args.ttft_ms), "--itl-ms", str(itl_ms), "--jitter-ms", "0",
+                                         "--prefill-ms-per-token", "0")
+        try:
+            clients = [Ours(url, Path(tmp), workers) for workers in (0, 1, 2)]
+            report["rows"] = fidelity(clients, args.workers_sweep, args.requests_per_user, args.ttft_ms, itl_ms)
+        finally:
+            simulator.terminate()
+            simulator.wait(timeout=10)
+    report["load_after"] = os.getloadavg()
+    report["knee"] = knees(report["rows"])
+    for row in report["rows"]:
+        print(f"  {row['client']:>10} c={row['concurrency']:<4} TTFT p50 {row.get('ttft_p50', float('nan')):6.2f} "
+              f"p99 {row.get('ttft_p99', float('nan')):7.2f}  ITL p50 {row.get('itl_p50', float('nan')):6.2f} "
+              f"p99 {row.get('itl_p99', float('nan')):7.2f}  {'PAST' if row['passed'] else 'ok'}")
+    print(f"knee (first concurrency past 1 ms p50 / 5 ms p99): {report['knee']}; load average "
+          f"{report['load_before'][0]:.2f} -> {report['load_after'][0]:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 
