@@ -66,9 +66,9 @@ def run_file(folder: Path) -> dict:
 class Ours:
     """genai-bench from this checkout (with --num-workers N when workers > 0)."""
 
-    def __init__(self, url: str, work: Path, workers: int = 0) -> None:
-        self.url, self.work, self.workers = url, work, workers
-        self.name = f"ours-w{workers}" if workers else "ours"
+    def __init__(self, url: str, work: Path, workers: int = 0, code: Path | None = None) -> None:
+        self.url, self.work, self.workers, self.code = url, work, workers, code
+        self.name = "before" if code else (f"ours-w{workers}" if workers else "ours")
 
     def run(self, concurrency: int, requests: int, tag: str) -> dict:
         folder = self.work / f"{self.name}-{tag}"
@@ -78,7 +78,8 @@ class Ours:
                    "--experiment-folder-name", folder.name, "--no-stop-on-saturation"]
         if self.workers:
             command += ["--num-workers", str(self.workers)]
-        cpu = run_child(command, None, self.work / f"{folder.name}.log", 900)
+        env = {**os.environ, "PYTHONPATH": str(self.code)} if self.code else None
+        cpu = run_child(command, env, self.work / f"{folder.name}.log", 900, cwd=self.code)
         document = run_file(folder)
         scale = 1000.0 if document.get("_time_unit", "s") == "s" else 1.0  # to ms
         ttft, itl, tokens = [], [], 0
@@ -158,11 +159,15 @@ def passes(figures: dict) -> bool:
             or max(figures.get("ttft_p99", 0.0), figures.get("itl_p99", 0.0)) > 5.0)
 
 
-def cost(clients: list, concurrency: int, short: int, long: int, rounds: int) -> dict[str, dict]:
-    """Marginal CPU per token of each client: (long run's CPU - short run's) / (its tokens - short's), medians."""
+def cost(clients: list, concurrency: int, short: int, long_default: int, rounds: int) -> dict[str, dict]:
+    """Marginal CPU per token of each client: (long run's CPU - short run's) / (its tokens - short's), medians.
+
+    A client with a `long` attribute (upstream: seconds of start-up whose noise would swamp a short margin) uses
+    its own long-run length."""
     per_token: dict[str, list[float]] = {c.name: [] for c in clients}
     for round_index in range(rounds):
         for client in clients:
+            long = getattr(client, "long", None) or long_default
             a = client.run(concurrency, short, f"c{concurrency}-n{short}-r{round_index}")
             b = client.run(concurrency, long, f"c{concurrency}-n{long}-r{round_index}")
             micro = 1e6 * (b["cpu"] - a["cpu"]) / max(b["tokens"] - a["tokens"], 1)
@@ -216,6 +221,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="*", default=[16, 64, 128, 256])
     parser.add_argument("--requests-per-user", type=int, default=3)
     parser.add_argument("--upstream", action="store_true", help="also run upstream genai-bench 0.0.5")
+    parser.add_argument("--upstream-long", type=int, default=3000,
+                        help="requests in upstream's long cost run (its start-up varies by a second or more)")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                        help="also run genai-bench from this checkout (e.g. the code before a change) as 'before'")
     parser.add_argument("--workers-sweep", type=int, nargs="*", metavar="CONCURRENCY",
                         help="instead: ours with 0, 1 and 2 --num-workers at these concurrencies (at the first "
                              "--itl-ms): the streams followed within 1 ms p50 / 5 ms p99 per worker count")
@@ -234,11 +243,14 @@ def main() -> None:
                                              "0", "--prefill-ms-per-token", "0")
             try:
                 clients = [Ours(url, work), Reference(url, work)]
+                if args.baseline:
+                    clients.append(Ours(url, work, code=args.baseline.resolve()))
                 if args.upstream:
                     clients.append(Upstream(url, work))
+                    clients[-1].long = args.upstream_long
                 print(f"== ITL {itl_ms:g} ms, TTFT {args.ttft_ms:g} ms, D(100,{SCENARIO_OUT}) ==", flush=True)
                 costs = cost(clients, concurrency, args.short, args.long, args.rounds)
-                rows = fidelity(clients[:2], args.concurrency if itl_ms else [], args.requests_per_user,
+                rows = fidelity([c for c in clients if c.name != "upstream"], args.concurrency if itl_ms else [], args.requests_per_user,
                                 args.ttft_ms, itl_ms)
             finally:
                 simulator.terminate()
@@ -282,9 +294,11 @@ def print_summary(itl_ms: float, concurrency: int, args: argparse.Namespace, cos
     """One ITL's figures."""
     reference = costs["reference"]["us_per_token"]
     print(f"\nITL {itl_ms:g} ms: marginal client CPU per token at concurrency {concurrency} "
-          f"(median of {args.rounds} rounds, {args.short} vs {args.long} requests)")
+          f"(median of {args.rounds} rounds, {args.short} vs {args.long} requests; upstream {args.upstream_long})")
     for name, figures in costs.items():
         extra = "" if name == "reference" else f"  ({figures['us_per_token'] / reference:.2f}x reference)"
+        if name == "before":
+            extra += f"  (before / ours {figures['us_per_token'] / costs['ours']['us_per_token']:.2f}x)"
         if name == "ours" and "upstream" in costs:
             extra += f"  (upstream / ours {costs['upstream']['us_per_token'] / figures['us_per_token']:.2f}x)"
         print(f"  {name:>10}: {figures['us_per_token']:7.1f} us/token{extra}")
