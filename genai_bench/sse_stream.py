@@ -90,7 +90,13 @@ class StreamRead:
     # ---- the loop's callback -----------------------------------------------------------------------------------
 
     def on_readable(self) -> None:
-        """Read what arrived, once; runs in the loop (the hub greenlet)."""
+        """Read what arrived, once; runs in the loop (the hub greenlet), so nothing may escape it."""
+        try:
+            self._read()
+        except Exception as exc:  # never seen; it ends this request with the error instead of hanging it
+            self._finish(exc)
+
+    def _read(self) -> None:
         try:
             if self.stamped:
                 data, ancillary, _, _ = self.raw.recvmsg(READ_SIZE, ANCILLARY_SPACE)
@@ -113,9 +119,8 @@ class StreamRead:
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            if self.failure is None:
-                self.failure = exc.__context__ if isinstance(exc, httptools.HttpParserCallbackError) else exc
-            self._finish(self.failure)
+            cause = exc.__context__ if isinstance(exc, httptools.HttpParserCallbackError) else None
+            self._finish(self.failure or cause or exc)
             return
         if self.message_done or (self.stream_over and not self.clean_end):
             self._finish(None)
