@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from time import perf_counter
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ from genai_bench.protocol import (
     RequestRecord,
 )
 from genai_bench.receive_times import ReceiveTimedSocket
+from genai_bench.sse_stream import DONE, FAILED, GO_ON, StreamRead
 from genai_bench.tokenizer import Tokenizer
 
 ENDPOINT_PATHS = {"chat": "/chat/completions", "completions": "/completions"}
@@ -188,6 +190,7 @@ class OpenAIStreamingClient:
         self.http, self.pool = target.new_receive_timed_client()
         self.headers = target.headers()
         self.path = target.path
+        self._request_head = request_head(target.api_base, self.path, self.headers)
         self.sent = 0
         # The last request's stream, kept (not joined) so that a multi-turn user can read the answer it got.
         self.last_stream: StreamState | None = None
@@ -214,7 +217,10 @@ class OpenAIStreamingClient:
         body = self.target.payload(prompt, record.max_output_tokens)
         record.request_bytes = len(body)
         self.last_stream = state = StreamState()
-        self._post(record, body, self._read_stream, state)
+        if self.pool is None:  # TLS or a proxy: geventhttpclient reads the stream
+            self._post(record, body, self._read_stream, state)
+        else:
+            self._stream(record, body, state)
         if record.ok:
             self._finish(record, state)
         return record
@@ -241,6 +247,37 @@ class OpenAIStreamingClient:
             if response is not None:
                 response.release()
 
+    def _stream(self, record: RequestRecord, body: bytes, state: StreamState) -> None:
+        """POST `body` on the keep-alive connection and let the event loop read the answer (sse_stream); server
+        faults become the record's error, as in _post."""
+        read = sock = None
+        record.start = perf_counter()
+        try:
+            with gevent.Timeout(self.target.request_timeout):
+                sock = self.pool.get_socket()
+                sock.sendall(b"%s%d\r\n\r\n%s" % (self._request_head, len(body), body))
+                read = StreamRead(sock, partial(self._take_data, record, state), MAX_ERROR_BODY)
+                read.wait()
+        except gevent.Timeout:
+            record.status_code = read.status if read is not None else 0
+            record.fail(ERROR_TIMEOUT, f"no complete answer within {self.target.request_timeout:g} s", perf_counter())
+        except Exception as exc:  # socket errors, refused connections and HTTP parse errors are all server faults here
+            record.status_code = read.status if read is not None else 0
+            code = ERROR_INCOMPLETE_STREAM if record.status_code == 200 else ERROR_CONNECTION
+            record.fail(code, f"{type(exc).__name__}: {exc}", perf_counter())
+        else:
+            record.status_code = read.status
+            if read.status != 200:
+                record.fail(str(read.status), _error_message(read.error_body), perf_counter())
+            elif not record.end:
+                record.end = read.now  # the answer ended without [DONE]: when its last bytes arrived
+        finally:
+            if sock is not None:
+                if read is not None and read.reusable:
+                    self.pool.return_socket(sock)
+                else:
+                    self.pool.release_socket(sock)
+
     def _read_stream(self, response, record: RequestRecord, state: StreamState) -> None:
         sock = self.pool.current if self.pool is not None else None
         # One line per read until the first line shows plain LF line ends; then one whole event (data line and
@@ -261,23 +298,22 @@ class OpenAIStreamingClient:
             else:
                 lines = block.split(b"\n")
             for line in lines:
-                if line.startswith(b"data:") and self._take_data(line[5:].strip(), now, record, state):
-                    if state.done:
-                        record.end = now
+                if line.startswith(b"data:") and self._take_data(record, state, line[5:].strip(), now):
                     return
         record.end = now
 
     @staticmethod
-    def _take_data(data: bytes, now: float, record: RequestRecord, state: StreamState) -> bool:
-        """Account for one SSE data field; True when the stream is over ([DONE] or a failure)."""
+    def _take_data(record: RequestRecord, state: StreamState, data: bytes, now: float) -> int:
+        """Account for one SSE data field: GO_ON, or DONE / FAILED when the stream is over."""
         if data == b"[DONE]":
             state.done = True
-            return True
+            record.end = now
+            return DONE
         try:
             chunk = orjson.loads(data)
         except ValueError:  # orjson.JSONDecodeError is a ValueError
             record.fail(ERROR_MALFORMED_CHUNK, f"chunk is not JSON: {data[:200]!r}", now)
-            return True
+            return FAILED
         choices = chunk.get("choices")
         if choices:
             choice = choices[0]
@@ -296,10 +332,10 @@ class OpenAIStreamingClient:
                 state.finish_reason = choice["finish_reason"]
         elif "error" in chunk:
             record.fail(ERROR_INCOMPLETE_STREAM, f"server error mid-stream: {chunk['error']}"[:500], now)
-            return True
+            return FAILED
         if chunk.get("usage"):
             state.usage = chunk["usage"]
-        return False
+        return GO_ON
 
     def _finish(self, record: RequestRecord, state: StreamState) -> None:
         if state.finish_reason is None:
@@ -330,6 +366,14 @@ class OpenAIStreamingClient:
 
     def _local_count(self, pieces: list[str], chunks: int) -> int:
         return estimate_tokens(self.tokenizer.count("".join(pieces)), chunks)
+
+
+def request_head(api_base: str, path: str, headers: dict[str, str]) -> bytes:
+    """The bytes of a POST's head up to its Content-Length value, the same for every request of a client."""
+    host = urlsplit(api_base).netloc.rpartition("@")[2]
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", "User-Agent: genai-bench"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\nContent-Length: ").encode("latin-1")
 
 
 def _error_message(body: bytes) -> str:
