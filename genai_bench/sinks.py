@@ -98,7 +98,8 @@ class GuardedSink:
         """Deliver what is queued (at most `timeout` seconds), then tell the sink the benchmark is over."""
         close_sinks([self], timeout)
 
-    def _close_sink(self) -> None:
+    def close_flushed(self) -> None:
+        """After the flush (close_sinks): end a greenlet still stuck in the sink, report the drops, call close()."""
         if not self.greenlet.dead:
             self.greenlet.kill(timeout=1.0)  # the sink's greenlet is stuck: end it (bounded) before close()
             log.warning("sink %r did not take its last %d event(s) in time; they are dropped", self.name,
@@ -121,7 +122,7 @@ def close_sinks(sinks: list[GuardedSink], timeout: float = CLOSE_TIMEOUT) -> Non
         sink.finish()
     gevent.joinall([sink.greenlet for sink in sinks], timeout=timeout)
     for sink in sinks:
-        sink._close_sink()
+        sink.close_flushed()
 
 
 def attach_sinks(bus: EventBus, context: SinkContext,
@@ -133,10 +134,10 @@ def attach_sinks(bus: EventBus, context: SinkContext,
             sink = plugin.target(context)
             if not callable(getattr(sink, "handle", sink)):
                 raise TypeError(f"{type(sink).__name__} is neither callable nor has handle(event)")
+            guarded = GuardedSink(plugin.name, sink)  # a queue_size that is not a number raises here
         except Exception as exc:  # a broken plugin must never stop a benchmark
             report(f"plugin {plugin.name!r} ({SINKS_GROUP}) failed to start and is skipped: {type(exc).__name__}: {exc}")
             continue
-        guarded = GuardedSink(plugin.name, sink)
         bus.add_listener(guarded)
         attached.append(guarded)
     return attached
