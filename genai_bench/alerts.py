@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -33,6 +34,7 @@ ACTIONS = (NOTIFY, STOP)
 NOTIFY_AUTO, NOTIFY_NONE = "auto", "none"
 NOTIFY_CHOICES = (NOTIFY_AUTO, NOTIFY_NONE)
 FIRING, RESOLVED = "firing", "resolved"
+BENCHMARK_ENDED = "benchmark ended"  # the reason of the resolves the benchmark's end gives rules still firing
 SERVER_PREFIX = "server."
 MAX_FOR_SECONDS = 7 * 24 * 3600.0
 
@@ -233,6 +235,8 @@ class RuleState:
     holding_since: float | None = None
     firing: bool = False
     fired_at: float | None = None
+    value: float | None = None  # the latest value seen
+    run_key: str | None = None  # the run it was seen in
 
 
 class AlertMonitor:
@@ -283,6 +287,7 @@ class AlertMonitor:
         if value is None:
             return
         state = self.states[rule]
+        state.value, state.run_key = value, run_key
         if rule.holds(value):
             if state.holding_since is None:
                 state.holding_since = now
@@ -295,16 +300,26 @@ class AlertMonitor:
                 state.firing = False
                 self._change(rule, RESOLVED, value, state.fired_at or now, now, run_key)
 
+    def end(self, reason: str = BENCHMARK_ENDED, now: float | None = None) -> None:
+        """Resolve every rule still firing, with `reason` (the benchmark ended: nothing will resolve them later)."""
+        now = time.time() if now is None else now
+        for rule, state in self.states.items():
+            state.holding_since = None
+            if state.firing:
+                state.firing = False
+                self._change(rule, RESOLVED, state.value, state.fired_at or now, now, state.run_key, reason)
+
     @property
     def firing(self) -> list[AlertRule]:
         """The rules firing now."""
         return [rule for rule, state in self.states.items() if state.firing]
 
-    def _change(self, rule: AlertRule, state: str, value: float, since: float, now: float, run_key: str | None) -> None:
+    def _change(self, rule: AlertRule, state: str, value: float, since: float, now: float, run_key: str | None,
+                reason: str | None = None) -> None:
         run = self.run if self.run is not None and (run_key is None or self.run.key == run_key) else None
         change = AlertChange(state, rule.text, rule.metric, rule.op, rule.threshold, value, rule.unit,
                              rule.shown(value), rule.shown(rule.threshold), rule.for_seconds, since, now, run_key,
-                             run.label if run else None, self.settings.action)
+                             run.label if run else None, self.settings.action, reason)
         self.hooks.alert.fire(alert=change)
         if state == FIRING and self.settings.action == STOP and not self.stopping and self.on_stop is not None:
             self.stopping = True

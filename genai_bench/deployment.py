@@ -18,6 +18,7 @@ from genai_bench.events import EventBus
 from genai_bench.options import parse_benchmark_args
 from genai_bench.results import ExperimentLibrary
 from genai_bench.session import BenchmarkSession
+from genai_bench.sinks import close_sinks
 from genai_bench.web import create_app
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ def run_session(session: BenchmarkSession) -> None:
         log.exception("the benchmark given in %s failed", ENV_BENCHMARK)
     finally:
         session.notifications.close()  # the end's notice is delivered (bounded) before the event log closes
+        close_sinks(session.sinks)  # the plugins' sinks get what is queued, then close()
         session.event_log.close()
         if session.redis is not None:
             session.redis.close()

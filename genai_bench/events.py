@@ -31,6 +31,8 @@ EVENT_TYPES = (METRICS, HISTOGRAM, SCATTER, STATUS, LOG, PROGRESS, HEARTBEAT,
                RUN_STARTED, RUN_COMPLETED, BENCHMARK_COMPLETED, SEARCH, SERVER_METRICS, ALERT)
 # The latest event of each of these types describes the current state; a new client gets them on connect.
 STATE_TYPES = (STATUS, PROGRESS, METRICS, HISTOGRAM, SCATTER, SEARCH, SERVER_METRICS)
+# Alerts are state too, one per rule: a new client also gets the `alert` event of every rule firing now.
+ALERT_FIRING = "firing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,7 @@ class EventBus:
     def __init__(self, history_size: int = 4096, subscriber_queue_size: int = 512) -> None:
         self.history: deque[Event] = deque(maxlen=history_size)
         self.latest: dict[str, Event] = {}
+        self.firing: dict[str, Event] = {}  # the `alert` event of each rule firing now, by rule
         self.subscriber_queue_size = subscriber_queue_size
         self.subscribers: set[Subscription] = set()
         self.listeners: list[Callable[[Event], None]] = []
@@ -123,6 +126,8 @@ class EventBus:
         """Publish an event built elsewhere, keeping its id (a Redis mirror's events carry their stream's ids)."""
         self.history.append(event)
         self.latest[event.event_type] = event
+        if event.event_type in (ALERT, STATUS):
+            self._track_alerts(event)
         for listener in self.listeners:
             try:
                 listener(event)
@@ -131,6 +136,16 @@ class EventBus:
         for subscription in list(self.subscribers):
             subscription.offer(event)
         return event
+
+    def _track_alerts(self, event: Event) -> None:
+        """Keep the firing rules' alert events; a resolve ends one, and a replay starting over forgets them all."""
+        if event.event_type == STATUS:
+            if event.data.get("status") == "replaying":  # live_events.REPLAYING (not imported: no cycle)
+                self.firing.clear()
+        elif event.data.get("state") == ALERT_FIRING:
+            self.firing[event.data.get("rule")] = event
+        else:
+            self.firing.pop(event.data.get("rule"), None)
 
     def add_listener(self, listener: Callable[[Event], None]) -> None:
         """Call `listener(event)` synchronously for every published event (e.g. the events.ndjson writer)."""
@@ -166,8 +181,10 @@ class EventBus:
         return [event for event in self.history if event.id > event_id]
 
     def snapshot(self) -> list[Event]:
-        """The latest event of each state type, in id order: what a newly connected client needs first."""
-        return sorted((self.latest[t] for t in STATE_TYPES if t in self.latest), key=lambda e: e.id)
+        """The latest event of each state type and the alert of each rule firing now, in id order: what a newly
+        connected client needs first."""
+        latest = [self.latest[t] for t in STATE_TYPES if t in self.latest]
+        return sorted(latest + list(self.firing.values()), key=lambda e: e.id)
 
     def close(self) -> None:
         """Tell every subscriber the stream is over (server shutdown)."""

@@ -161,6 +161,7 @@ class AlertChange:
     run_key: str | None  # the run under way (None between runs)
     run_label: str | None
     action: str  # notify, or stop: a firing rule ends the benchmark
+    reason: str | None = None  # why it resolved when not by its value, e.g. "benchmark ended"
 
 
 REPLAYING = "replaying"  # the status a replay starts with: views start over
@@ -345,7 +346,8 @@ def alert(change: AlertChange) -> dict:
             "threshold": change.threshold, "value": change.value, "unit": change.unit,
             "shown_value": change.shown_value, "shown_threshold": change.shown_threshold,
             "for_seconds": change.for_seconds, "since": change.since, "t": change.t, "run_key": change.run_key,
-            "run_label": change.run_label, "action": change.action, "text": alert_text(change)}
+            "run_label": change.run_label, "action": change.action, "reason": change.reason,
+            "text": alert_text(change)}
 
 
 def alert_text(change: AlertChange) -> str:
@@ -355,7 +357,8 @@ def alert_text(change: AlertChange) -> str:
         held = f" for {change.t - change.since:.0f} s" if change.for_seconds else ""
         stop = "; stopping the benchmark (--alert-action stop)" if change.action == "stop" else ""
         return f"Alert firing: {change.rule} ({change.metric} = {change.shown_value}{held}{where}){stop}"
-    return (f"Alert resolved: {change.rule} ({change.metric} = {change.shown_value} after "
+    reason = f"{change.reason}; " if change.reason else ""
+    return (f"Alert resolved: {change.rule} ({reason}{change.metric} = {change.shown_value} after "
             f"{change.t - change.since:.0f} s firing{where})")
 
 

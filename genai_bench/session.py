@@ -38,7 +38,7 @@ from genai_bench.runner import RunResult, SweepRunner
 from genai_bench.search import CapacitySearch, Objective, objective_of
 from genai_bench.servermetrics import ServerMetrics
 from genai_bench.simulator import SimulatorConfig, SimulatorServer
-from genai_bench.sinks import SinkContext, attach_sinks
+from genai_bench.sinks import SinkContext, attach_sinks, close_sinks
 from genai_bench.tokenizer import load_tokenizer
 from genai_bench.web import create_app
 from genai_bench.web.server import DashboardServer
@@ -178,7 +178,7 @@ class BenchmarkSession:
         """The alert rules' monitor, the writer keeping their events, and the notifiers (webhooks, plugins)."""
         self.alert_settings = settings
         self.stopped_by_alert: str | None = None  # the rule that ended the benchmark (--alert-action stop)
-        AlertMonitor(settings, self.hooks, self._stop_by_alert).attach(self.hooks)
+        self.alert_monitor = AlertMonitor(settings, self.hooks, self._stop_by_alert).attach(self.hooks)
         self.hooks.alert.add_listener(lambda alert: self.writer.add_alert(live_events.alert(alert)))
         self.notifications = notifications_of(settings, lambda message, level: self.hooks.log.fire(
             message=message, level=level))
@@ -292,6 +292,7 @@ class BenchmarkSession:
             for handler in handlers:
                 handler.cancel()
             self.server_metrics.stop()
+            self.alert_monitor.end()  # a rule still firing resolves ("benchmark ended") before the files close
             final_metadata = self.metadata(end_time=time.time())
             self.writer.write_metadata(final_metadata)
             self.publisher.benchmark_completed(final_status, len(self.runner.results), self._experiment_summary())
@@ -338,8 +339,7 @@ class BenchmarkSession:
         self._stop_cluster()
         if self.simulator is not None:
             self.simulator.stop()
-        for sink in self.sinks:
-            sink.close()
+        close_sinks(self.sinks)  # each sink's queue is delivered first, within a bound
         self.notifications.close()  # what is queued (the end's notice) is delivered first, within a bound
         self.event_log.close()
         if self.redis is not None:

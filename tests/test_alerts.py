@@ -159,6 +159,25 @@ def test_a_rule_fires_after_holding_for_its_duration_and_resolves_once():
                                                               "after 2 s firing")
 
 
+def test_the_end_resolves_each_rule_still_firing_with_its_reason():
+    hooks, changes = SweepHooks(), []
+    hooks.alert.add_listener(lambda alert: changes.append(alert))
+    monitor = AlertMonitor(AlertSettings.of(["ttft.p99>500ms", "error_rate>5%"]).validate(), hooks).attach(hooks)
+    run = planned_run()
+    tick(hooks, run, 100.0, 0.9)  # ttft fires; error_rate (0) does not
+    tick(hooks, run, 101.0, 0.8)
+    monitor.end(now=110.0)
+    monitor.end(now=111.0)  # once
+    assert [(c.rule, c.state, c.reason) for c in changes] == [
+        ("ttft.p99>500ms", "firing", None), ("ttft.p99>500ms", "resolved", "benchmark ended")]
+    resolved = live_events.alert(changes[1])
+    assert (resolved["value"], resolved["since"], resolved["t"], resolved["run_key"], resolved["reason"]) == (
+        0.8, 100.0, 110.0, run.key, "benchmark ended")
+    assert resolved["text"] == (f"Alert resolved: ttft.p99>500ms (benchmark ended; ttft.p99 = 800 ms after 10 s "
+                                f"firing, {run.label})")
+    assert live_events.alert(changes[0])["reason"] is None and monitor.firing == []
+
+
 def test_server_rules_read_the_scrapes_and_stop_asks_once():
     hooks, changes, stops = watch(["server.kv_cache_usage>=90%", "error_rate>5%"], action="stop")
     run = planned_run()
@@ -229,3 +248,59 @@ def test_an_alert_fires_and_resolves_against_the_simulator_on_events_the_webhook
     assert metadata["alert_rules"]["rules"][0]["threshold"] == 0.15
     logged = [json.loads(line) for line in (folder / "events.ndjson").read_text().splitlines()]
     assert [e["data"] for e in logged if e["event_type"] == "alert"] == [firing, resolved]
+
+
+@pytest.mark.slow
+def test_a_rule_firing_at_the_end_is_on_a_new_clients_stream_and_resolves_when_the_benchmark_ends(
+        tmp_path, start_simulator, webhook):
+    import json
+
+    import gevent
+
+    from genai_bench.config import BenchmarkConfig
+    from genai_bench.session import BenchmarkSession
+    from tests.support.servers import http_json
+    from tests.support.sse import SSEReader
+
+    simulator = start_simulator(ttft_ms=5.0, itl_ms=2.0, seed=1)
+    receiver = webhook()
+    config = BenchmarkConfig(
+        api_base=simulator.url, traffic_scenarios=[parse_scenario("D(20,10)")], concurrencies=[1, 2],
+        max_requests_per_run=400, max_time_per_run=1.5, experiment_base_dir=str(tmp_path), experiment_folder_name="exp",
+        enable_streaming=True, streaming_port=0, alerts=AlertSettings.of(["completed>=1"], [receiver.url]))
+    session = BenchmarkSession(config)
+    session.start()
+    running = gevent.spawn(session.run, handle_signals=False)
+    try:
+        for _ in range(200):  # bounded: the rule fires on the first live tick with a completed request
+            if session.bus.firing:
+                break
+            gevent.sleep(0.05)
+        # A client connecting now, with no Last-Event-ID (curl -N /events), gets the firing alert in its snapshot.
+        reader = SSEReader(f"{session.dashboard_url}events?types=alert,benchmark_completed", timeout=30)
+        envelopes: list[dict] = []
+        try:
+            while len(envelopes) < 3:  # ends with benchmark_completed (heartbeats aside)
+                envelopes += [f["data"] for f in reader.events(1) if f["data"]["event_type"] != "heartbeat"]
+        finally:
+            reader.close()
+        running.get(timeout=60)
+        _, state = http_json(session.dashboard_url + "api/state")
+    finally:
+        session.close()
+    assert [(e["event_type"], e["data"].get("state")) for e in envelopes] == [
+        ("alert", "firing"), ("alert", "resolved"), ("benchmark_completed", None)]
+    firing, resolved = (e["data"] for e in envelopes[:2])
+    assert firing["rule"] == resolved["rule"] == "completed>=1" and firing["reason"] is None
+    assert envelopes[2]["data"]["status"] == "completed"
+    assert (resolved["reason"], resolved["since"]) == ("benchmark ended", firing["t"])
+    assert resolved["text"].startswith("Alert resolved: completed>=1 (benchmark ended; completed = ")
+    assert [a["state"] for a in state["alerts"]] == ["firing", "resolved"] and session.bus.firing == {}
+    # The webhook, the metadata and the event log agree: the rule resolved before the benchmark's end.
+    assert [m["event"] for m in receiver.messages] == ["alert", "alert", "benchmark_completed"]
+    assert receiver.messages[1]["alert"] == resolved
+    folder = tmp_path / "exp"
+    assert json.loads((folder / "experiment_metadata.json").read_text())["alerts"] == [firing, resolved]
+    logged = [json.loads(line) for line in (folder / "events.ndjson").read_text().splitlines()]
+    kinds = [(e["event_type"], e["data"].get("state")) for e in logged if e["event_type"] in ("alert", "benchmark_completed")]
+    assert kinds == [("alert", "firing"), ("alert", "resolved"), ("benchmark_completed", None)]

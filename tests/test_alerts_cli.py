@@ -57,8 +57,11 @@ def test_alert_action_stop_ends_the_benchmark_marked_stopped_by_alert(run_cli, t
     events = [json.loads(line) for line in (folder / "events.ndjson").read_text().splitlines()]
     last_status = [e["data"] for e in events if e["event_type"] == "status"][-1]
     assert (last_status["status"], last_status["stopped_by_alert"]) == ("stopped", "ttft.p50>1ms")
-    alert, end = receiver.messages
+    alert, resolved, end = receiver.messages
     assert alert["alert"]["action"] == "stop" and "stopping the benchmark" in alert["text"]
+    # Still firing when the benchmark ended: resolved then, so the page's banner and the files do not keep it firing.
+    assert (resolved["alert"]["state"], resolved["alert"]["reason"]) == ("resolved", "benchmark ended")
+    assert metadata["alerts"] == [alert["alert"], resolved["alert"]]
     assert (end["status"], end["stopped_by_alert"]) == ("stopped", "ttft.p50>1ms")
     assert "was stopped by alert ttft.p50>1ms: 1 run" in end["text"] and end["link"] == "experiments/exp"
 

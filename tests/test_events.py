@@ -64,6 +64,18 @@ def test_snapshot_holds_latest_state_events_in_order():
     assert [(e.event_type, e.id) for e in snapshot] == [(events.METRICS, 2), (events.STATUS, 3)]
 
 
+def test_snapshot_holds_the_alert_of_each_rule_firing_now():
+    bus = EventBus()
+    bus.publish(events.ALERT, {"state": "firing", "rule": "a>1"})
+    bus.publish(events.ALERT, {"state": "firing", "rule": "b>1"})
+    bus.publish(events.STATUS, {"status": "running"})
+    bus.publish(events.ALERT, {"state": "resolved", "rule": "a>1"})
+    bus.publish(events.ALERT, {"state": "firing", "rule": "b>1"})  # a newer firing event replaces the older one
+    assert [(e.event_type, e.id) for e in bus.snapshot()] == [(events.STATUS, 3), (events.ALERT, 5)]
+    bus.publish(events.STATUS, {"status": "replaying"})  # a replay starts over: no rule fires in it yet
+    assert [e.event_type for e in bus.snapshot()] == [events.STATUS]
+
+
 def test_close_ends_subscribers_and_later_subscriptions():
     bus = EventBus()
     subscription = bus.subscribe()

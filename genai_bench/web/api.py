@@ -6,7 +6,9 @@ from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from genai_bench import events
+from genai_bench.events import Event, EventBus
 from genai_bench.web.context import error_response, web_context
+from genai_bench.web.stream import parse_types
 
 blueprint = Blueprint("api", __name__)
 
@@ -51,16 +53,34 @@ def timeseries():
 
 @blueprint.get("/api/events")
 def buffered_events():
-    """Buffered events newer than ?since=ID (complete=false when some already left the buffer)."""
+    """Buffered events newer than ?since=ID, of the ?types= only and the newest ?limit= only when given; complete=false
+    when some already left the buffer (the current state's events that left it then come first, see replay_events)."""
     try:
         since = int(request.args.get("since", "0"))
+        limit = int(request.args.get("limit", "0"))
     except ValueError:
-        return error_response(400, "since must be an integer event id")
+        return error_response(400, "since and limit must be integers (an event id, a count)")
+    try:
+        types = parse_types(request.args.get("types"))
+    except ValueError as exc:
+        return error_response(400, str(exc))
     bus = web_context().bus
+    found, complete = replay_events(bus, since)
+    found = [e for e in found if types is None or e.event_type in types]
+    if limit > 0:
+        found = found[-limit:]
+    return {"events": [e.to_dict() for e in found], "last_event_id": bus.last_id, "complete": complete}
+
+
+def replay_events(bus: EventBus, since: int) -> tuple[list[Event], bool]:
+    """Events newer than `since`, and whether the buffer held all of them; when it did not, the buffer is preceded by
+    the state events older than it (the latest of each state type, the alerts firing now), as a new /events client
+    gets them, so a panel replaying a long run still starts from the current state."""
     newer = bus.since(since)
-    complete = newer is not None
-    newer = list(bus.history) if newer is None else newer
-    return {"events": [e.to_dict() for e in newer], "last_event_id": bus.last_id, "complete": complete}
+    if newer is not None:
+        return newer, True
+    first = bus.history[0].id if bus.history else bus.last_id + 1
+    return [e for e in bus.snapshot() if e.id < first] + list(bus.history), False
 
 
 @blueprint.get("/metrics")

@@ -41,3 +41,16 @@ def test_a_page_opened_while_a_rule_fires_shows_it_from_the_state(page, start_be
     page.goto(bench.url)  # the alert happened before the page loaded: /api/state brings it
     page.locator("#alerts-banner").wait_for(state="visible", timeout=10_000)
     assert page.evaluate("Object.keys(window.genaiDashboard.model.alerts.firing)") == ["ttft.p50>150ms"]
+
+
+def test_a_rule_still_firing_when_the_benchmark_ends_clears_the_banner(page, start_benchmark):
+    bench = start_benchmark("--traffic-scenario", "D(4000,2)", "--num-concurrency", "2", "--max-requests-per-run",
+                            "1000", "--max-time-per-run", "0.05", "--alert", "ttft.p50>150ms", "--keep-serving")
+    page.goto(bench.url)
+    banner = page.locator("#alerts-banner")
+    banner.wait_for(state="visible", timeout=20_000)
+    banner.wait_for(state="hidden", timeout=30_000)  # no run resolves it: the benchmark's end does
+    alerts = page.evaluate("window.genaiDashboard.model.alerts.events.map(a => [a.state, a.reason])")
+    assert alerts == [["firing", None], ["resolved", "benchmark ended"]]
+    assert "Alert resolved: ttft.p50>150ms (benchmark ended; ttft.p50 = " in page.text_content("#log-list")
+    page.wait_for_function("window.genaiDashboard.model.completed !== null")

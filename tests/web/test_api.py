@@ -43,6 +43,27 @@ def test_rest_shapes(live_app):
     assert buffered["complete"] is True
 
 
+def test_api_events_by_type_and_limit_start_from_the_state_when_the_buffer_lost_some():
+    from genai_bench.events import EventBus
+    from genai_bench.streaming import EventDashboard
+    from genai_bench.web import create_app
+
+    publisher = EventDashboard(EventBus(history_size=5), context={"model": "m"})
+    client = create_app(publisher.bus, state=publisher.state).test_client()
+    publisher.update_benchmark_status(status="running")  # 1: state, leaves the buffer
+    publisher.bus.publish("alert", {"state": "firing", "rule": "a>1"})  # 2: firing, leaves the buffer
+    for index in range(6):  # 3..8, of which the buffer keeps 4..8
+        publisher.add_log_message(f"line {index}")
+    body = get_json(client, "/api/events?types=alert,status,log&limit=4")[1]
+    assert body["complete"] is False and body["last_event_id"] == 8
+    assert [e["id"] for e in body["events"]] == [5, 6, 7, 8]  # the newest 4
+    body = get_json(client, "/api/events?types=alert,status")[1]
+    assert [(e["id"], e["event_type"]) for e in body["events"]] == [(1, "status"), (2, "alert")]
+    assert [e["id"] for e in get_json(client, "/api/events?since=6&types=log")[1]["events"]] == [7, 8]
+    code, error = get_json(client, "/api/events?types=nope")
+    assert code == 400 and "unknown event type(s) nope" in error["error"]["message"]
+
+
 @pytest.mark.parametrize("path,status", [("/api/nope", 404), ("/api/events?since=x", 400)])
 def test_one_error_shape(live_app, path, status):
     _, client = live_app()

@@ -46,6 +46,40 @@ def test_sse_headers_retry_and_snapshot_on_connect(dashboard_server):
         reader.close()
 
 
+def test_a_new_client_gets_the_alerts_firing_now_in_its_snapshot(dashboard_server):
+    publisher, server = dashboard_server()
+    publish_some(publisher)
+    bus = publisher.bus
+    bus.publish(events.ALERT, {"state": "firing", "rule": "ttft.p99>500ms", "text": "Alert firing: ttft"})
+    bus.publish(events.ALERT, {"state": "firing", "rule": "error_rate>5%", "text": "Alert firing: errors"})
+    bus.publish(events.ALERT, {"state": "resolved", "rule": "error_rate>5%", "text": "Alert resolved: errors"})
+    for i in range(20):  # the alerts are old news in the history; still state
+        publisher.add_log_message(f"later {i}")
+    reader = SSEReader(server.url + "events")
+    ws = websocket.create_connection(server.url.replace("http", "ws") + "ws", timeout=5)
+    try:
+        assert reader.frame() == {"retry": "2000"}
+        snapshot = [f["data"] for f in reader.events(3)]
+        assert [e["event_type"] for e in snapshot] == ["status", "metrics", "alert"]
+        assert (snapshot[2]["data"]["rule"], snapshot[2]["data"]["state"]) == ("ttft.p99>500ms", "firing")
+        over_ws = [json.loads(ws.recv()) for _ in range(3)]
+        assert [m["id"] for m in over_ws] == [e["id"] for e in snapshot]
+        bus.publish(events.ALERT, {"state": "resolved", "rule": "ttft.p99>500ms", "text": "Alert resolved: ttft"})
+        assert reader.events(1)[0]["data"]["data"]["state"] == "resolved"
+    finally:
+        reader.close()
+        ws.close()
+    later = SSEReader(server.url + "events?types=alert,status")
+    try:
+        later.frame()
+        assert [f["data"]["event_type"] for f in later.events(1)] == ["status"]
+        publisher.add_log_message("no alert fires now")  # nothing else is queued before the next status
+        publisher.update_benchmark_status(status="running")
+        assert [f["data"]["event_type"] for f in later.events(1)] == ["status"]
+    finally:
+        later.close()
+
+
 @pytest.mark.parametrize("how", ["header", "query"])
 def test_reconnect_with_last_event_id_replays_missed_events_in_order(dashboard_server, how):
     publisher, server = dashboard_server()
