@@ -13,7 +13,6 @@ import click
 
 from genai_bench.config import ConfigError, port_problem
 from genai_bench.database import commands as db_commands
-from genai_bench.database.commands import filter_options as report_filters
 from genai_bench.redaction import redact_url
 from genai_bench.export.excel import excel_command
 from genai_bench.export.folders import load_folders
@@ -284,13 +283,12 @@ def database_library(url: str):
 
 @main.command()
 @click.option("--experiment-folder", "folder", default=None, help="The experiment folder to report on.")
-@click.option("--results-db", default=None, help="Report on the experiments of this results database instead "
-                                                 "(filtered by the options below; html, csv or json; needs --output).")
 @click.option("--format", "fmt", default="html", type=click.Choice(["html", "csv", "json", "parquet"]),
               show_default=True, help="html: one self-contained file; csv: one row per run (units in the column "
               "names); json: summary; parquet: the csv's table (extra `parquet`).")
-@click.option("--output", default=None, help="Where to write it (default: report.<format> inside the folder).")
-@report_filters
+@click.option("--output", default=None, help="Where to write it (default: report.<format> inside the folder; "
+                                             "needed with --results-db, which writes html, csv or json).")
+@db_commands.source_options("Report on")
 def report(folder: str | None, results_db: str | None, fmt: str, output: str | None, **filters: str | None) -> None:
     """Write an HTML, CSV, JSON or Parquet report of an experiment folder (or of experiments in a results database)."""
     from genai_bench.report import write_report
