@@ -293,3 +293,30 @@ def test_excel_from_the_database_refuses_no_match_and_several_in_one_line(tmp_pa
     assert not out.exists()
     both = runner.invoke(main, ["excel", "--results-db", url, "--experiment-folder", "x", "--output", str(out)])
     assert both.exit_code != 0 and "one of them" in both.output
+
+
+def test_folders_and_a_database_are_served_together_with_unique_ids(two_models_db, finished_experiment):
+    from genai_bench.database.commands import served_library
+
+    url, folders = two_models_db
+    # model-a is both a served folder and in the database: listed once, from its folder.
+    client = api_client(served_library(url, [folders["model-a"], finished_experiment]))
+    listed = client.get("/api/experiments").get_json()["experiments"]
+    assert sorted(e["name"] for e in listed) == sorted(["model-a", "model-b", finished_experiment.name])
+    assert len({e["id"] for e in listed}) == 3
+    assert [e.get("source") for e in listed if e["name"] == "model-a"] == [None]  # the folder's
+    assert [e["source"] for e in listed if e["name"] == "model-b"] == ["database"]
+    for summary in listed:
+        detail = client.get(f"/api/experiments/{summary['id']}").get_json()
+        assert len(detail["runs"]) == 2
+        key = detail["runs"][0]["key"]
+        assert client.get(f"/api/experiments/{summary['id']}/runs/{key}/requests").get_json()["total"] == 6
+    assert len(client.get("/api/historical-data").get_json()["runs"]) == 6
+    assert [e["name"] for e in client.get("/api/experiments?model=model-b").get_json()["experiments"]] == ["model-b"]
+    assert [e["name"] for e in client.get("/api/experiments?model=MODEL-A").get_json()["experiments"]] == ["model-a"]
+
+
+def test_serve_refuses_redis_with_a_database_in_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["serve", "--redis-url", "redis://127.0.0.1:1", "--results-db",
+                                       f"sqlite:///{tmp_path}/x.db", "--port", "0"])
+    assert result.exit_code != 0 and "--redis-url and --results-db do not combine" in result.output

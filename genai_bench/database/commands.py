@@ -132,3 +132,11 @@ def experiments_from_database(url: str, filters: dict) -> list:
         return selected_experiments(DatabaseLibrary(store), where)
     finally:
         store.close()
+
+
+def served_library(url: str, folders: list[Path] = (), live_folder: Path | None = None):
+    """What `serve --results-db` and wsgi's GENAI_BENCH_RESULTS_DB show: the database plus the folders (a
+    database.library.CombinedLibrary), or a one-line error."""
+    from genai_bench.database.library import CombinedLibrary, DatabaseLibrary
+
+    return CombinedLibrary(DatabaseLibrary(open_store(url)), folders, live_folder)
