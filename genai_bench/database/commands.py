@@ -9,7 +9,7 @@ import click
 from genai_bench.config import ConfigError
 from genai_bench.database.settings import REQUEST_MODES, ResultsDbSettings, shown_url
 from genai_bench.database.store import DatabaseError, ResultsStore
-from genai_bench.results import ExperimentFilter
+from genai_bench.results import Experiment, ExperimentFilter
 from genai_bench.export.folders import load_folders
 
 RESULTS_DB_HELP = "A results database (sqlite:///path.db, a file path, or postgresql://...) written by --results-db."
@@ -114,7 +114,7 @@ def report_from_database(url: str, fmt: str, output: str | None, filters: dict) 
     return f"Wrote {path} ({len(experiments)} experiment(s))"
 
 
-def selected_experiments(library, where: ExperimentFilter) -> list:
+def selected_experiments(library, where: ExperimentFilter) -> list[Experiment]:
     """The experiments (with their runs) `where` selects from a DatabaseLibrary, or a one-line error if none."""
     experiments = [library.get(e.id) for e in library.select(where)]
     if not experiments:
@@ -122,7 +122,7 @@ def selected_experiments(library, where: ExperimentFilter) -> list:
     return experiments
 
 
-def experiments_from_database(url: str, filters: dict) -> list:
+def experiments_from_database(url: str, filters: dict) -> list[Experiment]:
     """The experiments (runs loaded, store closed) a filter selects from a results database, or a one-line error."""
     from genai_bench.database.library import DatabaseLibrary
 
