@@ -13,7 +13,6 @@ import click
 
 from genai_bench.config import ConfigError, port_problem
 from genai_bench.database import commands as db_commands
-from genai_bench.database.commands import filter_options as report_filters
 from genai_bench.redaction import redact_url
 from genai_bench.export.excel import excel_command
 from genai_bench.export.folders import load_folders
@@ -224,8 +223,8 @@ def check_port(port: int) -> None:
 @main.command()
 @click.option("--experiment-folder", "folders", multiple=True,
               help="An experiment folder to serve; repeat to compare several.")
-@click.option("--results-db", default=None, help="Serve the experiments of this results database instead "
-                                                 "(sqlite:///path.db, a file path, or postgresql://...).")
+@click.option("--results-db", default=None, help="Serve the experiments of this results database (sqlite:///path.db, "
+                                                 "a file path, or postgresql://...), with any --experiment-folder.")
 @click.option("--redis-url", default=None, envvar="GENAI_BENCH_REDIS_URL",
               help="Also serve every experiment in this Redis, live ones live (benchmarks run with "
                    "--streaming-redis-url; docs/redis.md). Needs the redis extra.")
@@ -247,14 +246,17 @@ def serve(folders: tuple[str, ...], results_db: str | None, redis_url: str | Non
     if redis_url is not None:
         from genai_bench.web.fanout import serve_redis
 
+        if results_db:
+            raise ConfigError("serve: --redis-url and --results-db do not combine (import the Redis experiments' "
+                              "folders with `genai-bench db import`, or serve them apart)")
+
         return serve_redis(redis_url, load_folders(folders), host, port, token_setting(streaming_token),
                            streaming_allowed_hosts, static_url)
-    if bool(folders) == bool(results_db):
-        raise ConfigError("serve needs --experiment-folder (repeatable), --results-db or --redis-url "
-                          "(--experiment-folder and --results-db do not combine)")
+    if not folders and not results_db:
+        raise ConfigError("serve needs --experiment-folder (repeatable), --results-db or --redis-url")
     streaming_token = token_setting(streaming_token)
-    library = database_library(results_db) if results_db else None
     experiments = load_folders(folders)
+    library = database_library(results_db, [e.folder for e in experiments]) if results_db else None
     warn_if_exposed(host, streaming_token, "read and replay these results")
     try:
         server = results_server([e.folder for e in experiments], host, port, streaming_token, streaming_allowed_hosts,
@@ -264,7 +266,8 @@ def serve(folders: tuple[str, ...], results_db: str | None, redis_url: str | Non
 
     def announce() -> None:
         if library is not None:
-            click.echo(f"Serving the results database {library.store.shown} at {server.url} (Ctrl-C to stop)")
+            also = f" and {len(experiments)} experiment folder(s)" if experiments else ""
+            click.echo(f"Serving the results database {library.store.shown}{also} at {server.url} (Ctrl-C to stop)")
         else:
             click.echo(f"Serving {len(experiments)} experiment(s) at {server.url} (Ctrl-C to stop)")
         for experiment in experiments:
@@ -274,23 +277,19 @@ def serve(folders: tuple[str, ...], results_db: str | None, redis_url: str | Non
     server.serve_until_signalled(announce)
 
 
-def database_library(url: str):
-    """The experiments of a results database (connected and migrated), or a one-line error."""
-    from genai_bench.database.commands import open_store
-    from genai_bench.database.library import DatabaseLibrary
-
-    return DatabaseLibrary(open_store(url))
+def database_library(url: str, folders: list[Path] = ()):
+    """The experiments of a results database (connected and migrated) plus those folders, or a one-line error."""
+    return db_commands.served_library(url, folders)
 
 
 @main.command()
 @click.option("--experiment-folder", "folder", default=None, help="The experiment folder to report on.")
-@click.option("--results-db", default=None, help="Report on the experiments of this results database instead "
-                                                 "(filtered by the options below; html, csv or json; needs --output).")
 @click.option("--format", "fmt", default="html", type=click.Choice(["html", "csv", "json", "parquet"]),
               show_default=True, help="html: one self-contained file; csv: one row per run (units in the column "
               "names); json: summary; parquet: the csv's table (extra `parquet`).")
-@click.option("--output", default=None, help="Where to write it (default: report.<format> inside the folder).")
-@report_filters
+@click.option("--output", default=None, help="Where to write it (default: report.<format> inside the folder; "
+                                             "needed with --results-db, which writes html, csv or json).")
+@db_commands.source_options("Report on")
 def report(folder: str | None, results_db: str | None, fmt: str, output: str | None, **filters: str | None) -> None:
     """Write an HTML, CSV, JSON or Parquet report of an experiment folder (or of experiments in a results database)."""
     from genai_bench.report import write_report

@@ -30,6 +30,7 @@ ENV_FOLDERS = "GENAI_BENCH_EXPERIMENT_FOLDER"
 ENV_HEARTBEAT = "GENAI_BENCH_HEARTBEAT_SECONDS"
 ENV_STATIC_URL = "GENAI_BENCH_STATIC_URL"  # --static-url of the page (or the benchmark's own --static-url)
 ENV_REDIS = "GENAI_BENCH_REDIS_URL"  # serve every experiment in this Redis (web/fanout.py, docs/redis.md)
+ENV_RESULTS_DB = "GENAI_BENCH_RESULTS_DB"  # serve a results database's experiments too (docs/database.md)
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 # A benchmark still running when the worker is told to stop gets this long to drain and write its results.
 SHUTDOWN_DRAIN_SECONDS = 10.0
@@ -40,17 +41,21 @@ def app_from_environment(environ: Mapping[str, str] = os.environ) -> Flask:
 
     GENAI_BENCH_BENCHMARK (benchmark CLI arguments) runs a benchmark and shows it live;
     GENAI_BENCH_EXPERIMENT_FOLDER (folders separated by os.pathsep) serves finished experiments;
+    GENAI_BENCH_RESULTS_DB (a --results-db URL) serves that database's experiments too (with those folders);
     GENAI_BENCH_REDIS_URL serves every experiment in that Redis (with those folders);
     with neither, an idle dashboard. GENAI_BENCH_STREAMING_TOKEN protects every endpoint (an empty one is refused);
     without it, GENAI_BENCH_ALLOWED_HOSTS (comma-separated) names the Host names accepted besides loopback and addresses.
     """
     if environ.get(ENV_REDIS):
+        if environ.get(ENV_RESULTS_DB):
+            raise ConfigError(f"set {ENV_RESULTS_DB} or {ENV_REDIS}, not both: a dashboard of Redis serves folders "
+                              "only (load the database's experiments with `genai-bench db import` elsewhere)")
         return redis_app_from_environment(environ)
     bus = EventBus()
     benchmark_args = environ.get(ENV_BENCHMARK)
     session = BenchmarkSession(parse_benchmark_args(shlex.split(benchmark_args)), bus=bus) if benchmark_args else None
     folders = [Path(f) for f in environ.get(ENV_FOLDERS, "").split(os.pathsep) if f]
-    library = ExperimentLibrary(folders, live_folder=session.folder if session else None)
+    library = experiment_library(environ, folders, session.folder if session else None)
     app = create_app(bus, library, mode="live" if session else "serve", token=environ.get(ENV_TOKEN),
                      heartbeat_interval=float(environ.get(ENV_HEARTBEAT, "10")),
                      allowed_hosts=environ.get(ENV_ALLOWED_HOSTS, "").split(","),
@@ -66,6 +71,19 @@ def app_from_environment(environ: Mapping[str, str] = os.environ) -> Flask:
 
     shutdown_before_exit(shutdown)
     return app
+
+
+def experiment_library(environ: Mapping[str, str], folders: list[Path], live_folder: Path | None):
+    """The folders (and the live one), plus the experiments of GENAI_BENCH_RESULTS_DB when it is set."""
+    url = environ.get(ENV_RESULTS_DB)
+    if not url:
+        return ExperimentLibrary(folders, live_folder=live_folder)
+    from genai_bench.database.commands import served_library
+
+    try:
+        return served_library(url, folders, live_folder)
+    except ConfigError as exc:
+        raise ConfigError(f"{ENV_RESULTS_DB}: {exc}") from None
 
 
 def redis_app_from_environment(environ: Mapping[str, str]) -> Flask:

@@ -232,3 +232,91 @@ def assert_schema_matches(url: str) -> None:
             assert MigrationContext.configure(connection).get_current_revision() == "0001"
     finally:
         store.close()
+
+
+@pytest.fixture(scope="module")
+def two_models_db(tmp_path_factory):
+    """A SQLite results database with two imported experiments of different models, and their folders."""
+    base = tmp_path_factory.mktemp("two-models")
+    folders = {model: run_benchmark(base, model, model=model) for model in ("model-a", "model-b")}
+    url = f"sqlite:///{base}/two.db"
+    for folder in folders.values():
+        result = CliRunner().invoke(main, ["db", "import", "--results-db", url, "--experiment-folder", str(folder)])
+        assert result.exit_code == 0, result.output
+    return url, folders
+
+
+def sheet_rows(path: Path, title: str) -> list[dict]:
+    """A worksheet's data rows as header -> value."""
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(path)[title]
+    header = [cell.value for cell in sheet[1]]
+    return [dict(zip(header, (cell.value for cell in row))) for row in sheet.iter_rows(min_row=2)]
+
+
+def test_excel_from_the_database_writes_the_filtered_experiments_runs(tmp_path, two_models_db):
+    url, folders = two_models_db
+    runner = CliRunner()
+    out = tmp_path / "b.xlsx"
+    result = runner.invoke(main, ["excel", "--results-db", url, "--model", "MODEL-B", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = sheet_rows(out, "Summary")
+    runs = {r.key: r for r in load_experiment(folders["model-b"]).runs}
+    assert sorted(row["Run"] for row in rows) == sorted(runs) and len(rows) == 2
+    for row in rows:
+        run = runs[row["Run"]]
+        assert row["Concurrency"] == run.concurrency and row["Scenario"] == run.scenario
+        assert row["Requests"] == run.aggregated["num_requests"] == 6
+        assert row["TTFT mean (ms)"] == pytest.approx(run.aggregated["stats"]["ttft"]["mean"] * 1000)
+        assert row["E2E latency p99 (ms)"] == pytest.approx(run.aggregated["stats"]["e2e_latency"]["p99"] * 1000)
+    # The same sheets as the folder's own workbook, value for value.
+    from_folder = tmp_path / "folder.xlsx"
+    assert runner.invoke(main, ["excel", "--experiment-folder", str(folders["model-b"]),
+                                "--output", str(from_folder)]).exit_code == 0
+    for title in ("Summary", "D(20,10)"):
+        assert sheet_rows(out, title) == sheet_rows(from_folder, title)
+    assert dict((r["Field"], r["Value"]) for r in sheet_rows(out, "Metadata"))["model"] == "model-b"
+
+
+def test_excel_from_the_database_refuses_no_match_and_several_in_one_line(tmp_path, two_models_db):
+    url, _ = two_models_db
+    runner = CliRunner()
+    out = tmp_path / "x.xlsx"
+    for extra, message in ((["--model", "nope"], "no experiment matches the filter"),
+                           (["--scenario", "D(20,10)"], "2 experiments match the filter"),
+                           (["--since", "soon"], "--since"), ([], "give --output")):
+        args = ["excel", "--results-db", url, *extra] + (["--output", str(out)] if extra else [])
+        result = runner.invoke(main, args)
+        assert result.exit_code != 0 and message in result.output, result.output
+        assert result.output.strip().count("\n") == 0 and "Traceback" not in result.output
+    assert not out.exists()
+    both = runner.invoke(main, ["excel", "--results-db", url, "--experiment-folder", "x", "--output", str(out)])
+    assert both.exit_code != 0 and "one of them" in both.output
+
+
+def test_folders_and_a_database_are_served_together_with_unique_ids(two_models_db, finished_experiment):
+    from genai_bench.database.commands import served_library
+
+    url, folders = two_models_db
+    # model-a is both a served folder and in the database: listed once, from its folder.
+    client = api_client(served_library(url, [folders["model-a"], finished_experiment]))
+    listed = client.get("/api/experiments").get_json()["experiments"]
+    assert sorted(e["name"] for e in listed) == sorted(["model-a", "model-b", finished_experiment.name])
+    assert len({e["id"] for e in listed}) == 3
+    assert [e.get("source") for e in listed if e["name"] == "model-a"] == [None]  # the folder's
+    assert [e["source"] for e in listed if e["name"] == "model-b"] == ["database"]
+    for summary in listed:
+        detail = client.get(f"/api/experiments/{summary['id']}").get_json()
+        assert len(detail["runs"]) == 2
+        key = detail["runs"][0]["key"]
+        assert client.get(f"/api/experiments/{summary['id']}/runs/{key}/requests").get_json()["total"] == 6
+    assert len(client.get("/api/historical-data").get_json()["runs"]) == 6
+    assert [e["name"] for e in client.get("/api/experiments?model=model-b").get_json()["experiments"]] == ["model-b"]
+    assert [e["name"] for e in client.get("/api/experiments?model=MODEL-A").get_json()["experiments"]] == ["model-a"]
+
+
+def test_serve_refuses_redis_with_a_database_in_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["serve", "--redis-url", "redis://127.0.0.1:1", "--results-db",
+                                       f"sqlite:///{tmp_path}/x.db", "--port", "0"])
+    assert result.exit_code != 0 and "--redis-url and --results-db do not combine" in result.output

@@ -74,3 +74,34 @@ def test_token_from_environment(gunicorn):
     server = gunicorn(GENAI_BENCH_STREAMING_TOKEN="s3cret")
     assert http_json(server.url + "/api/status")[0] == 401
     assert http_json(server.url + "/api/status?token=s3cret")[0] == 200
+
+
+def test_a_results_database_is_served_with_the_folders(gunicorn, finished_experiment, tmp_path):
+    from click.testing import CliRunner
+
+    from genai_bench.cli import main
+    from tests.support.servers import run_benchmark
+
+    url = f"sqlite:///{tmp_path}/results.db"
+    imported = CliRunner().invoke(main, ["db", "import", "--results-db", url, "--experiment-folder",
+                                         str(finished_experiment)])
+    assert imported.exit_code == 0, imported.output
+    other = run_benchmark(tmp_path, "folder-only", concurrencies=(1,))
+    server = gunicorn(GENAI_BENCH_RESULTS_DB=url, GENAI_BENCH_EXPERIMENT_FOLDER=str(other))
+    listing = http_json(server.url + "/api/experiments")[1]
+    by_name = {e["name"]: e for e in listing["experiments"]}
+    assert listing["mode"] == "serve" and set(by_name) == {finished_experiment.name, "folder-only"}
+    assert by_name[finished_experiment.name]["source"] == "database" and by_name["folder-only"]["run_count"] == 1
+    detail = http_json(server.url + f"/api/experiments/{by_name[finished_experiment.name]['id']}")[1]
+    assert len(detail["runs"]) == 2
+
+
+def test_a_bad_results_database_or_one_with_redis_is_a_one_line_error(tmp_path):
+    from genai_bench.config import ConfigError
+    from genai_bench.deployment import app_from_environment
+
+    with pytest.raises(ConfigError, match=r"^GENAI_BENCH_RESULTS_DB: --results-db .*mysql"):
+        app_from_environment({"GENAI_BENCH_RESULTS_DB": "mysql://u@h/db"})
+    with pytest.raises(ConfigError, match="set GENAI_BENCH_RESULTS_DB or GENAI_BENCH_REDIS_URL, not both"):
+        app_from_environment({"GENAI_BENCH_RESULTS_DB": f"sqlite:///{tmp_path}/x.db",
+                              "GENAI_BENCH_REDIS_URL": "redis://127.0.0.1:1"})

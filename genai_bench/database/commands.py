@@ -1,4 +1,4 @@
-"""`genai-bench db import`, and the --results-db options of `serve` and `report` (registered in cli.py)."""
+"""`genai-bench db import`, and the --results-db options of `serve`, `report` and `excel` (registered in cli.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 from genai_bench.config import ConfigError
 from genai_bench.database.settings import REQUEST_MODES, ResultsDbSettings, shown_url
 from genai_bench.database.store import DatabaseError, ResultsStore
-from genai_bench.results import ExperimentFilter
+from genai_bench.results import Experiment, ExperimentFilter
 from genai_bench.export.folders import load_folders
 
 RESULTS_DB_HELP = "A results database (sqlite:///path.db, a file path, or postgresql://...) written by --results-db."
@@ -30,6 +30,17 @@ def filter_options(command):
     for option in reversed(FILTER_OPTIONS):
         command = option(command)
     return command
+
+
+def source_options(what: str):
+    """The `--results-db URL` option (`what` the command does with it) and the filters: one block for report and
+    excel; the command gets `results_db` and the filter names as keyword arguments."""
+    def decorate(command):
+        command = filter_options(command)
+        return click.option("--results-db", default=None, help=f"{what} the experiments of this results database "
+                            "instead (sqlite:///path.db, a file path, or postgresql://...), filtered by the options "
+                            "below.")(command)
+    return decorate
 
 
 def experiment_filter(options: dict) -> ExperimentFilter:
@@ -89,10 +100,7 @@ def report_from_database(url: str, fmt: str, output: str | None, filters: dict) 
     where = experiment_filter(filters)
     store = open_store(url)
     try:
-        library = DatabaseLibrary(store)
-        experiments = [library.get(e.id) for e in library.select(where)]
-        if not experiments:
-            raise ConfigError(f"--results-db {store.shown}: no experiment matches the filter")
+        experiments = selected_experiments(DatabaseLibrary(store), where)
         text = render_report(experiments, fmt)
     finally:
         store.close()
@@ -104,3 +112,31 @@ def report_from_database(url: str, fmt: str, output: str | None, filters: dict) 
         raise ConfigError(f"--output {output}: cannot write the report ({exc.strerror or exc}); pick a writable "
                           "place") from None
     return f"Wrote {path} ({len(experiments)} experiment(s))"
+
+
+def selected_experiments(library, where: ExperimentFilter) -> list[Experiment]:
+    """The experiments (with their runs) `where` selects from a DatabaseLibrary, or a one-line error if none."""
+    experiments = [library.get(e.id) for e in library.select(where)]
+    if not experiments:
+        raise ConfigError(f"--results-db {library.store.shown}: no experiment matches the filter")
+    return experiments
+
+
+def experiments_from_database(url: str, filters: dict) -> list[Experiment]:
+    """The experiments (runs loaded, store closed) a filter selects from a results database, or a one-line error."""
+    from genai_bench.database.library import DatabaseLibrary
+
+    where = experiment_filter(filters)
+    store = open_store(url)
+    try:
+        return selected_experiments(DatabaseLibrary(store), where)
+    finally:
+        store.close()
+
+
+def served_library(url: str, folders: list[Path] = (), live_folder: Path | None = None):
+    """What `serve --results-db` and wsgi's GENAI_BENCH_RESULTS_DB show: the database plus the folders (a
+    database.library.CombinedLibrary), or a one-line error."""
+    from genai_bench.database.library import CombinedLibrary, DatabaseLibrary
+
+    return CombinedLibrary(DatabaseLibrary(open_store(url)), folders, live_folder)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genai_bench.database.store import ResultsStore
+from genai_bench.database.store import ResultsStore, experiment_uid
 from genai_bench.metrics import histogram
-from genai_bench.results import MAX_DRILLDOWN_REQUESTS, Experiment, ExperimentFilter, ExperimentNotFound, RunDocument
+from genai_bench.results import (MAX_DRILLDOWN_REQUESTS, Experiment, ExperimentFilter, ExperimentLibrary,
+                                 ExperimentNotFound, RunDocument)
 
 
 @dataclass
@@ -87,3 +88,40 @@ class DatabaseLibrary:
         """Every run of every experiment, tagged with its experiment id."""
         return [{**run.to_dict(), "experiment": e.id} for e in map(lambda s: self.get(s.id), self.experiments())
                 for run in e.runs]
+
+
+class CombinedLibrary(ExperimentLibrary):
+    """Experiment folders (and a live one) plus a results database, listed together with unique ids.
+
+    Folder ids are folder names; database ids are a name plus a digest of the start time. An experiment both in a
+    given folder and in the database is listed once, from its folder (which has every request and can be replayed).
+    """
+
+    def __init__(self, database: DatabaseLibrary, folders: list[Path] = (), live_folder: Path | None = None) -> None:
+        super().__init__(folders, live_folder)
+        self.database = database
+        self.store = database.store
+
+    def experiments(self) -> list[Experiment]:
+        """Every experiment of both sources, newest first."""
+        return self.select(ExperimentFilter())
+
+    def select(self, where: ExperimentFilter) -> list[Experiment]:
+        """The folders' experiments passing `where`, then the database's not already listed, newest first."""
+        in_folders = super().experiments()
+        # The folders' ids, and the uids their experiments have (or would have) in the database.
+        taken = set(self._ids) | {experiment_uid(e) for e in in_folders}
+        found = [e for e in in_folders if where.matches(e.summary())]
+        found += [e for e in self.database.select(where) if e.id not in taken]
+        return sorted(found, key=lambda e: e.metadata.get("start_time") or 0, reverse=True)
+
+    def get(self, experiment_id: str) -> Experiment:
+        """A folder's experiment by its id, else the database's."""
+        if experiment_id in self._ids:
+            return super().get(experiment_id)
+        return self.database.get(experiment_id)
+
+    def historical_runs(self) -> list[dict]:
+        """Every run of every listed experiment, tagged with its experiment id."""
+        return [{**run.to_dict(), "experiment": e.id} for e in self.experiments()
+                for run in (e.runs if e.id in self._ids else self.database.get(e.id).runs)]

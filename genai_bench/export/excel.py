@@ -1,4 +1,4 @@
-"""`genai-bench excel`: an experiment as a workbook (openpyxl, extra `excel`): a summary sheet with one row per run,
+"""`genai-bench excel`: an experiment (from a folder or a results database) as a workbook (openpyxl, extra `excel`): a summary sheet with one row per run,
 one sheet per scenario across its loads, and the metadata; number formats set and units in every header."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Callable
 import click
 
 from genai_bench.config import ConfigError
+from genai_bench.database.commands import source_options
 from genai_bench.export.curves import PERCENTILES
 from genai_bench.metrics import TIME_UNIT_SCALE
 from genai_bench.results import Experiment, RunDocument
@@ -174,24 +175,25 @@ def default_output(experiment: Experiment, excel_name: str | None) -> Path:
 
 
 @click.command("excel")
-@click.option("--experiment-folder", "folder", required=True, help="The experiment folder to export.")
-@click.option("--output", default=None, help="The .xlsx file to write (default: inside the experiment folder).")
+@click.option("--experiment-folder", "folder", default=None, help="The experiment folder to export.")
+@source_options("Export one of")
+@click.option("--output", default=None, help="The .xlsx file to write (default: inside the experiment folder; "
+                                             "needed with --results-db).")
 @click.option("--excel-name", default=None,
               help="Like upstream: write <experiment-folder>/<excel-name>.xlsx (ignored with --output).")
 @click.option("--metric-percentile", "percentile", default="mean", type=click.Choice(PERCENTILES), show_default=True,
               help="The statistic of the summary sheet's latency columns (p99 is always there too).")
 @click.option("--metrics-time-unit", "time_unit", default="ms", type=click.Choice(["s", "ms"]), show_default=True,
               help="Unit of the latency columns.")
-def excel_command(folder: str, output: str | None, excel_name: str | None, percentile: str, time_unit: str) -> None:
-    """Export an experiment to an Excel workbook: a summary sheet and one sheet per scenario."""
-    from genai_bench.export.folders import load_experiments
-
-    experiments = load_experiments(folder, "--experiment-folder")
-    if len(experiments) > 1:
-        raise ConfigError(f"--experiment-folder {folder}: holds {len(experiments)} experiments; name one of them")
-    experiment = experiments[0]
-    if not experiment.runs:
-        raise ConfigError(f"--experiment-folder {folder}: no run file to export")
+def excel_command(folder: str | None, results_db: str | None, output: str | None, excel_name: str | None,
+                  percentile: str, time_unit: str, **filters: str | None) -> None:
+    """Export an experiment (a folder, or the one a filter selects in a results database) to an Excel workbook: a
+    summary sheet and one sheet per scenario."""
+    if bool(folder) == bool(results_db):
+        raise ConfigError("excel: give --experiment-folder or --results-db, one of them")
+    if results_db and not output:
+        raise ConfigError("excel --results-db: give --output (there is no experiment folder to write into)")
+    experiment = database_experiment(results_db, filters) if results_db else folder_experiment(folder)
     path = Path(output) if output else default_output(experiment, excel_name)
     workbook = build_workbook(experiment, percentile, time_unit)
     try:
@@ -201,3 +203,29 @@ def excel_command(folder: str, output: str | None, excel_name: str | None, perce
         raise ConfigError(f"--output {path}: cannot write the workbook ({exc.strerror or exc}); "
                           "pick a writable place") from None
     click.echo(f"Wrote {path}")
+
+
+def folder_experiment(folder: str) -> Experiment:
+    """The one experiment of a folder that has runs, or a one-line error."""
+    from genai_bench.export.folders import load_experiments
+
+    experiments = load_experiments(folder, "--experiment-folder")
+    if len(experiments) > 1:
+        raise ConfigError(f"--experiment-folder {folder}: holds {len(experiments)} experiments; name one of them")
+    if not experiments[0].runs:
+        raise ConfigError(f"--experiment-folder {folder}: no run file to export")
+    return experiments[0]
+
+
+def database_experiment(url: str, filters: dict) -> Experiment:
+    """The one experiment the filter selects in a results database (a workbook holds one), or a one-line error."""
+    from genai_bench.database.commands import experiments_from_database
+
+    experiments = experiments_from_database(url, filters)
+    if len(experiments) > 1:
+        names = ", ".join(e.folder.name for e in experiments[:5]) + (", ..." if len(experiments) > 5 else "")
+        raise ConfigError(f"--results-db: {len(experiments)} experiments match the filter ({names}); a workbook holds "
+                          "one: narrow it with --model, --engine, --version, --gpu, --scenario, --since or --until")
+    if not experiments[0].runs:
+        raise ConfigError(f"--results-db: experiment {experiments[0].folder.name} has no run to export")
+    return experiments[0]

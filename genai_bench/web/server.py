@@ -133,7 +133,7 @@ class DashboardServer:
 def results_server(folders: list[Path], host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
                    allowed_hosts: Iterable[str] = (), static_url: str | None = None, library=None) -> DashboardServer:
     """A dashboard over finished experiment folders (`genai-bench serve`), bound but not yet waited on; `library`
-    (a database.library.DatabaseLibrary) serves a results database instead.
+    (a database.library.CombinedLibrary) serves a results database with the folders.
 
     Replays drive its live view through the bus the way a benchmark would.
     """
