@@ -207,3 +207,12 @@ def test_live_slo_attainment_is_over_the_window_and_goodput_over_the_run():
     assert live["goodput_output_tokens_per_second"] == pytest.approx(3 * 11 / 10.0)
     assert collector.finish_run(0.0, 0.0).slo["attainment"] == pytest.approx(3 / 7)
     assert MetricsCollector().live_snapshot(now=1.0)["slo"] is None
+
+
+def test_itl_array_holds_the_same_gaps_as_itl():
+    """Run statistics and run files read the vectorised gaps: the very same floats, chunk by chunk."""
+    steady = request_metrics(record(start=0.0, first=0.25, end=1.7, out=30, chunks=[0.25 + 0.1 * i for i in range(15)]))
+    assert steady.itl_array().tolist() == steady.itl and len(steady.itl) == 14
+    assert steady.to_dict(time_unit="ms")["itl"] == [gap * 1000.0 for gap in steady.itl]
+    failed = request_metrics(record(start=0.0, first=None, end=1.0, out=0, chunks=[]))
+    assert failed.itl_array().size == 0 and failed.to_dict()["itl"] == []
