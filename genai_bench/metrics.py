@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter, deque
 from dataclasses import dataclass
 
@@ -33,6 +34,8 @@ LIVE_STATS = ("mean", "min", "max", "p50", "p90", "p99")
 # Multi-turn runs: the metrics shown by turn index, where prefix reuse across turns shows.
 TURN_METRICS = ("ttft", "e2e_latency")
 TIME_UNIT_SCALE = {"s": 1.0, "ms": 1000.0}
+_NO_GAPS = np.empty(0)
+_LIVE_QUANTILES = np.array([50, 90, 99]) / 100  # LIVE_STATS' percentiles, as np.percentile scales them
 
 
 @dataclass(slots=True)
@@ -60,6 +63,12 @@ class RequestMetrics:
             return []
         return inter_token_latencies(self.record.chunk_times, self.record.num_output_tokens)
 
+    def itl_array(self) -> np.ndarray:
+        """The same gaps as `itl`, computed in one vectorised pass (run statistics and run files go over every token)."""
+        if self.ttft is None:
+            return _NO_GAPS
+        return inter_token_gaps(self.record.chunk_times, self.record.num_output_tokens)
+
     def to_dict(self, clock_offset: float = 0.0, time_unit: str = "s") -> dict:
         """The record's fields plus its metrics, times in `time_unit`."""
         scale = TIME_UNIT_SCALE[time_unit]
@@ -69,7 +78,7 @@ class RequestMetrics:
         for name in REQUEST_METRICS:
             value = getattr(self, name)
             out[name] = None if value is None else (value * scale if name in TIME_METRICS else value)
-        out["itl"] = [gap * scale for gap in self.itl]
+        out["itl"] = (self.itl_array() * scale).tolist()
         return out
 
 
@@ -113,6 +122,15 @@ def inter_token_latencies(chunk_times: list[float], num_output_tokens: int) -> l
     return [(later - earlier) / tokens_per_chunk for earlier, later in zip(chunk_times, chunk_times[1:])]
 
 
+def inter_token_gaps(chunk_times: array, num_output_tokens: int) -> np.ndarray:
+    """inter_token_latencies as an array: each difference and division is the same float operation, so the same
+    values."""
+    times = np.frombuffer(chunk_times, dtype=float) if isinstance(chunk_times, array) else np.asarray(chunk_times, float)
+    if times.size < 2:
+        return _NO_GAPS
+    return np.diff(times) / max(num_output_tokens / times.size, 1.0)
+
+
 def describe(values: list[float] | np.ndarray, stats: tuple[str, ...] = STAT_NAMES) -> dict[str, float] | None:
     """Mean, min, max, stddev and percentiles of `values` (None when empty)."""
     array = np.asarray(values, dtype=float)
@@ -125,6 +143,26 @@ def describe(values: list[float] | np.ndarray, stats: tuple[str, ...] = STAT_NAM
     simple = {"mean": np.mean, "min": np.min, "max": np.max, "stddev": np.std, "sum": np.sum}
     out.update({name: float(simple[name](array)) for name in stats if name in simple})
     return {name: out[name] for name in stats}
+
+
+def live_describe(values: deque[float]) -> dict[str, float] | None:
+    """describe(values, LIVE_STATS), the same floats from one sort: the live tick runs it for every metric four times
+    a second, and np.percentile's own overhead was most of its cost."""
+    if not values:
+        return None
+    array = np.fromiter(values, dtype=float, count=len(values))
+    ordered = np.sort(array)
+    # numpy's "linear" method, step for step: position q*(n-1), and its lerp that works back from the upper value
+    # past the midpoint.
+    position = _LIVE_QUANTILES * (ordered.size - 1)
+    below = np.floor(position)
+    weight = position - below
+    low = ordered[below.astype(int)]
+    high = ordered[np.minimum(below.astype(int) + 1, ordered.size - 1)]
+    diff = high - low
+    p50, p90, p99 = np.where(weight >= 0.5, high - diff * (1 - weight), low + diff * weight).tolist()
+    return {"mean": float(array.mean()), "min": float(ordered[0]), "max": float(ordered[-1]), "p50": p50, "p90": p90,
+            "p99": p99}
 
 
 def histogram(values: list[float] | np.ndarray, bins: int = 20) -> dict[str, list]:
@@ -281,7 +319,7 @@ def aggregate(
     stats["num_input_tokens"] = describe([m.record.num_input_tokens for m in completed])
     stats["num_output_tokens"] = describe([m.record.num_output_tokens for m in completed])
     stats["total_tokens"] = describe([m.record.num_input_tokens + m.record.num_output_tokens for m in completed])
-    stats["itl"] = describe(np.fromiter((gap for m in completed for gap in m.itl), dtype=float))
+    stats["itl"] = describe(np.concatenate([m.itl_array() for m in completed] or [_NO_GAPS]))
     checked = [m.record for m in completed if m.record.local_output_tokens is not None]
     return RunStatistics(
         scenario=scenario,
@@ -424,8 +462,7 @@ class MetricsCollector:
             "input_tokens_per_second": _rate(self.input_tokens, elapsed),
             "inputs_per_second": _rate(self.inputs, elapsed),
             "window": len(self.recent["e2e_latency"]),
-            "stats": {name: describe(np.fromiter(values, dtype=float, count=len(values)), LIVE_STATS)
-                      for name, values in self.recent.items()},
+            "stats": {name: live_describe(values) for name, values in self.recent.items()},
             "by_turn": self._live_by_turn(),
             "slo": self.live_slo.snapshot(elapsed) if self.live_slo is not None else None,
         }

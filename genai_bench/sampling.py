@@ -15,6 +15,7 @@ from gevent.event import Event
 
 from genai_bench.scenarios import Scenario
 from genai_bench.tokenizer import CORPUS_PATH, Tokenizer
+from genai_bench.window_counts import WindowCounts
 
 # Window resizes before falling back to filler padding; each costs one decode and one encode.
 _MAX_RESIZES = 3
@@ -68,6 +69,8 @@ class PromptSampler:
             name = "the dataset's text"
         self._text, self._ends = _tokenize_corpus(tokenizer, corpus_text, name)
         self._filler = _pick_filler(tokenizer)
+        # Counts most windows without the tokenizer (None: this tokenizer always counts them); the same numbers.
+        self._window_counts = WindowCounts.of(tokenizer, self._text)
 
     def prompt(self, num_tokens: int, rng: np.random.Generator | None = None, head: str = "",
                head_tokens: int = 0) -> str:
@@ -81,7 +84,7 @@ class PromptSampler:
         length = num_tokens - head_tokens
         for _ in range(_MAX_RESIZES):
             text = head + self._window(start, length)
-            count = self.tokenizer.count(text)
+            count = self._count(text, head, start, length)
             if count == num_tokens:
                 return text
             # Boundary tokens re-merge differently once decoded; shift the window end by the miss.
@@ -104,8 +107,21 @@ class PromptSampler:
         """
         if length <= 0:
             return ""
-        begin = self._char_end(start - 1) if start > 0 else 0
-        return _cyclic_slice(self._text, begin, self._char_end(start + length - 1))
+        return _cyclic_slice(self._text, *self._span(start, length))
+
+    def _span(self, start: int, length: int) -> tuple[int, int]:
+        """Where the window of tokens start..start+length-1 begins and ends in the endlessly repeated corpus."""
+        return (self._char_end(start - 1) if start > 0 else 0), self._char_end(start + length - 1)
+
+    def _count(self, text: str, head: str, start: int, length: int) -> int:
+        """Tokens in `text` (= head + the window): from the corpus's own encoding when the window allows it."""
+        if not head and length > 0 and self._window_counts is not None:
+            begin, end = self._span(start, length)
+            if end <= len(self._text):  # a window that wraps round the corpus is counted by the tokenizer
+                known = self._window_counts.count(begin, end)
+                if known is not None:
+                    return known
+        return self.tokenizer.count(text)
 
     def _char_end(self, position: int) -> int:
         """Where token `position` of the endlessly repeated corpus ends, in characters."""
@@ -115,11 +131,11 @@ class PromptSampler:
     def _pad_to(self, start: int, length: int, num_tokens: int, head: str = "") -> str:
         """Shrink the window until it fits, then pad with single-token filler words to the exact count."""
         text = head + self._window(start, length)
-        count = self.tokenizer.count(text)
+        count = self._count(text, head, start, length)
         while count > num_tokens and length > 0:
             length = max(0, min(length - 1, length * num_tokens // count - 1))
             text = head + self._window(start, length)
-            count = self.tokenizer.count(text)
+            count = self._count(text, head, start, length)
         for _ in range(_MAX_PAD_TRIES):
             padded = text + self._filler * (num_tokens - count)
             padded_count = self.tokenizer.count(padded)

@@ -45,6 +45,27 @@ class Tokenizer:
         """Number of tokens in each text, in one native call."""
         return [len(e.ids) for e in self._backend.encode_batch_fast(texts, add_special_tokens=False)]
 
+    def token_ends(self, text: str) -> list[int]:
+        """For each token of `text`, the character offset where it ends."""
+        return [end for _, end in self._backend.encode(text, add_special_tokens=False).offsets]
+
+    def pre_token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where each pre-token of `text` starts and ends, in characters (empty without a pre-tokenizer)."""
+        if self._backend.pre_tokenizer is None:
+            return []
+        return [span for _, span in self._backend.pre_tokenizer.pre_tokenize_str(text)]
+
+    def pipeline_settings(self) -> tuple[bool, bytes | None, float | None, list[str]] | None:
+        """Whether it normalizes, its pre-tokenizer's settings (JSON), its model's dropout and its added tokens."""
+        try:
+            pre_tokenizer = self._backend.pre_tokenizer
+            return (self._backend.normalizer is not None,
+                    None if pre_tokenizer is None else pre_tokenizer.__getstate__(),
+                    getattr(self._backend.model, "dropout", None),
+                    [token.content for token in self._backend.get_added_tokens_decoder().values()])
+        except Exception:  # a backend the tokenizers library cannot describe: no shortcut for it
+            return None
+
     def decode(self, ids: list[int]) -> str:
         """Text of a token id sequence."""
         return self._backend.decode(ids, skip_special_tokens=True)

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from genai_bench.metrics import (
@@ -207,3 +208,27 @@ def test_live_slo_attainment_is_over_the_window_and_goodput_over_the_run():
     assert live["goodput_output_tokens_per_second"] == pytest.approx(3 * 11 / 10.0)
     assert collector.finish_run(0.0, 0.0).slo["attainment"] == pytest.approx(3 / 7)
     assert MetricsCollector().live_snapshot(now=1.0)["slo"] is None
+
+
+def test_itl_array_holds_the_same_gaps_as_itl():
+    """Run statistics and run files read the vectorised gaps: the very same floats, chunk by chunk."""
+    steady = request_metrics(record(start=0.0, first=0.25, end=1.7, out=30, chunks=[0.25 + 0.1 * i for i in range(15)]))
+    assert steady.itl_array().tolist() == steady.itl and len(steady.itl) == 14
+    assert steady.to_dict(time_unit="ms")["itl"] == [gap * 1000.0 for gap in steady.itl]
+    failed = request_metrics(record(start=0.0, first=None, end=1.0, out=0, chunks=[]))
+    assert failed.itl_array().size == 0 and failed.to_dict()["itl"] == []
+
+
+def test_live_describe_gives_describes_very_own_floats():
+    """The live tick's one-sort statistics equal describe(values, LIVE_STATS) exactly, for any window size."""
+    from collections import deque
+
+    from genai_bench.metrics import LIVE_STATS, describe, live_describe
+
+    rng = np.random.default_rng(0)
+    for size in [*range(1, 40), 100, 1999, 2000]:
+        for values in (rng.random(size), rng.exponential(size=size) * 1e-3, rng.integers(0, 4, size).astype(float)):
+            window = deque(values.tolist())
+            assert live_describe(window) == describe(values, LIVE_STATS)
+            assert list(live_describe(window)) == list(LIVE_STATS)
+    assert live_describe(deque()) is None

@@ -179,3 +179,16 @@ def test_stop_during_the_drain_ends_it_without_waiting_for_the_request_timeout(t
     assert time.monotonic() - started < INTERRUPT_DRAIN_SECONDS + 5
     result = outcome.results[0]
     assert outcome.interrupted and result.aborted >= 1 and result.aborted == len(result.requests)
+
+
+def test_each_run_keeps_start_up_objects_out_of_its_collections_and_gives_them_back(tmp_path, fast_simulator):
+    """Objects alive when a run starts are frozen during it (no collection walks them again) and unfrozen after."""
+    import gc
+
+    session = make_session(tmp_path, fast_simulator, concurrencies=[1, 2], max_requests_per_run=3)
+    frozen = []
+    session.hooks.request_finished.add_listener(lambda **_: frozen.append(gc.get_freeze_count()))
+    assert gc.get_freeze_count() == 0
+    session.run()
+    assert len(frozen) == 6 and min(frozen) > 1000
+    assert gc.get_freeze_count() == 0
