@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from genai_bench.config import ConfigError
+from genai_bench.durations import to_seconds
 from genai_bench.hooks import SweepHooks
 from genai_bench.live_events import AlertChange, PlannedRun, RunProgress
 from genai_bench.metrics import LIVE_STATS
@@ -90,7 +91,6 @@ RULE_FORM = "give METRIC OP VALUE[UNIT] [for DURATION], e.g. 'ttft.p99>500ms for
 _NUMBER = r"(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?"
 _RULE = re.compile(rf"^\s*(?P<path>[a-z][a-z0-9_.]*)\s*(?P<op>>=|<=|>|<)\s*(?P<value>{_NUMBER})\s*(?P<unit>ms|s|%)?"
                    rf"(?:\s+for\s+(?P<for>{_NUMBER})\s*(?P<for_unit>ms|s|m|min)?)?\s*$", re.IGNORECASE)
-UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0}
 COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b}
 
@@ -149,7 +149,7 @@ def parse_rule(text: str) -> AlertRule:
     metric = METRICS[path]
     unit = (match.group("unit") or "").lower()
     threshold = threshold_of(shown, metric, float(match.group("value")), unit)
-    for_seconds = float(match.group("for") or 0) * UNIT_SECONDS[(match.group("for_unit") or "s").lower()]
+    for_seconds = to_seconds(float(match.group("for") or 0), match.group("for_unit") or "s")
     if not 0 <= for_seconds <= MAX_FOR_SECONDS:
         raise ConfigError(f"{shown}: 'for' must be at most a week")
     return AlertRule(" ".join(text.split()), path, match.group("op"), threshold, unit, for_seconds)
@@ -162,7 +162,7 @@ def threshold_of(shown: str, metric: Metric, number: float, unit: str) -> float:
     if metric.kind == DURATION:
         if unit not in ("ms", "s"):
             raise ConfigError(f"{shown}: {metric.path} is a duration; give the threshold in ms or s, e.g. 500ms")
-        return number * UNIT_SECONDS[unit]
+        return to_seconds(number, unit)
     if metric.kind == SHARE:
         if unit == "%":
             return number / 100.0

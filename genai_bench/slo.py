@@ -14,12 +14,12 @@ from collections import deque
 from typing import Any, Iterable
 
 from genai_bench.config import ConfigError
+from genai_bench.durations import to_seconds
 
 # The metrics an SLO can bound, by the name they have everywhere else (stats, CSV, events); `e2e` is accepted for
 # e2e_latency on the command line. itl is a request's largest inter-token latency: a stall is what a reader sees.
 SLO_METRICS = ("ttft", "tpot", "e2e_latency", "itl", "ttft_answer")
 SLO_ALIASES = {"e2e": "e2e_latency"}
-UNITS = {"ms": 0.001, "s": 1.0}
 _SLO = re.compile(r"^\s*([a-z0-9_]+)\s*=\s*((?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*(ms|s)\s*$", re.IGNORECASE)
 SLO_FORM = "give METRIC=VALUE with a unit, e.g. ttft=200ms or e2e=5s (metrics: ttft, tpot, e2e, itl, ttft_answer; units: ms, s)"
 
@@ -32,7 +32,7 @@ def parse_slos(values: Iterable[str]) -> dict[str, float]:
         name = SLO_ALIASES.get(match.group(1).lower(), match.group(1).lower()) if match else None
         if name not in SLO_METRICS:
             raise ConfigError(f"--slo {text.strip()!r}: {SLO_FORM}")
-        seconds = float(match.group(2)) * UNITS[match.group(3).lower()]
+        seconds = to_seconds(float(match.group(2)), match.group(3))
         if not 0 < seconds < math.inf:
             raise ConfigError(f"--slo {text.strip()!r}: the target must be a positive duration; {SLO_FORM}")
         if name in targets:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from genai_bench.config import ConfigError
+from genai_bench.durations import to_seconds
 from genai_bench.redaction import redact_url
 
 SCHEMES = ("redis", "rediss", "unix")
@@ -16,7 +17,6 @@ MAX_MAXLEN = 100_000_000
 KEY_PREFIX = "genai-bench:"
 REGISTRY_KEY = KEY_PREFIX + "experiments"  # sorted set: experiment id scored by its start time
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class RedisUnavailable(ConfigError):
@@ -55,7 +55,7 @@ def parse_duration(option: str, text: str | None) -> float:
     match = DURATION.match(str(text))
     if not match:
         raise ConfigError(f"{option} {text!r} is not a duration; give seconds or a number with s, m, h or d, e.g. 7d")
-    return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
+    return to_seconds(float(match.group(1)), match.group(2))
 
 
 def url_problem(url: str) -> str | None:
